@@ -1,0 +1,162 @@
+import type { z } from "zod";
+import { createMatchUpdatesEnvelope } from "./builders.js";
+import {
+  ENVELOPE_SCHEMAS,
+  type Envelope,
+  MATCH_UPDATES_SCHEMA_VERSION,
+  type MatchUpdatesEnvelope,
+  MESSAGE_TYPES,
+  type MessageType,
+} from "./envelope.js";
+
+/**
+ * The one envelope codec. `decode*` never throws: it answers a typed envelope or a rejection
+ * with a machine-readable code and a human-readable reason. Reasons name paths and expected
+ * types, never values, so they can be logged without leaking personal data.
+ */
+
+export type RejectionCode =
+  | "too_large"
+  | "not_json"
+  | "not_an_object"
+  | "missing_type"
+  | "unknown_type"
+  | "invalid_envelope";
+
+export interface Rejection {
+  ok: false;
+  code: RejectionCode;
+  reason: string;
+}
+
+export interface Accepted<E extends Envelope = Envelope> {
+  ok: true;
+  envelope: E;
+  /** Legacy shapes that were accepted and normalised, e.g. `bare_match_list`. */
+  legacy: string[];
+}
+
+export type DecodeResult<E extends Envelope = Envelope> = Accepted<E> | Rejection;
+
+export interface DecodeOptions {
+  /** Reject raw input longer than this many bytes before parsing it. */
+  maxBytes?: number;
+}
+
+const utf8 = new TextDecoder("utf-8");
+const MAX_ISSUES_IN_REASON = 3;
+
+export function encodeEnvelope(envelope: Envelope): string {
+  return JSON.stringify(envelope);
+}
+
+/** Decodes raw text or bytes received from Redis or HTTP. */
+export function decodeEnvelope(raw: string | Uint8Array, options: DecodeOptions = {}): DecodeResult {
+  const size = typeof raw === "string" ? Buffer.byteLength(raw) : raw.byteLength;
+  if (options.maxBytes !== undefined && size > options.maxBytes) {
+    return reject("too_large", `message is ${size} bytes, over the limit of ${options.maxBytes}`);
+  }
+  const parsed = parseJson(typeof raw === "string" ? raw : utf8.decode(raw));
+  if (!parsed.ok) return parsed;
+  return decodeEnvelopeValue(parsed.value);
+}
+
+/** Decodes an already-parsed JSON value (for example an HTTP body parsed by the framework). */
+export function decodeEnvelopeValue(value: unknown): DecodeResult {
+  if (!isPlainObject(value)) return reject("not_an_object", `expected a JSON object, got ${describe(value)}`);
+  const type = value.type;
+  if (type === undefined) return reject("missing_type", "missing 'type'");
+  if (typeof type !== "string" || !(MESSAGE_TYPES as readonly string[]).includes(type)) {
+    return reject(
+      "unknown_type",
+      `unknown message type ${typeof type === "string" ? `'${type.slice(0, 40)}'` : describe(type)}; expected one of ${MESSAGE_TYPES.join(", ")}`,
+    );
+  }
+  const legacy: string[] = [];
+  let candidate: Record<string, unknown> = value;
+  if (type === "match_updates" && Array.isArray(value.payload)) {
+    // Legacy publishers sent the bare match list as the payload.
+    candidate = { ...value, payload: { matches: value.payload } };
+    legacy.push("bare_match_list");
+  }
+  const schema = ENVELOPE_SCHEMAS[type as MessageType] as z.ZodType<Envelope>;
+  const result = schema.safeParse(candidate);
+  if (!result.success) return reject("invalid_envelope", formatIssues(result.error.issues));
+  return { ok: true, envelope: result.data, legacy };
+}
+
+/**
+ * Decodes the body of `POST /manual-sync`: a match-updates envelope, `{"matches": [...]}`, or a
+ * bare list of matches. The latter two are wrapped in an envelope from `source`.
+ */
+export function decodeSyncRequest(
+  value: unknown,
+  source = "manual-sync",
+): DecodeResult<MatchUpdatesEnvelope> {
+  let wrapped: unknown = value;
+  const legacy: string[] = [];
+  if (Array.isArray(value)) {
+    wrapped = wrapMatches(value, source);
+    legacy.push("bare_match_list");
+  } else if (isPlainObject(value) && value.type === undefined && "matches" in value) {
+    wrapped = wrapMatches(value.matches, source);
+    legacy.push("matches_object");
+  }
+  const decoded = decodeEnvelopeValue(wrapped);
+  if (!decoded.ok) return decoded;
+  if (decoded.envelope.type !== "match_updates") {
+    return reject("unknown_type", `expected a match_updates envelope, got '${decoded.envelope.type}'`);
+  }
+  return { ok: true, envelope: decoded.envelope, legacy: [...legacy, ...decoded.legacy] };
+}
+
+function wrapMatches(matches: unknown, source: string): unknown {
+  const envelope = createMatchUpdatesEnvelope({ matches: [], source });
+  return {
+    ...envelope,
+    payload: {
+      ...envelope.payload,
+      matches,
+      schema_version: MATCH_UPDATES_SCHEMA_VERSION,
+      metadata: { total_matches: Array.isArray(matches) ? matches.length : 0 },
+    },
+  };
+}
+
+type Parsed = { ok: true; value: unknown } | Rejection;
+
+function parseJson(text: string): Parsed {
+  try {
+    // A "__proto__" key would become the prototype of the object zod copies it into; drop it.
+    const value = text.includes('"__proto__"')
+      ? JSON.parse(text, (key, v) => (key === "__proto__" ? undefined : v))
+      : JSON.parse(text);
+    return { ok: true, value };
+  } catch (error) {
+    const detail = error instanceof SyntaxError ? error.message.slice(0, 120) : "parse error";
+    return reject("not_json", `not valid JSON (${detail})`);
+  }
+}
+
+function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
+  const shown = issues.slice(0, MAX_ISSUES_IN_REASON).map((issue) => {
+    const path = issue.path.length ? issue.path.map(String).join(".") : "(root)";
+    return `${path}: ${issue.message}`;
+  });
+  const more = issues.length > MAX_ISSUES_IN_REASON ? ` (+${issues.length - MAX_ISSUES_IN_REASON} more)` : "";
+  return `${shown.join("; ")}${more}`;
+}
+
+function reject(code: RejectionCode, reason: string): Rejection {
+  return { ok: false, code, reason };
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return `a ${typeof value}`;
+}

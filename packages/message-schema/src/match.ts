@@ -1,0 +1,107 @@
+import { z } from "zod";
+import { parseTid, stockholmLocalToUtc } from "./time.js";
+
+/**
+ * The FOGIS match as the referee's match list delivers it (DESIGN §3). The fields this project
+ * uses are typed and checked; every other field passes through untouched, because FOGIS adds
+ * fields and the Python services downstream may read them.
+ */
+
+const optionalText = z.string().nullish();
+const optionalId = z.number().int().nullish();
+
+export const RefereeSchema = z.looseObject({
+  /** The referee's identity. NOT `domarid`: that "typo fix" broke referee-change detection. */
+  domareid: z.number().int(),
+  domarnr: optionalText,
+  personid: optionalId,
+  domarrollid: optionalId,
+  domarrollnamn: optionalText,
+  domarrollkortnamn: optionalText,
+  personnamn: optionalText,
+  mobiltelefon: optionalText,
+  telefon: optionalText,
+  epostadress: optionalText,
+  adress: optionalText,
+  postnr: optionalText,
+  postort: optionalText,
+});
+
+export const TeamContactSchema = z.looseObject({
+  lagid: optionalId,
+  lagnamn: optionalText,
+  personid: optionalId,
+  personnamn: optionalText,
+  telefon: optionalText,
+  mobiltelefon: optionalText,
+  epostadress: optionalText,
+  reserv: z.boolean().nullish(),
+});
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const CLOCK = /^\d{1,2}:\d{2}$/;
+
+export const MatchSchema = z
+  .looseObject({
+    matchid: z.number().int().positive(),
+    matchnr: optionalText,
+    lag1lagid: optionalId,
+    lag1namn: z.string(),
+    lag2lagid: optionalId,
+    lag2namn: z.string(),
+    anlaggningid: optionalId,
+    anlaggningnamn: optionalText,
+    anlaggningLatitud: z.number().nullish(),
+    anlaggningLongitud: z.number().nullish(),
+    tid: z
+      .string()
+      .refine((value) => parseTid(value) !== null, {
+        message: 'expected "/Date(<epoch ms>)/" or an ISO-8601 time',
+      })
+      .optional(),
+    speldatum: z.string().regex(DATE, "expected YYYY-MM-DD").optional(),
+    avsparkstid: z.string().regex(CLOCK, "expected HH:MM").optional(),
+    tavlingnamn: optionalText,
+    installd: z.boolean().nullish(),
+    uppskjuten: z.boolean().nullish(),
+    avbruten: z.boolean().nullish(),
+    domaruppdraglista: z.array(RefereeSchema).nullish(),
+    kontaktpersoner: z.array(TeamContactSchema).nullish(),
+  })
+  .refine((match) => match.tid !== undefined || match.speldatum !== undefined, {
+    message: "a match needs a kick-off: 'tid' or 'speldatum'",
+    path: ["tid"],
+  });
+
+export type Referee = z.infer<typeof RefereeSchema>;
+export type TeamContact = z.infer<typeof TeamContactSchema>;
+export type Match = z.infer<typeof MatchSchema>;
+
+/**
+ * The kick-off instant (UTC): from `tid`, else from `speldatum` + `avsparkstid` in Stockholm
+ * time (a match without a kick-off time starts at midnight).
+ */
+export function matchKickoff(match: Pick<Match, "tid" | "speldatum" | "avsparkstid">): Date | null {
+  if (match.tid) {
+    const instant = parseTid(match.tid);
+    if (instant) return instant;
+  }
+  if (match.speldatum && DATE.test(match.speldatum)) {
+    const [y, mo, d] = match.speldatum.split("-").map(Number) as [number, number, number];
+    const [h, mi] = (match.avsparkstid && CLOCK.test(match.avsparkstid) ? match.avsparkstid : "00:00")
+      .split(":")
+      .map(Number) as [number, number];
+    return stockholmLocalToUtc(y, mo, d, h, mi);
+  }
+  return null;
+}
+
+/** The referees of a match, never undefined. */
+export function matchReferees(match: Pick<Match, "domaruppdraglista">): Referee[] {
+  return match.domaruppdraglista ?? [];
+}
+
+/** The team contacts of a match, never undefined. */
+export function matchContacts(match: Pick<Match, "kontaktpersoner">): TeamContact[] {
+  return match.kontaktpersoner ?? [];
+}

@@ -1,0 +1,231 @@
+import { readFileSync } from "node:fs";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  createMatchUpdatesEnvelope,
+  decodeEnvelope,
+  decodeSyncRequest,
+  encodeEnvelope,
+  type Match,
+  snapshotHash,
+} from "../src/index.js";
+
+const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8");
+const matchJson = fixture("fogis-match.json");
+const pythonEnvelopeJson = fixture("python-match-updates.json");
+const pythonStatusJson = fixture("python-processing-status.json");
+const match = () => JSON.parse(matchJson) as Match;
+const pythonEnvelope = () => JSON.parse(pythonEnvelopeJson) as Record<string, unknown> & { payload: never };
+
+function rejectionOf(raw: string) {
+  const result = decodeEnvelope(raw);
+  if (result.ok) throw new Error("expected a rejection");
+  return result;
+}
+
+describe("decoding what the Python processor publishes", () => {
+  it("accepts its match_updates envelope with every field intact", () => {
+    const result = decodeEnvelope(pythonEnvelopeJson);
+    expect(result.ok).toBe(true);
+    if (!result.ok || result.envelope.type !== "match_updates") return;
+    const { payload } = result.envelope;
+    expect(payload.matches).toHaveLength(1);
+    expect(payload.matches[0]?.matchid).toBe(6_201_001);
+    expect(payload.matches[0]?.domaruppdraglista?.map((r) => r.domareid)).toEqual([6600, 10_773, 32_062]);
+    expect(payload.metadata?.processor_type).toBe("UnifiedMatchProcessor");
+    expect(payload.detailed_changes?.[0]?.category).toBe("new_assignment");
+  });
+
+  it("accepts its processing_status envelope", () => {
+    const result = decodeEnvelope(pythonStatusJson);
+    expect(result.ok && result.envelope.type === "processing_status" && result.envelope.payload.status).toBe(
+      "completed",
+    );
+  });
+
+  it("accepts bytes as well as text", () => {
+    expect(decodeEnvelope(Buffer.from(pythonEnvelopeJson)).ok).toBe(true);
+  });
+
+  it("accepts schema_version at the top level instead of in the payload", () => {
+    const envelope = pythonEnvelope() as { schema_version?: string; payload: { schema_version?: string } };
+    envelope.schema_version = envelope.payload.schema_version;
+    delete envelope.payload.schema_version;
+    const result = decodeEnvelope(JSON.stringify(envelope));
+    expect(result.ok).toBe(true);
+  });
+
+  it("accepts the legacy bare match list as payload and says so", () => {
+    const envelope = { ...pythonEnvelope(), payload: [match()] };
+    const result = decodeEnvelope(JSON.stringify(envelope));
+    expect(result.ok).toBe(true);
+    if (!result.ok || result.envelope.type !== "match_updates") return;
+    expect(result.legacy).toEqual(["bare_match_list"]);
+    expect(result.envelope.payload.matches[0]?.matchid).toBe(6_201_001);
+  });
+});
+
+describe("rejections say why, and never throw", () => {
+  it("non-JSON", () => {
+    const r = rejectionOf("{not json");
+    expect(r.code).toBe("not_json");
+    expect(r.reason).toMatch(/not valid JSON/);
+  });
+
+  it("JSON that is not an object", () => {
+    expect(rejectionOf("[1,2]").reason).toBe("expected a JSON object, got an array");
+  });
+
+  it("a wrong type", () => {
+    const r = rejectionOf(JSON.stringify({ ...pythonEnvelope(), type: "match_update" }));
+    expect(r.code).toBe("unknown_type");
+    expect(r.reason).toContain("'match_update'");
+    expect(r.reason).toContain("match_updates, processing_status, system_alert");
+  });
+
+  it("a missing type", () => {
+    const { type: _type, ...rest } = pythonEnvelope();
+    expect(rejectionOf(JSON.stringify(rest)).code).toBe("missing_type");
+  });
+
+  it("missing matches", () => {
+    const envelope = pythonEnvelope() as { payload: { matches?: unknown } };
+    delete envelope.payload.matches;
+    const r = rejectionOf(JSON.stringify(envelope));
+    expect(r.code).toBe("invalid_envelope");
+    expect(r.reason).toContain("payload.matches");
+  });
+
+  it("a match without matchid", () => {
+    const { matchid: _id, ...rest } = match();
+    const r = rejectionOf(JSON.stringify({ ...pythonEnvelope(), payload: { matches: [rest] } }));
+    expect(r.reason).toContain("payload.matches.0.matchid");
+  });
+
+  it("wrong field types, naming the path but not the value", () => {
+    const bad = {
+      ...match(),
+      lag1namn: 42,
+      domaruppdraglista: [{ domarid: 6600, personnamn: "Secret Name" }],
+    };
+    const r = rejectionOf(JSON.stringify({ ...pythonEnvelope(), payload: { matches: [bad] } }));
+    expect(r.reason).toContain("payload.matches.0.lag1namn");
+    expect(r.reason).toContain("payload.matches.0.domaruppdraglista.0.domareid");
+    expect(r.reason).not.toContain("Secret Name");
+  });
+
+  it("an unreadable tid", () => {
+    const r = rejectionOf(
+      JSON.stringify({ ...pythonEnvelope(), payload: { matches: [{ ...match(), tid: "tomorrow" }] } }),
+    );
+    expect(r.reason).toContain("payload.matches.0.tid");
+  });
+
+  it("messages over the size limit, before parsing them", () => {
+    const r = decodeEnvelope(pythonEnvelopeJson, { maxBytes: 100 });
+    expect(r.ok || r.code).toBe("too_large");
+  });
+
+  it("arbitrary bytes never throw (property)", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 512 }), (bytes) => {
+        const result = decodeEnvelope(bytes);
+        expect(typeof result.ok).toBe("boolean");
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("arbitrary JSON values never throw and are never accepted without matches (property)", () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const result = decodeEnvelope(JSON.stringify(value) ?? "null");
+        if (result.ok && result.envelope.type === "match_updates") {
+          expect(Array.isArray(result.envelope.payload.matches)).toBe(true);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("a __proto__ key does not change the prototype of the decoded match", () => {
+    const raw = pythonEnvelopeJson.replace(
+      '"matchid": 6201001,',
+      '"matchid": 6201001, "__proto__": {"polluted": true},',
+    );
+    const result = decodeEnvelope(raw);
+    expect(result.ok).toBe(true);
+    if (!result.ok || result.envelope.type !== "match_updates") return;
+    const decoded = result.envelope.payload.matches[0] as Record<string, unknown>;
+    expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
+    expect(decoded.polluted).toBeUndefined();
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe("round trip", () => {
+  it("encode(decode(x)) preserves every field, unknown match fields included", () => {
+    const result = decodeEnvelope(pythonEnvelopeJson);
+    if (!result.ok) throw new Error(result.reason);
+    expect(JSON.parse(encodeEnvelope(result.envelope))).toEqual(JSON.parse(pythonEnvelopeJson));
+    const decodedMatch = (result.envelope.payload as { matches: Record<string, unknown>[] }).matches[0];
+    expect(decodedMatch?.nyttFaltFranFogis).toEqual({ nested: [1, 2, 3] });
+    expect(decodedMatch?.kontaktpersoner).toEqual(match().kontaktpersoner);
+  });
+
+  it("our envelopes carry sequence, hash and summary where Python readers ignore them", () => {
+    const matches = [match()];
+    const envelope = createMatchUpdatesEnvelope({
+      matches,
+      source: "match-processor",
+      sequence: 7,
+      snapshotHash: snapshotHash(matches),
+      changeSummary: { new: 1, updated: 0, removed: 0 },
+    });
+    const decoded = decodeEnvelope(encodeEnvelope(envelope));
+    if (!decoded.ok || decoded.envelope.type !== "match_updates") throw new Error("rejected");
+    const { payload } = decoded.envelope;
+    // What the Python subscriber reads:
+    expect(Array.isArray(payload.matches)).toBe(true);
+    expect(payload.schema_version).toBe("2.0");
+    expect(decoded.envelope.version).toBe("1.0");
+    // What we add, only inside payload.metadata:
+    expect(payload.metadata).toMatchObject({
+      sequence: 7,
+      snapshot_hash: snapshotHash(matches),
+      total_matches: 1,
+    });
+    expect(Object.keys(decoded.envelope).sort()).toEqual(
+      ["message_id", "payload", "source", "timestamp", "type", "version"].sort(),
+    );
+  });
+});
+
+describe("manual-sync bodies", () => {
+  it("accepts an envelope, {matches:[...]} and a bare list", () => {
+    expect(decodeSyncRequest(pythonEnvelope()).ok).toBe(true);
+    const fromObject = decodeSyncRequest({ matches: [match()] });
+    expect(fromObject.ok && fromObject.envelope.payload.matches).toHaveLength(1);
+    const fromList = decodeSyncRequest([match()]);
+    expect(fromList.ok && fromList.legacy).toEqual(["bare_match_list"]);
+  });
+
+  it("rejects a status envelope and a bad match with a reason", () => {
+    const status = decodeSyncRequest(JSON.parse(pythonStatusJson));
+    expect(status.ok || status.reason).toContain("expected a match_updates envelope");
+    const bad = decodeSyncRequest({ matches: [{ matchid: "x" }] });
+    expect(bad.ok || bad.reason).toContain("matches.0.matchid");
+  });
+});
+
+describe("snapshot hash", () => {
+  it("is the same whatever the order of matches and keys, and changes with any field", () => {
+    const a = match();
+    const b = { ...match(), matchid: 6_201_002 };
+    const reordered = Object.fromEntries(Object.entries(a).reverse()) as Match;
+    expect(snapshotHash([a, b])).toBe(snapshotHash([b, reordered]));
+    const refereeSwapped = structuredClone(a);
+    if (refereeSwapped.domaruppdraglista?.[1]) refereeSwapped.domaruppdraglista[1].domareid = 99;
+    expect(snapshotHash([a, b])).not.toBe(snapshotHash([refereeSwapped, b]));
+  });
+});

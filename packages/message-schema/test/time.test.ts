@@ -1,0 +1,48 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { MatchSchema, matchKickoff, parseTid, stockholmLocalToUtc, toStockholmLocal } from "../src/index.js";
+
+describe("tid", () => {
+  it('reads FOGIS "/Date(ms)/" as a UTC instant', () => {
+    expect(parseTid("/Date(1746543600000)/")?.toISOString()).toBe("2025-05-06T15:00:00.000Z");
+    expect(parseTid("/Date(1746543600000+0200)/")?.toISOString()).toBe("2025-05-06T15:00:00.000Z");
+  });
+
+  it("reads ISO strings with a zone exactly, and without one as Stockholm time", () => {
+    expect(parseTid("2025-05-06T15:00:00Z")?.toISOString()).toBe("2025-05-06T15:00:00.000Z");
+    expect(parseTid("2025-05-06T17:00:00+02:00")?.toISOString()).toBe("2025-05-06T15:00:00.000Z");
+    // Summer (CEST, +2) and winter (CET, +1).
+    expect(parseTid("2025-05-06T17:00:00")?.toISOString()).toBe("2025-05-06T15:00:00.000Z");
+    expect(parseTid("2025-12-06 17:00")?.toISOString()).toBe("2025-12-06T16:00:00.000Z");
+  });
+
+  it("rejects anything else", () => {
+    for (const bad of ["", "tomorrow", "/Date(abc)/", "2025-13-45T99:00", "1746543600000"]) {
+      expect(parseTid(bad), bad).toBeNull();
+    }
+  });
+
+  it("both formats validate in a match and give the same kick-off", () => {
+    const match = JSON.parse(readFileSync(new URL("./fixtures/fogis-match.json", import.meta.url), "utf8"));
+    const msForm = MatchSchema.parse(match);
+    const isoForm = MatchSchema.parse({ ...match, tid: "2026-05-06T17:00:00" });
+    expect(matchKickoff(msForm)?.toISOString()).toBe("2026-05-06T15:00:00.000Z");
+    expect(matchKickoff(isoForm)?.toISOString()).toBe("2026-05-06T15:00:00.000Z");
+  });
+
+  it("falls back to speldatum + avsparkstid in Stockholm time", () => {
+    expect(matchKickoff({ speldatum: "2026-01-10", avsparkstid: "13:30" })?.toISOString()).toBe(
+      "2026-01-10T12:30:00.000Z",
+    );
+  });
+});
+
+describe("Stockholm time", () => {
+  it("handles the DST switch days", () => {
+    // 2026-03-29 02:00 CET -> 03:00 CEST; 2026-10-25 03:00 CEST -> 02:00 CET.
+    expect(stockholmLocalToUtc(2026, 3, 29, 12, 0)?.toISOString()).toBe("2026-03-29T10:00:00.000Z");
+    expect(stockholmLocalToUtc(2026, 3, 28, 12, 0)?.toISOString()).toBe("2026-03-28T11:00:00.000Z");
+    expect(stockholmLocalToUtc(2026, 10, 25, 12, 0)?.toISOString()).toBe("2026-10-25T11:00:00.000Z");
+    expect(toStockholmLocal(new Date("2026-10-24T22:30:00Z")).date).toBe("2026-10-25");
+  });
+});

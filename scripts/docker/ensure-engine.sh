@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Make sure a Docker engine answers and a compose CLI exists. Idempotent.
+#
+#   bash scripts/docker/ensure-engine.sh
+#
+# - If `docker info` already answers (a developer's Docker Desktop, a CI service, an engine a
+#   previous run started), do nothing to the engine.
+# - Otherwise, as root on Debian: apt-install docker.io if missing, start dockerd in the
+#   background (log: $DOCKERD_LOG, pid: $DOCKERD_PIDFILE) and wait for it to answer.
+# - Ensure `docker compose` (v2) or `docker-compose` (v1) exists; Debian 12 only ships v1.
+#
+# Why we start dockerd by hand: CI machines (and dev containers) have no systemd, so the apt
+# package installs the engine but nothing starts it. This script never stops or kills an engine:
+# the one it starts outlives it on purpose, so later steps (compose, e2e tests) can use it.
+#
+# Env: DOCKERD_LOG (default /tmp/dockerd.log), DOCKERD_PIDFILE (default /tmp/dockerd.pid),
+#      DOCKERD_WAIT_SECONDS (default 30).
+set -euo pipefail
+
+DOCKERD_LOG="${DOCKERD_LOG:-/tmp/dockerd.log}"
+DOCKERD_PIDFILE="${DOCKERD_PIDFILE:-/tmp/dockerd.pid}"
+DOCKERD_WAIT_SECONDS="${DOCKERD_WAIT_SECONDS:-30}"
+LOCK_FILE="/tmp/fogis-ensure-engine.lock"
+
+log() { echo "[ensure-engine] $*" >&2; }
+die() {
+  echo "[ensure-engine] ERROR: $*" >&2
+  exit 1
+}
+
+# `docker info` can hang on a wedged daemon; never let a probe block CI.
+engine_answers() {
+  command -v docker >/dev/null 2>&1 && timeout 10 docker info >/dev/null 2>&1
+}
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+apt_updated=0
+apt_install() {
+  is_root || die "need root to install $* (run: sudo apt-get install -y $*)"
+  command -v apt-get >/dev/null 2>&1 ||
+    die "apt-get not found: install $* with your OS package manager (or Docker Desktop)"
+  # A fresh machine has empty package lists; update once, only when we actually install.
+  if [ "$apt_updated" -eq 0 ]; then
+    log "apt-get update"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null >&2 ||
+      die "apt-get update failed (are the Debian mirrors reachable?)"
+    apt_updated=1
+  fi
+  log "apt-get install -y $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" </dev/null >&2 ||
+    die "apt-get install $* failed; see the apt output above"
+}
+
+ensure_compose_cli() {
+  if timeout 10 docker compose version >/dev/null 2>&1; then
+    log "compose: $(docker compose version --short 2>/dev/null || echo v2) (docker compose)"
+    return 0
+  fi
+  if ! command -v docker-compose >/dev/null 2>&1; then
+    apt_install docker-compose
+  fi
+  command -v docker-compose >/dev/null 2>&1 ||
+    die "no compose CLI: install the docker compose v2 plugin or 'apt-get install -y docker-compose'"
+  log "compose: $(docker-compose version --short 2>/dev/null || echo v1) (docker-compose)"
+}
+
+start_dockerd() {
+  is_root || die "no Docker engine answers and starting one needs root.
+  Start Docker (Docker Desktop, 'sudo systemctl start docker', or 'sudo dockerd &'), then re-run."
+  command -v dockerd >/dev/null 2>&1 || apt_install docker.io
+  command -v dockerd >/dev/null 2>&1 || die "dockerd still missing after installing docker.io"
+  command -v docker >/dev/null 2>&1 || die "docker CLI missing after installing docker.io"
+
+  # A dockerd that is alive but not answering yet (started by someone else a moment ago, or by
+  # our previous run): wait for it instead of starting a second one, which would fail on the
+  # shared /var/run/docker.pid anyway.
+  local pid=""
+  if pid="$(pgrep -x dockerd | head -n1)" && [ -n "$pid" ]; then
+    log "dockerd already running (pid $pid), waiting for it to answer"
+  else
+    log "starting dockerd (log: $DOCKERD_LOG)"
+    # setsid + redirected stdio: the daemon must not hold the caller's pipes open (CI would wait
+    # for it) nor receive the caller's Ctrl-C / process-group signals. 9>&- : it must not inherit
+    # our lock either, or every later run would wait on the lock for the daemon's lifetime.
+    setsid dockerd >"$DOCKERD_LOG" 2>&1 </dev/null 9>&- &
+    pid=$!
+    echo "$pid" >"$DOCKERD_PIDFILE"
+    log "dockerd pid $pid (pid file: $DOCKERD_PIDFILE)"
+  fi
+
+  local waited=0
+  while ! engine_answers; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 30 "$DOCKERD_LOG" >&2 2>/dev/null || true
+      die "dockerd (pid $pid) exited before answering; its log is above ($DOCKERD_LOG)."
+    fi
+    if [ "$waited" -ge "$DOCKERD_WAIT_SECONDS" ]; then
+      tail -n 30 "$DOCKERD_LOG" >&2 2>/dev/null || true
+      die "dockerd (pid $pid) did not answer 'docker info' within ${DOCKERD_WAIT_SECONDS}s; see $DOCKERD_LOG
+  (raise DOCKERD_WAIT_SECONDS, or check that iptables and overlay/vfs storage work here)."
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+  log "engine answers after ${waited}s"
+}
+
+main() {
+  # Two callers at once (parallel CI steps, two terminals) must not both start a dockerd.
+  exec 9>"$LOCK_FILE"
+  flock -w 120 9 || die "another ensure-engine run holds $LOCK_FILE for over 120s"
+
+  if engine_answers; then
+    log "engine answers already"
+  else
+    start_dockerd
+  fi
+  ensure_compose_cli
+  log "server: $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})' 2>/dev/null || echo unknown)"
+}
+
+main "$@"

@@ -1,0 +1,14 @@
+import { defineConfig } from "vitest/config";
+
+// Tests run against the TypeScript sources: the "fogis-source" export condition points each
+// workspace package at src/ instead of its built dist/.
+export default defineConfig({
+  resolve: { conditions: ["fogis-source"] },
+  ssr: { resolve: { conditions: ["fogis-source"] } },
+  test: {
+    include: ["packages/*/test/**/*.test.ts"],
+    exclude: ["**/node_modules/**", "**/*.docker.test.ts", "**/*.reliability.test.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+  },
+});

@@ -1,0 +1,196 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from "express";
+import type { Logger } from "pino";
+import { pinoHttp } from "pino-http";
+
+/**
+ * HTTP plumbing both services share: an express app with request logging that never prints
+ * credentials, bearer-token auth for every POST, readable JSON errors, and listen/close.
+ */
+
+export interface BaseAppOptions {
+  logger: Logger;
+  /** Largest accepted request body, e.g. "25mb". */
+  bodyLimit?: string;
+}
+
+/** An express app with JSON parsing, request logs (health probes at debug) and no x-powered-by. */
+export function createBaseApp({ logger, bodyLimit = "1mb" }: BaseAppOptions): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.use(
+    pinoHttp({
+      logger,
+      customLogLevel: (req, res, error) => {
+        if (error || res.statusCode >= 500) return "error";
+        if (res.statusCode >= 400) return "warn";
+        return req.method === "GET" ? "debug" : "info";
+      },
+      serializers: {
+        req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+      customSuccessMessage: () => "request completed",
+      customErrorMessage: () => "request failed",
+    }),
+  );
+  app.use(express.json({ limit: bodyLimit, type: ["application/json", "application/*+json"] }));
+  return app;
+}
+
+export interface BearerAuthOptions {
+  token: string;
+  logger: Logger;
+  /** Failed attempts allowed per client within `windowMs` before answering 429. */
+  maxFailures?: number;
+  windowMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Requires `Authorization: Bearer <token>`. The comparison takes the same time whatever the
+ * guess (both sides are hashed to equal length first). A client that keeps failing is answered
+ * 429 until its window passes, so the token cannot be brute-forced over HTTP.
+ */
+export function requireBearerToken(options: BearerAuthOptions): RequestHandler {
+  const expected = digest(options.token);
+  const maxFailures = options.maxFailures ?? 10;
+  const windowMs = options.windowMs ?? 60_000;
+  const now = options.now ?? Date.now;
+  const failures = new Map<string, { count: number; since: number }>();
+
+  return (req, res, next) => {
+    const client = req.ip ?? req.socket.remoteAddress ?? "unknown";
+    const record = failures.get(client);
+    if (record && now() - record.since > windowMs) failures.delete(client);
+    const current = failures.get(client);
+    if (current && current.count >= maxFailures) {
+      const retryAfter = Math.ceil((current.since + windowMs - now()) / 1000);
+      res.setHeader("Retry-After", String(Math.max(1, retryAfter)));
+      res
+        .status(429)
+        .json({ success: false, error: "too many failed authentication attempts; try again later" });
+      return;
+    }
+    const header = req.get("authorization") ?? "";
+    const match = /^Bearer\s+(.+)$/i.exec(header);
+    if (match?.[1] && timingSafeEqual(digest(match[1].trim()), expected)) {
+      failures.delete(client);
+      next();
+      return;
+    }
+    if (failures.size > 10_000) failures.clear(); // bounded memory under a spray of addresses
+    const entry = failures.get(client) ?? { count: 0, since: now() };
+    entry.count += 1;
+    failures.set(client, entry);
+    options.logger.warn(
+      { event: "auth_failed", client, path: req.path, reason: header ? "wrong token" : "missing token" },
+      "rejected a request without a valid bearer token",
+    );
+    res.setHeader("WWW-Authenticate", 'Bearer realm="fogis-realtime"');
+    res
+      .status(401)
+      .json({
+        success: false,
+        error: header ? "invalid bearer token" : "missing Authorization: Bearer <API_TOKEN>",
+      });
+  };
+}
+
+function digest(value: string): Buffer {
+  return createHash("sha256").update(value).digest();
+}
+
+/**
+ * Turns body-parser and unexpected errors into JSON answers: 413 over the size limit, 400 for
+ * unparseable JSON, 500 (logged) for anything else. Never echoes the request body.
+ */
+export function jsonErrorHandler(
+  logger: Logger,
+  onRejectedBody?: (reason: string) => void,
+): ErrorRequestHandler {
+  return (error, _req, res, _next) => {
+    const type = (error as { type?: string }).type;
+    if (type === "entity.too.large") {
+      const limit = (error as { limit?: number }).limit;
+      const reason = `body over the size limit${limit ? ` of ${limit} bytes` : ""}`;
+      onRejectedBody?.(reason);
+      res.status(413).json({ success: false, error: reason });
+      return;
+    }
+    if (type === "entity.parse.failed" || type === "encoding.unsupported" || type === "charset.unsupported") {
+      const reason = `body is not valid JSON (${String((error as Error).message).slice(0, 120)})`;
+      onRejectedBody?.(reason);
+      res.status(400).json({ success: false, error: reason });
+      return;
+    }
+    logger.error({ event: "http_error", err: error }, "unhandled error in request");
+    res.status(500).json({ success: false, error: "internal error" });
+  };
+}
+
+/** Listens and resolves with the server and the port actually bound (useful with port 0). */
+export async function listen(
+  app: Express,
+  port: number,
+  host = "0.0.0.0",
+): Promise<{ server: Server; port: number }> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host, (error?: Error) => {
+      if (error) {
+        reject(error);
+        return;
+      }
+      resolve({ server, port: (server.address() as AddressInfo).port });
+    });
+    server.on("error", reject);
+  });
+}
+
+/** Stops accepting connections and closes idle keep-alive sockets so close() does not wait on them. */
+export async function closeServer(server: Server): Promise<void> {
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), 2000).unref();
+  });
+}
+
+export interface ShutdownOptions {
+  logger: Logger;
+  /** Everything to stop, in order. */
+  stop: () => Promise<void>;
+  /** Hard deadline; DESIGN asks for exit within 10 s of SIGTERM. */
+  timeoutMs?: number;
+  exit?: (code: number) => void;
+}
+
+/** SIGTERM/SIGINT: run `stop`, exit 0; exit 1 if it takes longer than the deadline. */
+export function exitOnSignals(options: ShutdownOptions): void {
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    options.logger.info({ event: "shutdown", signal }, "shutting down");
+    const deadline = setTimeout(() => {
+      options.logger.error({ event: "shutdown_timeout" }, "shutdown took too long; exiting");
+      exit(1);
+    }, options.timeoutMs ?? 9000);
+    deadline.unref();
+    options
+      .stop()
+      .then(() => {
+        options.logger.info({ event: "stopped" }, "stopped cleanly");
+        exit(0);
+      })
+      .catch((error: unknown) => {
+        options.logger.error({ event: "shutdown_failed", err: error }, "shutdown failed");
+        exit(1);
+      });
+  };
+  process.once("SIGTERM", onSignal);
+  process.once("SIGINT", onSignal);
+}

@@ -90,12 +90,10 @@ export function requireBearerToken(options: BearerAuthOptions): RequestHandler {
       "rejected a request without a valid bearer token",
     );
     res.setHeader("WWW-Authenticate", 'Bearer realm="fogis-realtime"');
-    res
-      .status(401)
-      .json({
-        success: false,
-        error: header ? "invalid bearer token" : "missing Authorization: Bearer <API_TOKEN>",
-      });
+    res.status(401).json({
+      success: false,
+      error: header ? "invalid bearer token" : "missing Authorization: Bearer <API_TOKEN>",
+    });
   };
 }
 

@@ -1,0 +1,77 @@
+import { Writable } from "node:stream";
+import request from "supertest";
+import { describe, expect, it } from "vitest";
+import { createBaseApp, createLogger, jsonErrorHandler, requireBearerToken } from "../src/index.js";
+
+const TOKEN = "a-very-secret-token-1234";
+
+function appWithLogs(options: { maxFailures?: number; now?: () => number } = {}) {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  const logger = createLogger({ name: "test", level: "debug" }, sink);
+  const app = createBaseApp({ logger, bodyLimit: "1kb" });
+  app.post("/action", requireBearerToken({ token: TOKEN, logger, ...options }), (req, res) => {
+    res.json({ ok: true, got: req.body });
+  });
+  app.use(jsonErrorHandler(logger));
+  return { app, lines };
+}
+
+describe("bearer auth", () => {
+  it("rejects a missing or wrong token with 401 and accepts the right one", async () => {
+    const { app } = appWithLogs();
+    await request(app).post("/action").send({}).expect(401);
+    await request(app).post("/action").set("Authorization", "Bearer nope").send({}).expect(401);
+    await request(app).post("/action").set("Authorization", `Basic ${TOKEN}`).send({}).expect(401);
+    const ok = await request(app)
+      .post("/action")
+      .set("Authorization", `Bearer ${TOKEN}`)
+      .send({ a: 1 })
+      .expect(200);
+    expect(ok.body).toEqual({ ok: true, got: { a: 1 } });
+  });
+
+  it("rate-limits repeated failures with 429 and Retry-After, then lets the client try again", async () => {
+    let clock = 1_000_000;
+    const { app } = appWithLogs({ maxFailures: 3, now: () => clock });
+    for (let i = 0; i < 3; i++)
+      await request(app).post("/action").set("Authorization", "Bearer x").expect(401);
+    const limited = await request(app).post("/action").set("Authorization", `Bearer ${TOKEN}`).expect(429);
+    expect(Number(limited.headers["retry-after"])).toBeGreaterThan(0);
+    clock += 61_000;
+    await request(app).post("/action").set("Authorization", `Bearer ${TOKEN}`).expect(200);
+  });
+
+  it("never writes the token or the Authorization header to the logs", async () => {
+    const { app, lines } = appWithLogs();
+    await request(app).post("/action").set("Authorization", `Bearer ${TOKEN}`).send({}).expect(200);
+    await request(app).post("/action").set("Authorization", `Bearer ${TOKEN}x`).send({}).expect(401);
+    const logs = lines.join("");
+    expect(logs).toContain("auth_failed");
+    expect(logs).not.toContain(TOKEN);
+  });
+});
+
+describe("JSON errors", () => {
+  it("answers 400 for unparseable JSON and 413 over the size limit", async () => {
+    const { app } = appWithLogs();
+    const bad = await request(app)
+      .post("/action")
+      .set("Authorization", `Bearer ${TOKEN}`)
+      .set("Content-Type", "application/json")
+      .send("{not json")
+      .expect(400);
+    expect(bad.body.error).toMatch(/not valid JSON/);
+    const big = await request(app)
+      .post("/action")
+      .set("Authorization", `Bearer ${TOKEN}`)
+      .send({ blob: "x".repeat(5000) })
+      .expect(413);
+    expect(big.body.error).toMatch(/size limit/);
+  });
+});

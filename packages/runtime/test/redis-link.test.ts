@@ -1,0 +1,42 @@
+import { startRedis } from "@fogis/testing";
+import { describe, expect, it } from "vitest";
+import { createLogger, RedisLink } from "../src/index.js";
+
+const logger = createLogger({ name: "test", level: "silent" });
+
+describe("RedisLink", () => {
+  it("reports up and down, fails fast while down, and comes back by itself", async () => {
+    const redis = await startRedis({ owned: true });
+    const link = new RedisLink({ url: redis.url, name: "test", logger, maxBackoffMs: 200 });
+    const events: string[] = [];
+    link.on("up", () => events.push("up"));
+    link.on("down", () => events.push("down"));
+    try {
+      link.connect();
+      await link.waitUntilUp(5000);
+      expect(link.isUp).toBe(true);
+
+      await redis.kill();
+      await expect.poll(() => link.isUp, { timeout: 3000 }).toBe(false);
+      const started = Date.now();
+      await expect(link.client.publish("x", "y")).rejects.toThrow();
+      expect(Date.now() - started).toBeLessThan(200);
+
+      await redis.start();
+      await link.waitUntilUp(5000);
+      expect(await link.client.ping()).toBe("PONG");
+      expect(events).toEqual(["up", "down", "up"]);
+    } finally {
+      await link.close();
+      await redis.close();
+    }
+  });
+
+  it("does not block start when Redis is absent, and says why in lastError", async () => {
+    const link = new RedisLink({ url: "redis://127.0.0.1:1", name: "test", logger });
+    link.connect();
+    await expect(link.waitUntilUp(300)).rejects.toThrow(/not reachable within 300 ms/);
+    expect(link.isUp).toBe(false);
+    await link.close();
+  });
+});

@@ -1,0 +1,115 @@
+import {
+  buildRedisStatus,
+  createBaseApp,
+  httpStatusFor,
+  jsonErrorHandler,
+  type Logger,
+  metricsHandler,
+  requireBearerToken,
+} from "@fogis/runtime";
+import type { Express } from "express";
+import { SERVICE_NAME } from "./config.js";
+import type { SnapshotDelivery } from "./delivery.js";
+import { type MatchProcessor, ProcessorStoppedError } from "./processor.js";
+
+/** The HTTP surface (DESIGN §8), built from its parts so tests drive it in-process. */
+
+export interface AppDeps {
+  processor: MatchProcessor;
+  delivery: SnapshotDelivery;
+  apiToken: string;
+  logger: Logger;
+  /** Shown on /redis-status; pass it redacted. */
+  redisUrl?: string;
+}
+
+export function createApp(deps: AppDeps): Express {
+  const { processor, delivery, logger } = deps;
+  const app = createBaseApp({ logger });
+  const startedAt = Date.now();
+
+  // Liveness only: answers while the process runs, whatever Redis or FOGIS do.
+  app.get("/health", (_req, res) => {
+    res.json({
+      status: "ok",
+      service: SERVICE_NAME,
+      timestamp: new Date().toISOString(),
+      uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
+    });
+  });
+
+  app.get("/redis-status", (_req, res) => {
+    const confirmed = processor.lastConfirmedDelivery;
+    const last = processor.lastCycle;
+    const report = buildRedisStatus({
+      enabled: delivery.redisEnabled,
+      connected: delivery.redisConnected,
+      fallbackAvailable: delivery.fallbackAvailable,
+      details: {
+        service: SERVICE_NAME,
+        role: "publisher",
+        ...(deps.redisUrl ? { redis_url: deps.redisUrl } : {}),
+        fallback: delivery.fallbackState,
+        delivery: processor.counters,
+        last_confirmed_delivery: confirmed
+          ? {
+              sequence: confirmed.sequence,
+              route: confirmed.route,
+              delivered_at: confirmed.deliveredAt.toISOString(),
+              snapshot_hash: confirmed.snapshotHash,
+            }
+          : null,
+        last_cycle: last
+          ? {
+              cycle: last.cycle,
+              status: last.status,
+              outcome: last.outcome,
+              started_at: last.started_at,
+              duration_ms: last.duration_ms,
+              total_matches: last.total_matches,
+              route: last.delivery.route,
+              sequence: last.delivery.sequence,
+              ...(last.error ? { error: last.error } : {}),
+            }
+          : null,
+        source: processor.sourceDescription,
+      },
+    });
+    res.status(httpStatusFor(report.status)).json(report);
+  });
+
+  app.post("/process", requireBearerToken({ token: deps.apiToken, logger }), async (_req, res) => {
+    try {
+      const result = await processor.runCycle("http");
+      // 502: the upstream (match source) or the downstream (delivery) failed; the body says which.
+      res.status(result.success ? 200 : 502).json(result);
+    } catch (error) {
+      if (error instanceof ProcessorStoppedError) {
+        res.status(503).json({ success: false, error: error.message });
+        return;
+      }
+      throw error;
+    }
+  });
+
+  app.get("/matches/latest", async (_req, res) => {
+    await processor.load();
+    const envelope = processor.latestEnvelope;
+    if (!envelope) {
+      res.status(404).json({
+        success: false,
+        error: "no snapshot yet: the first cycle has not produced one (POST /process runs a cycle now)",
+      });
+      return;
+    }
+    res.json(envelope);
+  });
+
+  app.get("/metrics", metricsHandler(processor.metrics.registry));
+
+  app.use((req, res) => {
+    res.status(404).json({ success: false, error: `no route for ${req.method} ${req.path}` });
+  });
+  app.use(jsonErrorHandler(logger));
+  return app;
+}

@@ -1,0 +1,396 @@
+import {
+  type ChangeCategory,
+  type ChangePriority,
+  type ChangeSummary,
+  type DetailedChange,
+  type Match,
+  matchKickoff,
+  matchReferees,
+  parseTid,
+  type Referee,
+  stockholmDate,
+  toStockholmLocal,
+} from "@fogis/message-schema";
+
+/**
+ * Change detection (DESIGN §6), pure and fast: both lists are indexed by `matchid` and only the
+ * listed fields are compared, so 10,000 matches take milliseconds and reordering the list or an
+ * unknown field FOGIS adds is never a change.
+ */
+
+export interface DetectChangesOptions {
+  now: Date;
+  /**
+   * A match that leaves the list later than this after kick-off was played: history, not a
+   * cancellation. It is dropped without a change. Default 2 h.
+   */
+  playedAfterMs?: number;
+}
+
+export interface ChangeSet {
+  /** One entry per changed aspect of a match, in list order, removals last. */
+  changes: DetailedChange[];
+  newMatchIds: number[];
+  updatedMatchIds: number[];
+  /** Left the list before it was played: reported as `removed`. */
+  removedMatchIds: number[];
+  /** Left the list after it was played: dropped silently. */
+  playedMatchIds: number[];
+  summary: ChangeSummary;
+}
+
+export const PLAYED_AFTER_MS = 2 * 3_600_000;
+
+const PRIORITY_BY_CATEGORY: Record<ChangeCategory, ChangePriority> = {
+  cancellation: "critical",
+  new_assignment: "high",
+  // Losing an assignment matters to the referee as much as getting one.
+  removed: "high",
+  referee_change: "high",
+  time_change: "high",
+  date_change: "high",
+  venue_change: "medium",
+  team_change: "medium",
+  postponement: "medium",
+  interruption: "medium",
+  competition_change: "low",
+};
+
+const REFEREES_ONLY = ["referees"];
+const REFEREES_AND_TEAMS = ["referees", "teams"];
+
+export function detectChanges(
+  previous: readonly Match[],
+  current: readonly Match[],
+  options: DetectChangesOptions,
+): ChangeSet {
+  const now = options.now;
+  const timestamp = now.toISOString();
+  const today = stockholmDate(now);
+  const playedAfterMs = options.playedAfterMs ?? PLAYED_AFTER_MS;
+
+  const before = new Map<number, Match>();
+  for (const match of previous) before.set(match.matchid, match);
+  const seen = new Set<number>();
+
+  const changes: DetailedChange[] = [];
+  const newMatchIds: number[] = [];
+  const updatedMatchIds: number[] = [];
+  const removedMatchIds: number[] = [];
+  const playedMatchIds: number[] = [];
+
+  for (const match of current) {
+    seen.add(match.matchid);
+    const old = before.get(match.matchid);
+    if (!old) {
+      newMatchIds.push(match.matchid);
+      const critical = matchDate(match) === today;
+      changes.push(
+        change(match, critical, timestamp, "new_assignment", {
+          field_name: "match",
+          previous_value: null,
+          current_value: `${match.lag1namn} - ${match.lag2namn}`,
+          change_description: `New match assignment: ${describeMatch(match)}`,
+        }),
+      );
+      continue;
+    }
+    const count = changes.length;
+    compareMatch(old, match, today, timestamp, changes);
+    if (changes.length > count) updatedMatchIds.push(match.matchid);
+  }
+
+  for (const old of previous) {
+    if (seen.has(old.matchid)) continue;
+    const kickoff = matchKickoff(old);
+    if (kickoff && now.getTime() >= kickoff.getTime() + playedAfterMs) {
+      playedMatchIds.push(old.matchid);
+      continue;
+    }
+    removedMatchIds.push(old.matchid);
+    changes.push(
+      change(old, matchDate(old) === today, timestamp, "removed", {
+        field_name: "match",
+        previous_value: `${old.lag1namn} - ${old.lag2namn}`,
+        current_value: null,
+        change_description: `Match removed from the assignment list: ${describeMatch(old)}`,
+      }),
+    );
+  }
+
+  return {
+    changes,
+    newMatchIds,
+    updatedMatchIds,
+    removedMatchIds,
+    playedMatchIds,
+    summary: summarize(changes, newMatchIds.length, updatedMatchIds.length, removedMatchIds.length),
+  };
+}
+
+function compareMatch(old: Match, cur: Match, today: string, timestamp: string, out: DetailedChange[]): void {
+  // Any change to a match played today (before or after the change) is critical.
+  const oldDate = matchDate(old);
+  const curDate = matchDate(cur);
+  const critical = oldDate === today || curDate === today;
+  // Plain ifs, no closures: this runs for every match on every cycle.
+
+  if (Boolean(old.installd) !== Boolean(cur.installd)) {
+    const now = Boolean(cur.installd);
+    out.push(
+      change(cur, critical, timestamp, "cancellation", {
+        field_name: "installd",
+        previous_value: !now,
+        current_value: now,
+        change_description: now ? "Match cancelled" : "Match reinstated (no longer cancelled)",
+      }),
+    );
+  }
+  if (Boolean(old.uppskjuten) !== Boolean(cur.uppskjuten)) {
+    const now = Boolean(cur.uppskjuten);
+    out.push(
+      change(cur, critical, timestamp, "postponement", {
+        field_name: "uppskjuten",
+        previous_value: !now,
+        current_value: now,
+        change_description: now ? "Match postponed" : "Match no longer postponed",
+      }),
+    );
+  }
+  if (Boolean(old.avbruten) !== Boolean(cur.avbruten)) {
+    const now = Boolean(cur.avbruten);
+    out.push(
+      change(cur, critical, timestamp, "interruption", {
+        field_name: "avbruten",
+        previous_value: !now,
+        current_value: now,
+        change_description: now ? "Match interrupted" : "Match no longer marked as interrupted",
+      }),
+    );
+  }
+
+  const dateChanged = oldDate !== curDate;
+  if (dateChanged) {
+    out.push(
+      change(cur, critical, timestamp, "date_change", {
+        field_name: cur.speldatum !== undefined ? "speldatum" : "tid",
+        previous_value: oldDate,
+        current_value: curDate,
+        change_description: `Date changed from ${oldDate} to ${curDate}`,
+      }),
+    );
+  }
+  const oldTime = matchClock(old);
+  const curTime = matchClock(cur);
+  if (oldTime !== curTime) {
+    out.push(
+      change(cur, critical, timestamp, "time_change", {
+        field_name: cur.avsparkstid !== undefined ? "avsparkstid" : "tid",
+        previous_value: oldTime,
+        current_value: curTime,
+        change_description: `Kick-off changed from ${oldTime} to ${curTime}`,
+      }),
+    );
+  } else if (!dateChanged && !sameInstant(old.tid, cur.tid)) {
+    // Date and clock agree but the instant moved: trust the instant (`tid` is what calendars use).
+    out.push(
+      change(cur, critical, timestamp, "time_change", {
+        field_name: "tid",
+        previous_value: old.tid ?? null,
+        current_value: cur.tid ?? null,
+        change_description: "Kick-off time changed",
+      }),
+    );
+  }
+
+  const home = pairChange(old.lag1namn, cur.lag1namn, old.lag1lagid, cur.lag1lagid, "lag1namn", "lag1lagid");
+  if (home) {
+    out.push(
+      change(cur, critical, timestamp, "team_change", {
+        ...home,
+        change_description: `Home team changed from ${old.lag1namn} to ${cur.lag1namn}`,
+      }),
+    );
+  }
+  const away = pairChange(old.lag2namn, cur.lag2namn, old.lag2lagid, cur.lag2lagid, "lag2namn", "lag2lagid");
+  if (away) {
+    out.push(
+      change(cur, critical, timestamp, "team_change", {
+        ...away,
+        change_description: `Away team changed from ${old.lag2namn} to ${cur.lag2namn}`,
+      }),
+    );
+  }
+  const venue = pairChange(
+    old.anlaggningnamn,
+    cur.anlaggningnamn,
+    old.anlaggningid,
+    cur.anlaggningid,
+    "anlaggningnamn",
+    "anlaggningid",
+  );
+  if (venue) {
+    out.push(
+      change(cur, critical, timestamp, "venue_change", {
+        ...venue,
+        change_description: `Venue changed from ${old.anlaggningnamn ?? "(none)"} to ${cur.anlaggningnamn ?? "(none)"}`,
+      }),
+    );
+  }
+  if ((old.tavlingnamn ?? null) !== (cur.tavlingnamn ?? null)) {
+    out.push(
+      change(cur, critical, timestamp, "competition_change", {
+        field_name: "tavlingnamn",
+        previous_value: old.tavlingnamn ?? null,
+        current_value: cur.tavlingnamn ?? null,
+        change_description: `Competition changed from ${old.tavlingnamn ?? "(none)"} to ${cur.tavlingnamn ?? "(none)"}`,
+      }),
+    );
+  }
+
+  if (!sameReferees(old, cur)) {
+    out.push(
+      change(cur, critical, timestamp, "referee_change", {
+        field_name: "domaruppdraglista",
+        previous_value: refereeSummary(old),
+        current_value: refereeSummary(cur),
+        change_description: describeCrewChange(old, cur),
+      }),
+    );
+  }
+}
+
+type ChangeFields = Omit<DetailedChange, "match_id" | "category" | "priority">;
+
+function change(
+  match: Match,
+  critical: boolean,
+  timestamp: string,
+  category: ChangeCategory,
+  fields: ChangeFields,
+): DetailedChange {
+  const priority = critical ? "critical" : PRIORITY_BY_CATEGORY[category];
+  return {
+    match_id: String(match.matchid),
+    match_nr: match.matchnr ?? null,
+    category,
+    priority,
+    affected_stakeholders:
+      category.includes("referee") || category === "new_assignment" || category === "removed"
+        ? REFEREES_ONLY
+        : REFEREES_AND_TEAMS,
+    ...fields,
+    timestamp,
+  };
+}
+
+/** Stockholm date of the match: `speldatum`, else derived from `tid`. */
+function matchDate(match: Match): string | null {
+  if (match.speldatum) return match.speldatum;
+  const kickoff = matchKickoff(match);
+  return kickoff ? stockholmDate(kickoff) : null;
+}
+
+/** Stockholm kick-off clock `HH:MM`: `avsparkstid`, else derived from `tid`. */
+function matchClock(match: Match): string | null {
+  if (match.avsparkstid) return match.avsparkstid.padStart(5, "0");
+  const instant = match.tid ? parseTid(match.tid) : null;
+  return instant ? toStockholmLocal(instant).time : null;
+}
+
+function sameInstant(a: string | undefined, b: string | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  const x = parseTid(a);
+  const y = parseTid(b);
+  return x !== null && y !== null && x.getTime() === y.getTime();
+}
+
+/** A name + id pair (team, venue): one change, named after the name when it changed, else the id. */
+function pairChange(
+  oldName: string | null | undefined,
+  curName: string | null | undefined,
+  oldId: number | null | undefined,
+  curId: number | null | undefined,
+  nameField: string,
+  idField: string,
+): { field_name: string; previous_value: unknown; current_value: unknown } | null {
+  if ((oldName ?? null) !== (curName ?? null)) {
+    return { field_name: nameField, previous_value: oldName ?? null, current_value: curName ?? null };
+  }
+  if ((oldId ?? null) !== (curId ?? null)) {
+    return { field_name: idField, previous_value: oldId ?? null, current_value: curId ?? null };
+  }
+  return null;
+}
+
+function roleOf(referee: Referee): string {
+  return referee.domarrollkortnamn ?? referee.domarrollnamn ?? String(referee.domarrollid ?? "");
+}
+
+/**
+ * Whether two matches have the same referee assignment: the same set of (domareid, role). The
+ * common case, the same crew in the same order, is decided without allocating.
+ */
+function sameReferees(old: Match, cur: Match): boolean {
+  const a = matchReferees(old);
+  const b = matchReferees(cur);
+  if (a.length !== b.length) return false;
+  let inOrder = true;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as Referee;
+    const y = b[i] as Referee;
+    if (x.domareid !== y.domareid || roleOf(x) !== roleOf(y)) {
+      inOrder = false;
+      break;
+    }
+  }
+  if (inOrder) return true;
+  const keys = (list: Referee[]) =>
+    list
+      .map((r) => `${r.domareid}|${roleOf(r)}`)
+      .sort()
+      .join(",");
+  return keys(a) === keys(b);
+}
+
+function refereeSummary(match: Match): Array<{ domareid: number; role: string; name: string | null }> {
+  return matchReferees(match).map((r) => ({
+    domareid: r.domareid,
+    role: roleOf(r),
+    name: r.personnamn ?? null,
+  }));
+}
+
+function describeCrewChange(old: Match, cur: Match): string {
+  const label = (r: Referee) => `${r.personnamn ?? r.domareid} (${roleOf(r)})`;
+  const oldKeys = new Set(matchReferees(old).map((r) => `${r.domareid}|${roleOf(r)}`));
+  const curKeys = new Set(matchReferees(cur).map((r) => `${r.domareid}|${roleOf(r)}`));
+  const added = matchReferees(cur)
+    .filter((r) => !oldKeys.has(`${r.domareid}|${roleOf(r)}`))
+    .map((r) => `+${label(r)}`);
+  const removed = matchReferees(old)
+    .filter((r) => !curKeys.has(`${r.domareid}|${roleOf(r)}`))
+    .map((r) => `-${label(r)}`);
+  return `Referees changed: ${[...added, ...removed].join(", ")}`;
+}
+
+function describeMatch(match: Match): string {
+  const when = [matchDate(match), matchClock(match)].filter(Boolean).join(" ");
+  return `${match.lag1namn} - ${match.lag2namn}${when ? `, ${when}` : ""}`;
+}
+
+function summarize(
+  changes: DetailedChange[],
+  added: number,
+  updated: number,
+  removed: number,
+): ChangeSummary {
+  const byCategory: Record<string, number> = {};
+  const byPriority: Record<string, number> = {};
+  for (const c of changes) {
+    byCategory[c.category] = (byCategory[c.category] ?? 0) + 1;
+    byPriority[c.priority] = (byPriority[c.priority] ?? 0) + 1;
+  }
+  return { new: added, updated, removed, by_category: byCategory, by_priority: byPriority };
+}

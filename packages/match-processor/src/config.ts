@@ -1,0 +1,89 @@
+import { type Channels, resolveChannels } from "@fogis/message-schema";
+import { envInteger, envUrl, loadConfig, sharedEnv } from "@fogis/runtime";
+import { z } from "zod";
+
+/**
+ * The processor's one config loader (DESIGN §9): the shared variables plus the processor's own,
+ * validated at start. A bad value stops the service with a message naming the variable.
+ */
+
+export const SERVICE_NAME = "match-processor";
+
+const httpUrl = (what: string) =>
+  envUrl(["http:", "https:"], `expected an http:// or https:// URL of ${what}`);
+
+export const processorEnvSchema = z
+  .object({
+    ...sharedEnv,
+    PORT: envInteger(8000, { min: 0, max: 65_535 }),
+    MATCH_SOURCE_FILE: z.string().optional(),
+    FOGIS_API_CLIENT_URL: httpUrl(
+      "fogis-api-client-service, e.g. http://fogis-api-client-service:8080",
+    ).optional(),
+    /** Seconds between cycles; 0 runs a cycle only on POST /process. */
+    SERVICE_INTERVAL: envInteger(300, { min: 0, max: 7 * 24 * 3600 }),
+    CALENDAR_SYNC_URL: httpUrl("calendar-sync, e.g. http://calendar-sync:5003").default(
+      "http://127.0.0.1:5003",
+    ),
+    /** Re-send an unchanged snapshot when the last confirmed delivery is older than this. */
+    SNAPSHOT_HEARTBEAT_SECONDS: envInteger(3600, { min: 1, max: 7 * 24 * 3600 }),
+    /** How long a GET of the match list from fogis-api-client-service may take. */
+    FOGIS_API_TIMEOUT_SECONDS: envInteger(30, { min: 1, max: 600 }),
+  })
+  .superRefine((env, ctx) => {
+    if (env.MATCH_SOURCE_FILE && env.FOGIS_API_CLIENT_URL) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["MATCH_SOURCE_FILE"],
+        message: "set either MATCH_SOURCE_FILE or FOGIS_API_CLIENT_URL, not both",
+      });
+    }
+  });
+
+export type MatchSourceConfig =
+  | { kind: "file"; path: string }
+  | { kind: "http"; url: string; timeoutMs: number }
+  | { kind: "demo" };
+
+export interface ProcessorConfig {
+  port: number;
+  host: string;
+  redisUrl: string;
+  pubsubEnabled: boolean;
+  channels: Channels;
+  dataDir: string;
+  apiToken: string;
+  logLevel: string;
+  source: MatchSourceConfig;
+  intervalSeconds: number;
+  calendarSyncUrl: string;
+  heartbeatSeconds: number;
+}
+
+/** Reads and validates the environment; throws `ConfigError` (from @fogis/runtime) naming each bad variable. */
+export function loadProcessorConfig(env: Record<string, string | undefined>): ProcessorConfig {
+  const parsed = loadConfig(SERVICE_NAME, processorEnvSchema, env);
+  let source: MatchSourceConfig = { kind: "demo" };
+  if (parsed.MATCH_SOURCE_FILE) source = { kind: "file", path: parsed.MATCH_SOURCE_FILE };
+  else if (parsed.FOGIS_API_CLIENT_URL) {
+    source = {
+      kind: "http",
+      url: parsed.FOGIS_API_CLIENT_URL,
+      timeoutMs: parsed.FOGIS_API_TIMEOUT_SECONDS * 1000,
+    };
+  }
+  return {
+    port: parsed.PORT,
+    host: parsed.HOST,
+    redisUrl: parsed.REDIS_URL,
+    pubsubEnabled: parsed.REDIS_PUBSUB_ENABLED,
+    channels: resolveChannels(env),
+    dataDir: parsed.DATA_DIR,
+    apiToken: parsed.API_TOKEN,
+    logLevel: parsed.LOG_LEVEL,
+    source,
+    intervalSeconds: parsed.SERVICE_INTERVAL,
+    calendarSyncUrl: parsed.CALENDAR_SYNC_URL,
+    heartbeatSeconds: parsed.SNAPSHOT_HEARTBEAT_SECONDS,
+  };
+}

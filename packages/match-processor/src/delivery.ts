@@ -1,0 +1,258 @@
+import {
+  type Channels,
+  type Envelope,
+  encodeEnvelope,
+  latestEnvelopeKey,
+  type MatchUpdatesEnvelope,
+} from "@fogis/message-schema";
+import { type Logger, type RedisLink, redactUrl } from "@fogis/runtime";
+
+/**
+ * Delivers a match-updates snapshot (DESIGN §5). A delivery is confirmed when the PUBLISH reached
+ * at least one receiver, or when calendar-sync's `POST /manual-sync` answered 2xx. Redis is tried
+ * only while the link is up (it fails fast and reconnects in the background), so a cycle with
+ * Redis down goes straight to HTTP instead of waiting on connect timeouts. Attempts are bounded:
+ * nothing is queued, the caller keeps its state and sends a fresh snapshot next cycle.
+ */
+
+export type DeliveryRoute = "redis" | "http" | "none";
+
+export interface SnapshotDeliveryOptions {
+  /** The Redis link; `null` when REDIS_PUBSUB_ENABLED=false (HTTP alone). */
+  link: RedisLink | null;
+  channels: Channels;
+  /** calendar-sync's base URL; `null` disables the HTTP fallback. */
+  fallbackUrl: string | null;
+  apiToken: string;
+  logger: Logger;
+  /** Rounds of (Redis, then HTTP). Default 3. */
+  attempts?: number;
+  /** Pause before round 2, 3, … Default [100, 300]. */
+  retryDelaysMs?: number[];
+  /** Longest wait for calendar-sync to answer the fallback POST. Default 5000. */
+  fallbackTimeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+export interface DeliveryResult {
+  confirmed: boolean;
+  /** What confirmed it; `none` when nothing did. */
+  route: DeliveryRoute;
+  /** Receivers of the last PUBLISH (0 when none was made). */
+  receivers: number;
+  attempts: number;
+  /** PUBLISHes that reached nobody (each one sent the snapshot over HTTP too). */
+  zeroReceiverPublishes: number;
+  /** Why each failed step failed, in order; empty on a first-try success. */
+  errors: string[];
+  durationMs: number;
+}
+
+export interface FallbackState {
+  configured: boolean;
+  url: string | null;
+  lastAttemptOk: boolean | null;
+  lastAttemptAt: string | null;
+  lastError: string | null;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export class SnapshotDelivery {
+  private readonly link: RedisLink | null;
+  private readonly channels: Channels;
+  private readonly latestKey: string;
+  private readonly manualSyncUrl: string | null;
+  private readonly authorization: string;
+  private readonly logger: Logger;
+  private readonly attempts: number;
+  private readonly retryDelaysMs: number[];
+  private readonly fallbackTimeoutMs: number;
+  private readonly fetchImpl: typeof fetch;
+  private fallback: FallbackState;
+
+  constructor(options: SnapshotDeliveryOptions) {
+    this.link = options.link;
+    this.channels = options.channels;
+    this.latestKey = latestEnvelopeKey(options.channels);
+    this.manualSyncUrl = options.fallbackUrl
+      ? `${options.fallbackUrl.replace(/\/+$/, "")}/manual-sync`
+      : null;
+    this.authorization = `Bearer ${options.apiToken}`;
+    this.logger = options.logger.child({ component: "delivery" });
+    this.attempts = Math.max(1, options.attempts ?? 3);
+    this.retryDelaysMs = options.retryDelaysMs ?? [100, 300];
+    this.fallbackTimeoutMs = options.fallbackTimeoutMs ?? 5000;
+    this.fetchImpl = options.fetch ?? fetch;
+    this.fallback = {
+      configured: this.manualSyncUrl !== null,
+      url: this.manualSyncUrl ? redactUrl(this.manualSyncUrl) : null,
+      lastAttemptOk: null,
+      lastAttemptAt: null,
+      lastError: null,
+    };
+  }
+
+  get redisEnabled(): boolean {
+    return this.link !== null;
+  }
+
+  get redisConnected(): boolean {
+    return this.link?.isUp ?? false;
+  }
+
+  get fallbackState(): FallbackState {
+    return { ...this.fallback };
+  }
+
+  /** The HTTP fallback is configured and its last attempt (if any) did not fail. */
+  get fallbackAvailable(): boolean {
+    return this.fallback.configured && this.fallback.lastAttemptOk !== false;
+  }
+
+  async deliverSnapshot(envelope: MatchUpdatesEnvelope): Promise<DeliveryResult> {
+    const started = performance.now();
+    const body = encodeEnvelope(envelope);
+    const sequence = envelope.payload.metadata?.sequence;
+    const errors: string[] = [];
+    let receivers = 0;
+    let zeroReceiverPublishes = 0;
+    const result = (confirmed: boolean, route: DeliveryRoute, attempts: number): DeliveryResult => ({
+      confirmed,
+      route,
+      receivers,
+      attempts,
+      zeroReceiverPublishes,
+      errors,
+      durationMs: Math.round(performance.now() - started),
+    });
+
+    for (let attempt = 1; attempt <= this.attempts; attempt++) {
+      if (attempt > 1) await sleep(this.retryDelaysMs[attempt - 2] ?? this.retryDelaysMs.at(-1) ?? 0);
+
+      if (this.link) {
+        if (this.link.isUp) {
+          try {
+            receivers = await this.publishAndStore(body);
+            if (receivers > 0) {
+              this.logger.info(
+                { event: "delivered_redis", sequence, receivers, attempt },
+                "snapshot published to Redis",
+              );
+              return result(true, "redis", attempt);
+            }
+            zeroReceiverPublishes++;
+            errors.push(`attempt ${attempt}: PUBLISH reached 0 receivers`);
+            this.logger.warn(
+              { event: "zero_receivers", sequence, attempt, channel: this.channels.matchUpdates },
+              "no subscriber received the snapshot; sending it over HTTP",
+            );
+          } catch (error) {
+            errors.push(`attempt ${attempt}: redis: ${(error as Error).message}`);
+            this.logger.warn(
+              { event: "redis_publish_failed", sequence, attempt, err: (error as Error).message },
+              "publishing to Redis failed; sending the snapshot over HTTP",
+            );
+          }
+        } else {
+          errors.push(`attempt ${attempt}: redis: not connected (${this.link.lastError ?? this.link.state})`);
+        }
+      }
+
+      if (this.manualSyncUrl) {
+        const failure = await this.postFallback(body);
+        if (failure === null) {
+          this.logger.info(
+            { event: "delivered_http", sequence, attempt, receivers },
+            "snapshot delivered through the HTTP fallback",
+          );
+          return result(true, "http", attempt);
+        }
+        errors.push(`attempt ${attempt}: http: ${failure}`);
+      }
+    }
+
+    this.logger.error(
+      { event: "delivery_failed", sequence, attempts: this.attempts, errors },
+      "snapshot not delivered; state is kept and the next cycle sends again",
+    );
+    return result(false, "none", this.attempts);
+  }
+
+  /**
+   * Best-effort status and alert messages: one PUBLISH if the link is up, never retried, never
+   * in the way of a snapshot. Answers whether it was sent.
+   */
+  async publishEvent(envelope: Envelope): Promise<boolean> {
+    if (!this.link?.isUp) return false;
+    const channel =
+      envelope.type === "system_alert"
+        ? this.channels.systemAlerts
+        : envelope.type === "processing_status"
+          ? this.channels.processorStatus
+          : this.channels.matchUpdates;
+    try {
+      await this.link.client.publish(channel, encodeEnvelope(envelope));
+      return true;
+    } catch (error) {
+      this.logger.debug({ event: "event_publish_failed", channel, err: (error as Error).message });
+      return false;
+    }
+  }
+
+  /** SET the latest envelope and PUBLISH it in one MULTI/EXEC; answers the receiver count. */
+  private async publishAndStore(body: string): Promise<number> {
+    const link = this.link as RedisLink;
+    const replies = await link.client
+      .multi()
+      .set(this.latestKey, body)
+      .publish(this.channels.matchUpdates, body)
+      .exec();
+    if (!replies) throw new Error("MULTI/EXEC was aborted");
+    for (const [error] of replies) if (error) throw error;
+    return Number(replies[1]?.[1] ?? 0);
+  }
+
+  /** POST /manual-sync; answers `null` on 2xx, else why it failed. */
+  private async postFallback(body: string): Promise<string | null> {
+    const url = this.manualSyncUrl as string;
+    let failure: string | null = null;
+    try {
+      const response = await this.fetchImpl(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: this.authorization },
+        body,
+        signal: AbortSignal.timeout(this.fallbackTimeoutMs),
+      });
+      const text = await response.text().catch(() => "");
+      if (!response.ok) failure = `calendar-sync answered ${response.status}${detail(text)}`;
+    } catch (error) {
+      const name = (error as Error).name;
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      failure =
+        name === "TimeoutError" || name === "AbortError"
+          ? `no answer within ${this.fallbackTimeoutMs} ms`
+          : `${cause?.code ?? cause?.message ?? (error as Error).message}`;
+    }
+    this.fallback.lastAttemptOk = failure === null;
+    this.fallback.lastAttemptAt = new Date().toISOString();
+    this.fallback.lastError = failure;
+    if (failure) {
+      this.logger.warn(
+        { event: "fallback_failed", url: this.fallback.url, err: failure },
+        "HTTP fallback failed",
+      );
+    }
+    return failure;
+  }
+}
+
+function detail(text: string): string {
+  try {
+    const parsed = JSON.parse(text) as { error?: unknown };
+    if (typeof parsed.error === "string") return `: ${parsed.error.slice(0, 200)}`;
+  } catch {
+    // Not JSON: the status code says enough.
+  }
+  return "";
+}

@@ -1,0 +1,472 @@
+import {
+  createMatchUpdatesEnvelope,
+  createProcessingStatusEnvelope,
+  createSystemAlertEnvelope,
+  type Envelope,
+  type Match,
+  type MatchUpdatesEnvelope,
+  type SystemAlertInput,
+  snapshotHash,
+} from "@fogis/message-schema";
+import { createMetricsRegistry, type Logger, type Registry } from "@fogis/runtime";
+import { type ChangeSet, detectChanges } from "./change-detector.js";
+import { SERVICE_NAME } from "./config.js";
+import type { DeliveryRoute, SnapshotDelivery } from "./delivery.js";
+import { type CycleOutcome, type DeliveryCounters, ProcessorMetrics } from "./metrics.js";
+import { type MatchSource, MatchSourceError } from "./sources.js";
+import type { ConfirmedDelivery, StateStore } from "./state-store.js";
+
+/**
+ * One processing cycle: fetch the list, detect changes against the last *delivered* list, and
+ * deliver a full snapshot. The baseline and the confirmed sequence advance only after a confirmed
+ * delivery, so an undelivered change is detected again and resent by the next cycle.
+ *
+ * A cycle publishes when there are changes, when the previous snapshot was never confirmed, when
+ * nothing was ever delivered, or when the last confirmed delivery is older than the heartbeat
+ * interval (so a calendar that lost an update converges without waiting for the next change).
+ *
+ * Cycles never overlap: a cycle asked for while one runs waits for it and then runs once more
+ * (several such requests share that one follow-up cycle).
+ */
+
+export interface MatchProcessorOptions {
+  source: MatchSource;
+  store: StateStore;
+  delivery: SnapshotDelivery;
+  logger: Logger;
+  /** Re-send an unchanged snapshot when the last confirmed delivery is older than this. Default 1 h. */
+  heartbeatMs?: number;
+  /** See `detectChanges`. Default 2 h. */
+  playedAfterMs?: number;
+  /** `source` field of the envelopes. Default "match-processor". */
+  envelopeSource?: string;
+  /** Metrics are registered here; a fresh registry (with process metrics) by default. */
+  registry?: Registry;
+  now?: () => Date;
+}
+
+export type PublishReason = "changes" | "unconfirmed" | "first_delivery" | "heartbeat";
+
+export interface CycleResult {
+  success: boolean;
+  cycle: number;
+  trigger: string;
+  status: "completed" | "failed";
+  outcome: CycleOutcome;
+  started_at: string;
+  duration_ms: number;
+  /** Matches in the fetched list (null when the fetch failed). */
+  total_matches: number | null;
+  changes: { new: number; updated: number; removed: number; played: number; total: number };
+  /** Why a snapshot was sent, or null when none was. */
+  publish_reason: PublishReason | null;
+  delivery: {
+    route: DeliveryRoute;
+    confirmed: boolean;
+    receivers: number;
+    attempts: number;
+    sequence: number | null;
+    message_id: string | null;
+    errors: string[];
+  };
+  error?: string;
+}
+
+export class ProcessorStoppedError extends Error {
+  constructor() {
+    super("the processor is shutting down");
+    this.name = "ProcessorStoppedError";
+  }
+}
+
+const NO_CHANGES = { new: 0, updated: 0, removed: 0, played: 0, total: 0 };
+
+export class MatchProcessor {
+  readonly metrics: ProcessorMetrics;
+  private readonly source: MatchSource;
+  private readonly store: StateStore;
+  private readonly delivery: SnapshotDelivery;
+  private readonly logger: Logger;
+  private readonly heartbeatMs: number;
+  private readonly playedAfterMs: number | undefined;
+  private readonly envelopeSource: string;
+  private readonly now: () => Date;
+
+  private loading: Promise<void> | null = null;
+  private baseline: Match[] = [];
+  private confirmed: ConfirmedDelivery | null = null;
+  private latest: MatchUpdatesEnvelope | null = null;
+  /** Created by this process and not confirmed yet. */
+  private pending: MatchUpdatesEnvelope | null = null;
+  /** The newest envelope on disk from an earlier run was never confirmed. */
+  private unconfirmedFromEarlierRun = false;
+  private lastSequence = 0;
+  private cycleCount = 0;
+  private lastResult: CycleResult | null = null;
+
+  private running: Promise<CycleResult> | null = null;
+  private followUp: Promise<CycleResult> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private readonly inFlightEvents = new Set<Promise<unknown>>();
+
+  constructor(options: MatchProcessorOptions) {
+    this.source = options.source;
+    this.store = options.store;
+    this.delivery = options.delivery;
+    this.logger = options.logger.child({ component: "processor" });
+    this.heartbeatMs = options.heartbeatMs ?? 3_600_000;
+    this.playedAfterMs = options.playedAfterMs;
+    this.envelopeSource = options.envelopeSource ?? SERVICE_NAME;
+    this.now = options.now ?? (() => new Date());
+    this.metrics = new ProcessorMetrics(options.registry ?? createMetricsRegistry(SERVICE_NAME));
+  }
+
+  /** The newest envelope created (delivered or not), or null before the first one. */
+  get latestEnvelope(): MatchUpdatesEnvelope | null {
+    return this.latest;
+  }
+
+  get lastCycle(): CycleResult | null {
+    return this.lastResult;
+  }
+
+  get lastConfirmedDelivery(): ConfirmedDelivery | null {
+    return this.confirmed;
+  }
+
+  get counters(): DeliveryCounters {
+    return this.metrics.counters;
+  }
+
+  get sourceDescription(): string {
+    return this.source.description;
+  }
+
+  /** Reads the state files once; later calls answer the same promise. */
+  load(): Promise<void> {
+    this.loading ??= this.loadState();
+    return this.loading;
+  }
+
+  /** Runs a cycle now, or right after the running one (cycles never overlap). */
+  runCycle(trigger = "manual"): Promise<CycleResult> {
+    if (this.stopped) return Promise.reject(new ProcessorStoppedError());
+    if (!this.running) return this.begin(trigger);
+    this.followUp ??= this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.followUp = null;
+        if (this.stopped) throw new ProcessorStoppedError();
+        return this.begin(trigger);
+      });
+    return this.followUp;
+  }
+
+  /** Runs a cycle now and then every `intervalMs` after the previous one ends; 0 disables. */
+  startSchedule(intervalMs: number): void {
+    if (intervalMs <= 0 || this.stopped) return;
+    const tick = () => {
+      this.timer = null;
+      this.runCycle("interval")
+        .catch((error: unknown) => {
+          if (!(error instanceof ProcessorStoppedError)) {
+            this.logger.error({ event: "cycle_crashed", err: error }, "cycle crashed");
+          }
+        })
+        .finally(() => {
+          if (!this.stopped) this.timer = setTimeout(tick, intervalMs);
+        });
+    };
+    tick();
+  }
+
+  /** Stops the schedule, lets the running cycle finish, and waits for status messages in flight. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await Promise.allSettled([this.running, this.followUp].filter(Boolean));
+    await Promise.allSettled([...this.inFlightEvents]);
+  }
+
+  private begin(trigger: string): Promise<CycleResult> {
+    const cycle = this.cycle(trigger).finally(() => {
+      if (this.running === cycle) this.running = null;
+    });
+    this.running = cycle;
+    return cycle;
+  }
+
+  private async loadState(): Promise<void> {
+    const state = await this.store.load();
+    this.baseline = state.previousMatches;
+    this.confirmed = state.confirmed;
+    this.latest = state.latestEnvelope;
+    const latestSequence = state.latestEnvelope?.payload.metadata?.sequence ?? 0;
+    this.lastSequence = Math.max(state.confirmed?.sequence ?? 0, latestSequence);
+    this.unconfirmedFromEarlierRun = latestSequence > (state.confirmed?.sequence ?? 0);
+    for (const problem of state.problems) {
+      this.logger.error({ event: "state_file_corrupt", problem }, "state file unusable; read as empty");
+      this.alert({
+        alertType: "state_file_corrupt",
+        severity: "warning",
+        message: `state file unusable, read as empty (matches will be resent in full): ${problem}`,
+      });
+    }
+    this.logger.info(
+      {
+        event: "state_loaded",
+        dataDir: this.store.dataDir,
+        previousMatches: this.baseline.length,
+        confirmedSequence: this.confirmed?.sequence ?? null,
+        lastSequence: this.lastSequence,
+        unconfirmed: this.unconfirmedFromEarlierRun,
+      },
+      "state loaded",
+    );
+  }
+
+  private async cycle(trigger: string): Promise<CycleResult> {
+    await this.load();
+    const cycle = ++this.cycleCount;
+    const started = this.now();
+    const clock = performance.now();
+    this.emit(
+      createProcessingStatusEnvelope({
+        source: this.envelopeSource,
+        status: "started",
+        details: { cycle, trigger },
+      }),
+    );
+
+    const finish = (
+      partial: Omit<CycleResult, "cycle" | "trigger" | "started_at" | "duration_ms" | "success" | "status">,
+    ): CycleResult => {
+      const failed = partial.outcome === "source_failed" || partial.outcome === "delivery_failed";
+      const result: CycleResult = {
+        success: !failed,
+        cycle,
+        trigger,
+        status: failed ? "failed" : "completed",
+        started_at: started.toISOString(),
+        duration_ms: Math.round(performance.now() - clock),
+        ...partial,
+      };
+      this.lastResult = result;
+      this.metrics.cycle(result.outcome, result.duration_ms / 1000);
+      this.emit(
+        createProcessingStatusEnvelope({
+          source: this.envelopeSource,
+          status: result.status,
+          details: {
+            cycle,
+            trigger,
+            outcome: result.outcome,
+            matches_processed: result.total_matches ?? 0,
+            changes: result.changes,
+            route: result.delivery.route,
+            sequence: result.delivery.sequence,
+            ...(result.error ? { error: result.error } : {}),
+          },
+        }),
+      );
+      this.logger[failed ? "error" : "info"](
+        {
+          event: "cycle_finished",
+          cycle,
+          trigger,
+          outcome: result.outcome,
+          durationMs: result.duration_ms,
+          matches: result.total_matches,
+          changes: result.changes,
+          route: result.delivery.route,
+          sequence: result.delivery.sequence,
+          receivers: result.delivery.receivers,
+        },
+        `cycle ${cycle} ${result.outcome}`,
+      );
+      return result;
+    };
+    const noDelivery = (errors: string[] = []): CycleResult["delivery"] => ({
+      route: "none",
+      confirmed: false,
+      receivers: 0,
+      attempts: 0,
+      sequence: null,
+      message_id: null,
+      errors,
+    });
+
+    let matches: Match[];
+    try {
+      matches = await this.source.fetchMatches();
+    } catch (error) {
+      const message = (error as Error).message;
+      this.alert({
+        alertType: "source_failed",
+        severity: "error",
+        message: `match list not fetched; nothing published, state kept: ${message}`,
+        details: {
+          cycle,
+          source: this.source.description,
+          code: error instanceof MatchSourceError ? error.code : "unexpected",
+        },
+      });
+      return finish({
+        outcome: "source_failed",
+        total_matches: null,
+        changes: NO_CHANGES,
+        publish_reason: null,
+        delivery: noDelivery(),
+        error: message,
+      });
+    }
+
+    const changeSet = detectChanges(this.baseline, matches, {
+      now: started,
+      ...(this.playedAfterMs !== undefined ? { playedAfterMs: this.playedAfterMs } : {}),
+    });
+    const changes = {
+      new: changeSet.newMatchIds.length,
+      updated: changeSet.updatedMatchIds.length,
+      removed: changeSet.removedMatchIds.length,
+      played: changeSet.playedMatchIds.length,
+      total: changeSet.changes.length,
+    };
+    const reason = this.publishReason(changeSet, started);
+    if (!reason) {
+      return finish({
+        outcome: "unchanged",
+        total_matches: matches.length,
+        changes,
+        publish_reason: null,
+        delivery: noDelivery(),
+      });
+    }
+
+    this.metrics.changesDetected(changeSet.summary.by_category ?? {});
+    const envelope = await this.createEnvelope(matches, changeSet, started);
+    const sequence = envelope.payload.metadata?.sequence ?? null;
+    const delivered = await this.delivery.deliverSnapshot(envelope);
+    this.metrics.zeroReceiverPublishes(delivered.zeroReceiverPublishes);
+    const delivery: CycleResult["delivery"] = {
+      route: delivered.route,
+      confirmed: delivered.confirmed,
+      receivers: delivered.receivers,
+      attempts: delivered.attempts,
+      sequence,
+      message_id: envelope.message_id,
+      errors: delivered.errors,
+    };
+
+    if (!delivered.confirmed) {
+      this.metrics.deliveryFailed();
+      const message = `snapshot ${sequence} not delivered over Redis or HTTP after ${delivered.attempts} attempts; state kept, the next cycle sends again`;
+      this.alert({
+        alertType: "delivery_failed",
+        severity: "error",
+        message,
+        details: { cycle, sequence, errors: delivered.errors.slice(-6) },
+      });
+      return finish({
+        outcome: "delivery_failed",
+        total_matches: matches.length,
+        changes,
+        publish_reason: reason,
+        delivery,
+        error: message,
+      });
+    }
+
+    await this.confirm(envelope, matches, delivered.route as "redis" | "http");
+    return finish({
+      outcome: "delivered",
+      total_matches: matches.length,
+      changes,
+      publish_reason: reason,
+      delivery,
+    });
+  }
+
+  private publishReason(changeSet: ChangeSet, now: Date): PublishReason | null {
+    if (changeSet.changes.length > 0) return "changes";
+    if (this.pending || this.unconfirmedFromEarlierRun) return "unconfirmed";
+    if (!this.confirmed) return "first_delivery";
+    if (now.getTime() - this.confirmed.deliveredAt.getTime() >= this.heartbeatMs) return "heartbeat";
+    return null;
+  }
+
+  private async createEnvelope(
+    matches: Match[],
+    changeSet: ChangeSet,
+    now: Date,
+  ): Promise<MatchUpdatesEnvelope> {
+    const sequence = ++this.lastSequence;
+    const envelope = createMatchUpdatesEnvelope({
+      source: this.envelopeSource,
+      matches,
+      changes: changeSet.changes,
+      sequence,
+      snapshotHash: snapshotHash(matches),
+      changeSummary: changeSet.summary,
+      now,
+    });
+    this.metrics.envelopeCreated(sequence, this.pending !== null);
+    this.pending = envelope;
+    this.latest = envelope;
+    try {
+      // Before sending: a restart must never hand out this sequence number again.
+      await this.store.saveLatestEnvelope(envelope);
+    } catch (error) {
+      this.logger.error(
+        { event: "state_write_failed", file: this.store.paths.latestEnvelope, err: (error as Error).message },
+        "could not save the latest envelope",
+      );
+    }
+    return envelope;
+  }
+
+  private async confirm(
+    envelope: MatchUpdatesEnvelope,
+    matches: Match[],
+    route: "redis" | "http",
+  ): Promise<void> {
+    this.metrics.delivered(route);
+    this.pending = null;
+    this.unconfirmedFromEarlierRun = false;
+    this.baseline = matches;
+    this.confirmed = {
+      sequence: envelope.payload.metadata?.sequence ?? this.lastSequence,
+      snapshotHash: envelope.payload.metadata?.snapshot_hash ?? "",
+      messageId: envelope.message_id,
+      deliveredAt: this.now(),
+      route,
+    };
+    try {
+      await this.store.saveConfirmed(matches, this.confirmed);
+    } catch (error) {
+      // Delivered, but not recorded: after a restart the same changes are sent again (harmless).
+      const message = (error as Error).message;
+      this.logger.error(
+        { event: "state_write_failed", dir: this.store.dataDir, err: message },
+        "could not save state",
+      );
+      this.alert({
+        alertType: "state_write_failed",
+        severity: "error",
+        message: `could not save state in ${this.store.dataDir}: ${message}`,
+      });
+    }
+  }
+
+  private alert(input: Omit<SystemAlertInput, "source">): void {
+    this.emit(createSystemAlertEnvelope({ source: this.envelopeSource, ...input }));
+  }
+
+  /** Best effort: never awaited by a cycle, never in the way of a delivery. */
+  private emit(envelope: Envelope): void {
+    const sent = this.delivery.publishEvent(envelope).finally(() => this.inFlightEvents.delete(sent));
+    this.inFlightEvents.add(sent);
+  }
+}

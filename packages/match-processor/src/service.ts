@@ -1,0 +1,93 @@
+import type { Server } from "node:http";
+import { closeServer, type Logger, listen, RedisLink, redactUrl } from "@fogis/runtime";
+import { createApp } from "./app.js";
+import type { ProcessorConfig } from "./config.js";
+import { SERVICE_NAME } from "./config.js";
+import { SnapshotDelivery } from "./delivery.js";
+import { MatchProcessor } from "./processor.js";
+import { createMatchSource } from "./sources.js";
+import { StateStore } from "./state-store.js";
+
+/** Wires config into a running service: Redis link, source, state, delivery, schedule, HTTP. */
+
+export interface ProcessorService {
+  readonly port: number;
+  readonly server: Server;
+  readonly processor: MatchProcessor;
+  readonly delivery: SnapshotDelivery;
+  readonly link: RedisLink | null;
+  /** Lets the running cycle finish, then closes HTTP and Redis. */
+  stop(): Promise<void>;
+}
+
+/** How long start-up waits for Redis before the first cycle (which then uses HTTP). */
+const REDIS_GRACE_MS = 1000;
+
+export async function startProcessorService(
+  config: ProcessorConfig,
+  logger: Logger,
+): Promise<ProcessorService> {
+  const link = config.pubsubEnabled
+    ? new RedisLink({ url: config.redisUrl, name: SERVICE_NAME, logger })
+    : null;
+  link?.connect();
+  const delivery = new SnapshotDelivery({
+    link,
+    channels: config.channels,
+    fallbackUrl: config.calendarSyncUrl,
+    apiToken: config.apiToken,
+    logger,
+  });
+  const source = createMatchSource(config.source);
+  const processor = new MatchProcessor({
+    source,
+    store: new StateStore(config.dataDir),
+    delivery,
+    logger,
+    heartbeatMs: config.heartbeatSeconds * 1000,
+  });
+  const app = createApp({
+    processor,
+    delivery,
+    apiToken: config.apiToken,
+    logger,
+    redisUrl: redactUrl(config.redisUrl),
+  });
+  const { server, port } = await listen(app, config.port, config.host);
+  logger.info(
+    {
+      event: "listening",
+      port,
+      source: source.description,
+      redis: config.pubsubEnabled ? redactUrl(config.redisUrl) : "disabled",
+      fallback: redactUrl(config.calendarSyncUrl),
+      intervalSeconds: config.intervalSeconds,
+      dataDir: config.dataDir,
+    },
+    `${SERVICE_NAME} listening on port ${port}`,
+  );
+
+  if (link) {
+    await link.waitUntilUp(REDIS_GRACE_MS).catch(() => {
+      logger.warn(
+        { event: "redis_unavailable_at_start", url: link.redactedUrl },
+        "Redis not reachable yet; snapshots go over HTTP until it is",
+      );
+    });
+  }
+  await processor.load();
+  processor.startSchedule(config.intervalSeconds * 1000);
+
+  return {
+    port,
+    server,
+    processor,
+    delivery,
+    link,
+    stop: async () => {
+      await processor.stop();
+      await closeServer(server);
+      await link?.close();
+    },
+  };
+}

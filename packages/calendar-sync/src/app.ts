@@ -1,0 +1,235 @@
+import { timingSafeEqual } from "node:crypto";
+import { decodeSyncRequest } from "@fogis/message-schema";
+import {
+  buildRedisStatus,
+  createBaseApp,
+  httpStatusFor,
+  jsonErrorHandler,
+  metricsHandler,
+  type Registry,
+  requireBearerToken,
+} from "@fogis/runtime";
+import type { ErrorRequestHandler, Express, RequestHandler } from "express";
+import type { Logger } from "pino";
+import type { CalendarBackend, StateLoadReport } from "./calendar-backend.js";
+import type { Phonebook } from "./phonebook.js";
+import type { ResyncResult } from "./resync.js";
+import type { SnapshotHandler } from "./snapshot-handler.js";
+import type { SyncStats } from "./stats.js";
+
+/** The Redis side as the HTTP surface sees it (implemented by `MatchSubscriber`). */
+export interface RedisControl {
+  readonly connected: boolean;
+  readonly subscribed: boolean;
+  roundTrip(timeoutMs?: number): Promise<number>;
+  restart(reason?: string): void;
+  waitUntilSubscribed(timeoutMs: number): Promise<boolean>;
+  details(): Record<string, unknown>;
+}
+
+export interface AppDeps {
+  logger: Logger;
+  /** Every POST needs `Authorization: Bearer <apiToken>`. */
+  apiToken: string;
+  /** Larger bodies are answered 413. */
+  maxBodyBytes: number;
+  /** When set, the feeds need `?token=`. */
+  feedToken?: string;
+  handler: SnapshotHandler;
+  stats: SyncStats;
+  calendar: CalendarBackend;
+  /** Serves GET /calendar.ics when the backend is a feed. */
+  icsFeed?: { renderIcs(): string };
+  phonebook: Phonebook;
+  /** Absent when REDIS_PUBSUB_ENABLED=false. */
+  redis?: RedisControl;
+  /** Shown by GET /redis-config (no secrets). */
+  redisConfig: Record<string, unknown>;
+  resync: (reason: string) => Promise<ResyncResult>;
+  metrics: Registry;
+  /** How the state files loaded at start (a corrupt one is reported here). */
+  stateFiles?: Record<string, StateLoadReport>;
+  now?: () => Date;
+}
+
+const SERVICE = "calendar-sync";
+const RESTART_WAIT_MS = 5000;
+
+export function createApp(deps: AppDeps): Express {
+  const { logger, stats, handler, redis } = deps;
+  const now = deps.now ?? (() => new Date());
+  const startedAt = now();
+  const app = createBaseApp({ logger, bodyLimit: `${deps.maxBodyBytes}b` });
+  const auth = requireBearerToken({ token: deps.apiToken, logger });
+  const feedAuth = deps.feedToken ? requireFeedToken(deps.feedToken) : passThrough;
+
+  app.get("/health", (_req, res) => {
+    // Liveness only: never depends on Redis (a Redis outage must not get this container restarted).
+    res.json({
+      status: "healthy",
+      service: SERVICE,
+      timestamp: now().toISOString(),
+      uptime_seconds: Math.round((now().getTime() - startedAt.getTime()) / 1000),
+      calendar: { backend: deps.calendar.kind, events: deps.calendar.list().length },
+      contacts: deps.phonebook.contacts().length,
+      last_applied: stats.lastApplied,
+      state_files: deps.stateFiles,
+    });
+  });
+
+  app.get("/redis-status", (_req, res) => {
+    const report = buildRedisStatus(
+      {
+        enabled: redis !== undefined,
+        connected: redis?.connected ?? false,
+        subscribed: redis?.subscribed ?? false,
+        // POST /manual-sync answers whenever this does, so the processor's HTTP fallback always has a target.
+        fallbackAvailable: true,
+        details: { service: SERVICE, ...redis?.details() },
+      },
+      now(),
+    );
+    res.status(httpStatusFor(report.status)).json(report);
+  });
+
+  app.get("/redis-stats", (_req, res) => {
+    res.json({ success: true, timestamp: now().toISOString(), stats: stats.toJSON() });
+  });
+
+  app.get("/redis-config", (_req, res) => {
+    res.json({ success: true, redis_config: deps.redisConfig });
+  });
+
+  app.post("/redis-test", auth, async (_req, res) => {
+    if (!redis) {
+      res
+        .status(503)
+        .json({ success: false, error: "Redis pub/sub is disabled (REDIS_PUBSUB_ENABLED=false)" });
+      return;
+    }
+    try {
+      const latency = await redis.roundTrip();
+      res.json({ success: true, latency_ms: Math.round(latency * 100) / 100 });
+    } catch (error) {
+      res.status(503).json({ success: false, error: (error as Error).message });
+    }
+  });
+
+  app.post("/redis-restart", auth, async (_req, res) => {
+    if (!redis) {
+      res
+        .status(409)
+        .json({ success: false, error: "Redis pub/sub is disabled (REDIS_PUBSUB_ENABLED=false)" });
+      return;
+    }
+    redis.restart("POST /redis-restart");
+    // Let the links drop before waiting for the resubscribe (which resyncs by itself).
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (await redis.waitUntilSubscribed(RESTART_WAIT_MS)) {
+      res.json({ success: true, subscribed: true });
+      return;
+    }
+    const resync = await deps.resync("redis-restart without Redis");
+    res.status(503).json({
+      success: false,
+      subscribed: false,
+      error: `not resubscribed within ${RESTART_WAIT_MS} ms; reconnecting in the background`,
+      resync: resync.source,
+    });
+  });
+
+  app.post("/manual-sync", auth, async (req, res) => {
+    if (req.body === undefined) {
+      const reason = "send the snapshot as JSON with Content-Type: application/json";
+      await handler.handleDecoded({ ok: false, code: "not_json", reason }, "http");
+      res.status(400).json({ success: false, error: reason, code: "not_json" });
+      return;
+    }
+    const result = await handler.handleDecoded(decodeSyncRequest(req.body, "manual-sync"), "http");
+    if (!result.accepted) {
+      res.status(400).json({ success: false, error: result.rejection.reason, code: result.rejection.code });
+      return;
+    }
+    const outcome = result.outcome;
+    if (!outcome) {
+      res.json({ success: true, status: "recorded" });
+      return;
+    }
+    if (outcome.status === "failed") {
+      // Not 2xx: the processor keeps the snapshot and sends it again.
+      res.status(500).json({ success: false, status: "failed", error: outcome.error });
+      return;
+    }
+    if (outcome.status === "applied" || outcome.status === "unchanged") {
+      const { changes, contacts } = outcome;
+      res.json({
+        success: true,
+        status: outcome.status,
+        created: changes.created.length,
+        updated: changes.updated.length,
+        removed: changes.removed.length,
+        unchanged: changes.unchanged,
+        history: changes.history,
+        contacts: contacts.contacts,
+        changes: { created: changes.created, updated: changes.updated, removed: changes.removed },
+      });
+      return;
+    }
+    // skipped (the same snapshot again), superseded or stale (a newer one won): delivered all the same.
+    res.json({ success: true, status: outcome.status, created: 0, updated: 0, removed: 0 });
+  });
+
+  app.get("/calendar.ics", feedAuth, (_req, res) => {
+    if (!deps.icsFeed) {
+      res.status(404).json({ success: false, error: `the ${deps.calendar.kind} backend serves no feed` });
+      return;
+    }
+    res.setHeader("Content-Type", "text/calendar; charset=utf-8");
+    res.setHeader("Content-Disposition", 'inline; filename="fogis.ics"');
+    res.setHeader("Cache-Control", "no-cache");
+    res.send(deps.icsFeed.renderIcs());
+  });
+
+  app.get("/contacts.vcf", feedAuth, (_req, res) => {
+    res.setHeader("Content-Type", "text/vcard; charset=utf-8");
+    res.setHeader("Content-Disposition", 'inline; filename="fogis-domare.vcf"');
+    res.setHeader("Cache-Control", "no-cache");
+    res.send(deps.phonebook.renderVcf());
+  });
+
+  app.get("/metrics", metricsHandler(deps.metrics));
+
+  app.use(countRejectedSyncBodies(handler));
+  app.use(jsonErrorHandler(logger));
+  return app;
+}
+
+/** A /manual-sync body the JSON parser refused (too large, not JSON) is a rejected message too. */
+function countRejectedSyncBodies(handler: SnapshotHandler): ErrorRequestHandler {
+  return (error, req, _res, next) => {
+    if (req.path === "/manual-sync") {
+      const type = (error as { type?: string }).type;
+      if (type === "entity.too.large") {
+        void handler.handleDecoded({ ok: false, code: "too_large", reason: "body over the size limit" });
+      } else if (type === "entity.parse.failed") {
+        void handler.handleDecoded({ ok: false, code: "not_json", reason: "body is not valid JSON" });
+      }
+    }
+    next(error);
+  };
+}
+
+const passThrough: RequestHandler = (_req, _res, next) => next();
+
+/** Feeds are fetched by calendar apps, which cannot send headers: the token goes in the URL. */
+function requireFeedToken(token: string): RequestHandler {
+  const expected = Buffer.from(token);
+  return (req, res, next) => {
+    const given = Buffer.from(typeof req.query.token === "string" ? req.query.token : "");
+    if (given.length === expected.length && timingSafeEqual(given, expected)) {
+      next();
+      return;
+    }
+    res.status(401).json({ success: false, error: "add ?token=<FEED_TOKEN> to the feed URL" });
+  };
+}

@@ -1,0 +1,58 @@
+import type { CalendarEvent } from "./match-event.js";
+
+/**
+ * Where the calendar lives. The built-in backend is an iCalendar feed kept in DATA_DIR
+ * (`FeedCalendarBackend`); a CalDAV or Google Calendar backend can implement the same interface.
+ * A backend is handed the complete desired set of events and works out the difference itself.
+ */
+export interface CalendarBackend {
+  /** Shown in /health and logs, e.g. "ics-feed". */
+  readonly kind: string;
+  /** Loads saved state. A corrupt state is reported and treated as empty; the next resync rebuilds it. */
+  load(): Promise<StateLoadReport>;
+  /**
+   * Makes the calendar equal the desired events: creates new ones, updates those whose content
+   * hash changed (bumping SEQUENCE), removes events of matches that left the list before they
+   * were played, and keeps events of played matches as history. Applying the same set twice
+   * changes nothing.
+   */
+  apply(desired: readonly CalendarEvent[], now: Date): Promise<CalendarChanges>;
+  /** The events as stored, ordered by start. */
+  list(): readonly StoredCalendarEvent[];
+}
+
+export interface StoredCalendarEvent extends CalendarEvent {
+  /** RFC 5545 SEQUENCE: 0 when created, +1 on each content change. */
+  sequence: number;
+  /** ISO-8601 UTC. */
+  created: string;
+  lastModified: string;
+}
+
+/** What an apply changed, by matchid. */
+export interface CalendarChanges {
+  created: number[];
+  updated: number[];
+  removed: number[];
+  unchanged: number;
+  /** Events of played matches that are no longer in the list, kept as history. */
+  history: number;
+}
+
+export type StateLoadReport =
+  | { state: "ok"; count: number }
+  | { state: "missing" }
+  | { state: "corrupt"; reason: string };
+
+export function countChanges(changes: CalendarChanges): number {
+  return changes.created.length + changes.updated.length + changes.removed.length;
+}
+
+/**
+ * A match is played once its end (kick-off + 2 h) has passed. Its event then stays as history
+ * when the match leaves FOGIS's list (which only reaches 7 days back); before that, leaving the
+ * list means it was taken off the referee's schedule.
+ */
+export function isPlayed(end: string, now: Date): boolean {
+  return Date.parse(end) <= now.getTime();
+}

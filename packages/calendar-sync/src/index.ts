@@ -1,0 +1,40 @@
+export { type AppDeps, createApp, type RedisControl } from "./app.js";
+export {
+  type CalendarBackend,
+  type CalendarChanges,
+  countChanges,
+  isPlayed,
+  type StateLoadReport,
+  type StoredCalendarEvent,
+} from "./calendar-backend.js";
+export { type CalendarSyncConfig, calendarSyncEnv, loadCalendarSyncConfig, publicConfig } from "./config.js";
+export { FeedCalendarBackend, type FeedCalendarOptions } from "./feed-calendar.js";
+export { type IcsOptions, renderIcs } from "./ics.js";
+export {
+  type CalendarEvent,
+  describeMatch,
+  matchEventUid,
+  matchFactsUrl,
+  matchToCalendarEvent,
+} from "./match-event.js";
+export { Phonebook, type PhonebookChanges, type PhonebookOptions } from "./phonebook.js";
+export {
+  fetchLatestEnvelope,
+  type LatestEnvelope,
+  Resynchronizer,
+  type ResyncResult,
+} from "./resync.js";
+export {
+  type CalendarSyncService,
+  type CalendarSyncServiceOptions,
+  createCalendarSyncService,
+} from "./service.js";
+export {
+  type ApplyOutcome,
+  type MessageResult,
+  SnapshotHandler,
+  type SnapshotHandlerOptions,
+} from "./snapshot-handler.js";
+export { SyncStats } from "./stats.js";
+export { MatchSubscriber, type MatchSubscriberOptions, RedisUnavailableError } from "./subscriber.js";
+export { renderVcard, renderVcards, type VcardContact } from "./vcard.js";

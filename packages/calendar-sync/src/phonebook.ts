@@ -1,0 +1,200 @@
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { type Match, matchKickoff, matchReferees, toStockholmLocal } from "@fogis/message-schema";
+import { readJsonFile, writeJsonAtomic } from "@fogis/runtime";
+import type { Logger } from "pino";
+import { z } from "zod";
+import { isPlayed, type StateLoadReport } from "./calendar-backend.js";
+import { MATCH_DURATION_MS } from "./match-event.js";
+import { renderVcards, type VcardContact } from "./vcard.js";
+
+/**
+ * The phonebook (DESIGN §7): one contact per referee, keyed by `domarnr`, from the referees of the
+ * matches in the calendar. It follows the calendar's rules: a match that leaves the list before it
+ * was played takes its referees with it; played matches stay as history. A referee's details come
+ * from their most recent match. The user's own referee number is left out.
+ */
+
+export interface PhonebookOptions {
+  dataDir: string;
+  logger: Logger;
+  /** USER_REFEREE_NUMBER: the user's own `domarnr`, left out of the phonebook. */
+  ownRefereeNumber?: string;
+}
+
+export interface PhonebookChanges {
+  changed: boolean;
+  contacts: number;
+}
+
+const RefereeEntrySchema = z.object({
+  refereeNumber: z.string(),
+  name: z.string(),
+  role: z.string(),
+  roleShort: z.string(),
+  mobile: z.string(),
+  phone: z.string(),
+  email: z.string(),
+  street: z.string(),
+  postalCode: z.string(),
+  city: z.string(),
+  country: z.string(),
+});
+
+const MatchEntrySchema = z.object({
+  matchid: z.number().int(),
+  kickoff: z.iso.datetime(),
+  end: z.iso.datetime(),
+  summary: z.string(),
+  referees: z.array(RefereeEntrySchema),
+});
+
+const StateSchema = z.object({ version: z.literal(1), matches: z.array(MatchEntrySchema) });
+
+type RefereeEntry = z.infer<typeof RefereeEntrySchema>;
+type MatchEntry = z.infer<typeof MatchEntrySchema>;
+
+const STATE_FILE = "contacts.json";
+
+export class Phonebook {
+  readonly statePath: string;
+  private entries = new Map<number, MatchEntry>();
+  private hash = "";
+  private vcf: string | undefined;
+  private readonly logger: Logger;
+  private readonly ownRefereeNumber: string | undefined;
+
+  constructor(options: PhonebookOptions) {
+    this.statePath = join(options.dataDir, STATE_FILE);
+    this.logger = options.logger;
+    this.ownRefereeNumber = options.ownRefereeNumber?.trim() || undefined;
+  }
+
+  async load(): Promise<StateLoadReport> {
+    const read = await readJsonFile(this.statePath);
+    if (read.state === "missing") return read;
+    const parsed = read.state === "ok" ? StateSchema.safeParse(read.value) : undefined;
+    if (parsed?.success) {
+      this.replace(new Map(parsed.data.matches.map((entry) => [entry.matchid, entry])));
+      return { state: "ok", count: this.contacts().length };
+    }
+    const reason = read.state === "corrupt" ? read.reason : "unexpected content";
+    this.logger.error(
+      { event: "state_corrupt", file: this.statePath, reason },
+      "phonebook state file is corrupt; starting empty, the next resync rebuilds it",
+    );
+    this.replace(new Map());
+    return { state: "corrupt", reason };
+  }
+
+  async apply(matches: readonly Match[], now: Date): Promise<PhonebookChanges> {
+    const next = new Map<number, MatchEntry>();
+    for (const match of matches) {
+      const entry = toEntry(match);
+      if (entry) next.set(entry.matchid, entry);
+    }
+    for (const [matchid, entry] of this.entries) {
+      if (!next.has(matchid) && isPlayed(entry.end, now)) next.set(matchid, entry);
+    }
+    const nextHash = hashEntries(next);
+    if (nextHash === this.hash) return { changed: false, contacts: this.contacts().length };
+    await writeJsonAtomic(this.statePath, { version: 1, matches: [...next.values()] });
+    this.replace(next, nextHash);
+    return { changed: true, contacts: this.contacts().length };
+  }
+
+  /** One contact per referee number, the user's own left out, ordered by name. */
+  contacts(): VcardContact[] {
+    const byNumber = new Map<string, { latest: RefereeEntry; matches: Array<[MatchEntry, RefereeEntry]> }>();
+    const ordered = [...this.entries.values()].sort(
+      (a, b) => Date.parse(a.kickoff) - Date.parse(b.kickoff) || a.matchid - b.matchid,
+    );
+    for (const match of ordered) {
+      for (const referee of match.referees) {
+        if (referee.refereeNumber === this.ownRefereeNumber) continue;
+        const found = byNumber.get(referee.refereeNumber);
+        if (found) {
+          found.latest = referee;
+          found.matches.push([match, referee]);
+        } else {
+          byNumber.set(referee.refereeNumber, { latest: referee, matches: [[match, referee]] });
+        }
+      }
+    }
+    return [...byNumber.values()]
+      .map(({ latest, matches }) => toContact(latest, matches))
+      .sort((a, b) => swedish.compare(a.name, b.name) || a.refereeNumber.localeCompare(b.refereeNumber));
+  }
+
+  renderVcf(): string {
+    this.vcf ??= renderVcards(this.contacts());
+    return this.vcf;
+  }
+
+  private replace(entries: Map<number, MatchEntry>, hash = hashEntries(entries)): void {
+    this.entries = entries;
+    this.hash = hash;
+    this.vcf = undefined;
+  }
+}
+
+const swedish = new Intl.Collator("sv");
+
+function toEntry(match: Match): MatchEntry | null {
+  const kickoff = matchKickoff(match);
+  if (!kickoff) return null;
+  const referees: RefereeEntry[] = [];
+  for (const referee of matchReferees(match)) {
+    const refereeNumber = referee.domarnr?.trim();
+    if (!refereeNumber) continue;
+    referees.push({
+      refereeNumber,
+      name: (referee.personnamn ?? "").trim() || `Domare ${refereeNumber}`,
+      role: referee.domarrollnamn ?? "",
+      roleShort: referee.domarrollkortnamn ?? "",
+      mobile: referee.mobiltelefon ?? "",
+      phone: referee.telefon ?? "",
+      email: referee.epostadress ?? "",
+      street: referee.adress ?? "",
+      postalCode: referee.postnr ?? "",
+      city: referee.postort ?? "",
+      country: typeof referee.land === "string" ? referee.land : "",
+    });
+  }
+  return {
+    matchid: match.matchid,
+    kickoff: kickoff.toISOString(),
+    end: new Date(kickoff.getTime() + MATCH_DURATION_MS).toISOString(),
+    summary: `${match.lag1namn} - ${match.lag2namn}`,
+    referees,
+  };
+}
+
+function toContact(latest: RefereeEntry, matches: Array<[MatchEntry, RefereeEntry]>): VcardContact {
+  const lines = [`Domarnummer: ${latest.refereeNumber}`, "Matcher:"];
+  for (const [match, referee] of matches) {
+    const local = toStockholmLocal(new Date(match.kickoff));
+    const role = referee.roleShort || referee.role;
+    lines.push(`${local.date} ${local.time} ${match.summary}${role ? ` (${role})` : ""}`);
+  }
+  return {
+    refereeNumber: latest.refereeNumber,
+    name: latest.name,
+    mobile: latest.mobile,
+    phone: latest.phone,
+    email: latest.email,
+    address: {
+      street: latest.street,
+      postalCode: latest.postalCode,
+      city: latest.city,
+      country: latest.country,
+    },
+    title: latest.role,
+    note: lines.join("\n"),
+  };
+}
+
+function hashEntries(entries: Map<number, MatchEntry>): string {
+  const ordered = [...entries.values()].sort((a, b) => a.matchid - b.matchid);
+  return createHash("sha256").update(JSON.stringify(ordered)).digest("hex");
+}

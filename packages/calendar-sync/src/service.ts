@@ -1,0 +1,152 @@
+import { latestEnvelopeKey } from "@fogis/message-schema";
+import { createMetricsRegistry, type Registry } from "@fogis/runtime";
+import type { Express } from "express";
+import type { Logger } from "pino";
+import { createApp } from "./app.js";
+import { type CalendarSyncConfig, publicConfig } from "./config.js";
+import { FeedCalendarBackend } from "./feed-calendar.js";
+import { Phonebook } from "./phonebook.js";
+import { fetchLatestEnvelope, Resynchronizer, type ResyncResult } from "./resync.js";
+import { SnapshotHandler } from "./snapshot-handler.js";
+import { SyncStats } from "./stats.js";
+import { MatchSubscriber } from "./subscriber.js";
+
+/**
+ * Wires calendar-sync together from its config: state, handler, Redis subscriber, resync and the
+ * HTTP app. `src/main.ts` adds only the environment, the logger, listen() and signals; tests build
+ * the same service in-process.
+ */
+
+export interface CalendarSyncServiceOptions {
+  config: CalendarSyncConfig;
+  logger: Logger;
+  /** Decides which matches count as played. */
+  clock?: () => Date;
+  /** Used for the processor's GET /matches/latest. */
+  fetch?: typeof fetch;
+  /** Defaults to a fresh registry with process metrics. */
+  metrics?: Registry;
+}
+
+export interface CalendarSyncService {
+  readonly app: Express;
+  readonly handler: SnapshotHandler;
+  readonly calendar: FeedCalendarBackend;
+  readonly phonebook: Phonebook;
+  readonly stats: SyncStats;
+  /** Absent when REDIS_PUBSUB_ENABLED=false. */
+  readonly subscriber: MatchSubscriber | undefined;
+  resync(reason: string): Promise<ResyncResult>;
+  /** Connects to Redis in the background, resyncs once, starts polling if configured. Never blocks. */
+  start(): void;
+  /** Closes the Redis connections and waits for an apply in progress to finish. */
+  stop(): Promise<void>;
+}
+
+/** How long a resync waits for the command connection before asking the processor over HTTP. */
+const REDIS_WAIT_FOR_RESYNC_MS = 1000;
+
+export async function createCalendarSyncService(
+  options: CalendarSyncServiceOptions,
+): Promise<CalendarSyncService> {
+  const { config, logger } = options;
+  const metrics = options.metrics ?? createMetricsRegistry("calendar-sync");
+  const stats = new SyncStats(metrics);
+  const calendar = new FeedCalendarBackend({
+    dataDir: config.dataDir,
+    logger,
+    calendarName: config.calendarName,
+  });
+  const phonebook = new Phonebook({
+    dataDir: config.dataDir,
+    logger,
+    ownRefereeNumber: config.ownRefereeNumber,
+  });
+  const stateFiles = { calendar: await calendar.load(), contacts: await phonebook.load() };
+
+  const resyncLater = (reason: string) => {
+    void resynchronizer.resync(reason);
+  };
+  const handler = new SnapshotHandler({
+    backend: calendar,
+    phonebook,
+    stats,
+    logger,
+    maxMessageBytes: config.maxBodyBytes,
+    clock: options.clock,
+    onSequenceGap: () => resyncLater("sequence gap"),
+  });
+  const subscriber = config.redis.enabled
+    ? new MatchSubscriber({
+        url: config.redis.url,
+        channels: config.redis.channels,
+        logger,
+        stats,
+        onMessage: (_channel, message) => void handler.handleMessage(message, "redis"),
+        onSubscribed: () => resyncLater("subscribed"),
+        heartbeatIntervalMs: config.redis.heartbeatIntervalMs,
+        heartbeatTimeoutMs: config.redis.heartbeatTimeoutMs,
+        connectTimeoutMs: config.redis.connectTimeoutMs,
+        commandTimeoutMs: config.redis.commandTimeoutMs,
+      })
+    : undefined;
+  const latestKey = latestEnvelopeKey(config.redis.channels);
+  const resynchronizer = new Resynchronizer({
+    handler,
+    stats,
+    logger,
+    fetchLatest: async () => {
+      // The subscriber connection can come up before the command connection; give it a moment.
+      await subscriber?.commandLink.waitUntilUp(REDIS_WAIT_FOR_RESYNC_MS).catch(() => {});
+      return fetchLatestEnvelope({
+        redis: subscriber && { link: subscriber.commandLink, key: latestKey },
+        processorUrl: config.processorUrl,
+        maxBytes: config.maxBodyBytes,
+        fetch: options.fetch,
+      });
+    },
+  });
+  const resync = (reason: string) => resynchronizer.resync(reason);
+
+  const app = createApp({
+    logger,
+    apiToken: config.apiToken,
+    maxBodyBytes: config.maxBodyBytes,
+    feedToken: config.feedToken,
+    handler,
+    stats,
+    calendar,
+    icsFeed: calendar,
+    phonebook,
+    redis: subscriber,
+    redisConfig: publicConfig(config),
+    resync,
+    metrics,
+    stateFiles,
+  });
+
+  let poll: NodeJS.Timeout | undefined;
+  return {
+    app,
+    handler,
+    calendar,
+    phonebook,
+    stats,
+    subscriber,
+    resync,
+    start() {
+      subscriber?.start();
+      // Converge at once even when Redis is down at start (the resync then asks the processor).
+      resyncLater("start");
+      if (config.processorPollSeconds > 0) {
+        poll = setInterval(() => resyncLater("poll"), config.processorPollSeconds * 1000);
+        poll.unref();
+      }
+    },
+    async stop() {
+      clearInterval(poll);
+      await subscriber?.close();
+      await handler.idle();
+    },
+  };
+}

@@ -1,0 +1,309 @@
+import {
+  type DecodeResult,
+  decodeEnvelope,
+  type Envelope,
+  type MatchUpdatesEnvelope,
+  type ProcessingStatusEnvelope,
+  type Rejection,
+  type SystemAlertEnvelope,
+} from "@fogis/message-schema";
+import type { Logger } from "pino";
+import { type CalendarBackend, type CalendarChanges, countChanges } from "./calendar-backend.js";
+import { type CalendarEvent, matchToCalendarEvent } from "./match-event.js";
+import type { Phonebook, PhonebookChanges } from "./phonebook.js";
+import type { MessageOrigin, SyncStats } from "./stats.js";
+
+/**
+ * Receives messages from every path (Redis, POST /manual-sync, resync) and keeps the calendar
+ * equal to the latest snapshot. Applies run one at a time; a snapshot that arrives while one is
+ * being applied waits in a single slot, and a newer one replaces it there (latest wins: every
+ * snapshot is complete, so the replaced one is counted as superseded, not lost). Applying a
+ * snapshot is idempotent: the same snapshot hash is skipped outright, and otherwise only events
+ * whose content hash changed are touched.
+ */
+
+export interface SnapshotHandlerOptions {
+  backend: CalendarBackend;
+  phonebook: Phonebook;
+  stats: SyncStats;
+  logger: Logger;
+  /** Largest message accepted from Redis, in bytes. */
+  maxMessageBytes: number;
+  /** Decides which matches count as played; tests inject a fixed time. */
+  clock?: () => Date;
+  /** A sequence gap means snapshots were missed: resync from the latest envelope. */
+  onSequenceGap?: () => void;
+}
+
+export type ApplyOutcome =
+  | { status: "applied" | "unchanged"; changes: CalendarChanges; contacts: PhonebookChanges }
+  /** The same snapshot hash as the last one applied. */
+  | { status: "skipped" }
+  /** Replaced by a newer snapshot before it was applied. */
+  | { status: "superseded" }
+  /** A resync result older than a snapshot that arrived meanwhile. */
+  | { status: "stale" }
+  | { status: "failed"; error: string };
+
+export type MessageResult =
+  | { accepted: false; rejection: Rejection }
+  | { accepted: true; type: Envelope["type"]; outcome?: ApplyOutcome };
+
+/** Marks where a resync started, so a result older than live snapshots received meanwhile is dropped. */
+export interface ResyncTicket {
+  readonly liveSnapshotsSeen: number;
+}
+
+interface Job {
+  envelope: MatchUpdatesEnvelope;
+  origin: MessageOrigin;
+  resolve: (outcome: ApplyOutcome) => void;
+}
+
+export class SnapshotHandler {
+  private readonly options: SnapshotHandlerOptions;
+  private readonly logger: Logger;
+  private readonly stats: SyncStats;
+  private readonly clock: () => Date;
+  private pending: Job | undefined;
+  private draining: Promise<void> | undefined;
+  private lastAppliedHash: string | undefined;
+  private liveSnapshots = 0;
+  private lastLiveSequence: number | undefined;
+
+  constructor(options: SnapshotHandlerOptions) {
+    this.options = options;
+    this.logger = options.logger;
+    this.stats = options.stats;
+    this.clock = options.clock ?? (() => new Date());
+  }
+
+  /** A raw message (from Redis): decoded once, size-limited, counted, then handled. Never throws. */
+  async handleMessage(raw: string | Uint8Array, origin: MessageOrigin = "redis"): Promise<MessageResult> {
+    this.stats.received(origin);
+    const bytes = typeof raw === "string" ? Buffer.byteLength(raw) : raw.byteLength;
+    return this.dispatch(decodeEnvelope(raw, { maxBytes: this.options.maxMessageBytes }), origin, bytes);
+  }
+
+  /** A message decoded elsewhere (POST /manual-sync): counted and handled without decoding it again. */
+  async handleDecoded(decoded: DecodeResult, origin: MessageOrigin = "http"): Promise<MessageResult> {
+    this.stats.received(origin);
+    return this.dispatch(decoded, origin);
+  }
+
+  private async dispatch(
+    decoded: DecodeResult,
+    origin: MessageOrigin,
+    bytes?: number,
+  ): Promise<MessageResult> {
+    if (!decoded.ok) {
+      this.rejected(decoded, origin, bytes);
+      return { accepted: false, rejection: decoded };
+    }
+    const envelope = decoded.envelope;
+    this.stats.receivedType(envelope.type);
+    switch (envelope.type) {
+      case "match_updates": {
+        this.trackLiveSequence(envelope);
+        const outcome = await this.submit(envelope, origin);
+        if (outcome.status === "failed") this.stats.failed();
+        else this.stats.processed();
+        return { accepted: true, type: envelope.type, outcome };
+      }
+      case "processing_status":
+        this.recordStatus(envelope, origin);
+        break;
+      case "system_alert":
+        this.recordAlert(envelope, origin);
+        break;
+    }
+    this.stats.processed();
+    return { accepted: true, type: envelope.type };
+  }
+
+  /** Counts a rejected message and logs why (the codec's reasons name paths and types, never values). */
+  rejected(rejection: Rejection, origin: MessageOrigin, bytes?: number): void {
+    this.stats.invalid(rejection.code);
+    this.logger.warn(
+      { event: "message_invalid", origin, code: rejection.code, reason: rejection.reason, bytes },
+      "rejected an invalid message",
+    );
+  }
+
+  /** Call before fetching the latest envelope for a resync; pass the ticket to `applyResync`. */
+  beginResync(): ResyncTicket {
+    return { liveSnapshotsSeen: this.liveSnapshots };
+  }
+
+  /** Applies a resync result unless a live snapshot at least as new arrived since the ticket. */
+  async applyResync(envelope: MatchUpdatesEnvelope, ticket: ResyncTicket): Promise<ApplyOutcome> {
+    const sequence = envelope.payload.metadata?.sequence;
+    if (this.liveSnapshots !== ticket.liveSnapshotsSeen) {
+      const newer =
+        sequence !== undefined && this.lastLiveSequence !== undefined && sequence > this.lastLiveSequence;
+      if (!newer) {
+        this.stats.snapshot("stale");
+        this.logger.info(
+          { event: "resync_stale", message_id: envelope.message_id, sequence },
+          "a newer snapshot arrived during the resync; keeping it",
+        );
+        return { status: "stale" };
+      }
+    }
+    if (sequence !== undefined && (this.stats.lastSequence === null || sequence > this.stats.lastSequence)) {
+      this.stats.lastSequence = sequence;
+    }
+    return this.submit(envelope, "resync");
+  }
+
+  /** Resolves once nothing is being applied or waiting. */
+  async idle(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  private submit(envelope: MatchUpdatesEnvelope, origin: MessageOrigin): Promise<ApplyOutcome> {
+    return new Promise((resolve) => {
+      if (this.pending) {
+        this.stats.snapshot("superseded");
+        this.logger.info(
+          {
+            event: "snapshot_superseded",
+            message_id: this.pending.envelope.message_id,
+            by: envelope.message_id,
+          },
+          "a newer snapshot replaced one waiting to be applied",
+        );
+        this.pending.resolve({ status: "superseded" });
+      }
+      this.pending = { envelope, origin, resolve };
+      this.draining ??= this.drain().finally(() => {
+        this.draining = undefined;
+      });
+    });
+  }
+
+  private async drain(): Promise<void> {
+    for (let job = this.pending; job; job = this.pending) {
+      this.pending = undefined;
+      job.resolve(await this.apply(job));
+    }
+  }
+
+  private async apply({ envelope, origin }: Job): Promise<ApplyOutcome> {
+    const metadata = envelope.payload.metadata;
+    const hash = metadata?.snapshot_hash;
+    const context = {
+      origin,
+      message_id: envelope.message_id,
+      source: envelope.source,
+      sequence: metadata?.sequence,
+      matches: envelope.payload.matches.length,
+    };
+    if (hash !== undefined && hash === this.lastAppliedHash) {
+      this.stats.snapshot("skipped");
+      this.logger.debug({ event: "snapshot_skipped", ...context }, "same snapshot as the last one applied");
+      return { status: "skipped" };
+    }
+    const started = performance.now();
+    try {
+      const now = this.clock();
+      const desired: CalendarEvent[] = [];
+      for (const match of envelope.payload.matches) {
+        const event = matchToCalendarEvent(match);
+        if (event) desired.push(event);
+      }
+      const changes = await this.options.backend.apply(desired, now);
+      const contacts = await this.options.phonebook.apply(envelope.payload.matches, now);
+      this.lastAppliedHash = hash;
+      const seconds = (performance.now() - started) / 1000;
+      const status = countChanges(changes) > 0 || contacts.changed ? "applied" : "unchanged";
+      this.stats.snapshot(status, seconds);
+      this.stats.sizes(this.options.backend.list().length, contacts.contacts);
+      this.stats.lastApplied = {
+        ...context,
+        applied_at: now.toISOString(),
+        created: changes.created.length,
+        updated: changes.updated.length,
+        removed: changes.removed.length,
+        unchanged: changes.unchanged,
+        history: changes.history,
+        contacts: contacts.contacts,
+      };
+      this.logger.info(
+        {
+          event: status === "applied" ? "snapshot_applied" : "snapshot_unchanged",
+          ...context,
+          // matchids are public identifiers; names, phone numbers and addresses are never logged.
+          created: changes.created.slice(0, 20),
+          updated: changes.updated.slice(0, 20),
+          removed: changes.removed.slice(0, 20),
+          unchanged: changes.unchanged,
+          history: changes.history,
+          contacts: contacts.contacts,
+          ms: Math.round(seconds * 1000),
+        },
+        status === "applied" ? "calendar updated" : "calendar already up to date",
+      );
+      return { status, changes, contacts };
+    } catch (error) {
+      this.lastAppliedHash = undefined;
+      this.stats.snapshot("failed");
+      const message = error instanceof Error ? error.message : String(error);
+      this.logger.error({ event: "snapshot_failed", ...context, err: message }, "could not apply snapshot");
+      return { status: "failed", error: message };
+    }
+  }
+
+  private trackLiveSequence(envelope: MatchUpdatesEnvelope): void {
+    this.liveSnapshots += 1;
+    const sequence = envelope.payload.metadata?.sequence;
+    if (sequence === undefined) return;
+    this.lastLiveSequence = sequence;
+    const last = this.stats.lastSequence;
+    this.stats.lastSequence = sequence;
+    if (last === null) return;
+    if (sequence > last + 1) {
+      this.stats.sequenceGap();
+      this.logger.warn(
+        { event: "sequence_gap", expected: last + 1, received: sequence },
+        "missed snapshots; resyncing from the latest envelope",
+      );
+      this.options.onSequenceGap?.();
+    } else if (sequence < last) {
+      // The processor's state was reset; its numbering starts again.
+      this.stats.sequenceResets += 1;
+      this.logger.info({ event: "sequence_reset", previous: last, received: sequence }, "sequence restarted");
+    }
+  }
+
+  private recordStatus(envelope: ProcessingStatusEnvelope, origin: MessageOrigin): void {
+    const payload = envelope.payload;
+    this.stats.lastStatus = {
+      message_id: envelope.message_id,
+      source: envelope.source,
+      received_at: this.clock().toISOString(),
+      status: payload.status,
+      timestamp: payload.timestamp ?? envelope.timestamp,
+    };
+    this.logger.info(
+      { event: "processor_status", origin, source: envelope.source, status: payload.status },
+      "processor status",
+    );
+  }
+
+  private recordAlert(envelope: SystemAlertEnvelope, origin: MessageOrigin): void {
+    const payload = envelope.payload;
+    const alert = {
+      message_id: envelope.message_id,
+      source: envelope.source,
+      received_at: this.clock().toISOString(),
+      alert_type: payload.alert_type,
+      severity: payload.severity,
+      message: payload.message?.slice(0, 300),
+      timestamp: payload.timestamp ?? envelope.timestamp,
+    };
+    this.stats.lastAlert = alert;
+    const level = payload.severity === "error" || payload.severity === "critical" ? "error" : "warn";
+    this.logger[level]({ event: "system_alert", origin, ...alert }, "system alert from the processor");
+  }
+}

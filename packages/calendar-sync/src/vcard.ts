@@ -1,0 +1,70 @@
+import { ContentLines, escapeVcardText } from "./content-lines.js";
+
+/**
+ * vCard 4.0 (RFC 6350) for the phonebook. 4.0 because it is UTF-8 by definition (Swedish names
+ * need no CHARSET guessing). TEL is written as a text value with TYPE=cell, which RFC 6350 allows
+ * for compatibility and which Apple, Google and Thunderbird all import as a mobile number
+ * (a `tel:` URI shows up verbatim in some of them). Written here because vcard4, the maintained
+ * 4.0 generator on npm, escapes `:` and `;` in text values (`\:`, `\;`), which RFC 6350 does not
+ * define and readers then show; the tests parse every card back with ical.js.
+ */
+
+export interface VcardContact {
+  /** The FOGIS referee number (`domarnr`): the contact's identity. */
+  refereeNumber: string;
+  name: string;
+  mobile?: string;
+  phone?: string;
+  email?: string;
+  address?: { street?: string; postalCode?: string; city?: string; country?: string };
+  /** TITLE: the role in the contact's most recent match. */
+  title?: string;
+  note?: string;
+}
+
+export function vcardUid(refereeNumber: string): string {
+  return `urn:fogis-realtime:referee:${refereeNumber}`;
+}
+
+export function renderVcards(contacts: readonly VcardContact[]): string {
+  return contacts.map(renderVcard).join("");
+}
+
+export function renderVcard(contact: VcardContact): string {
+  const text = (value: string) => escapeVcardText(value);
+  const component = (value: string | undefined) => escapeVcardText(value ?? "", { component: true });
+  const { family, given } = splitName(contact.name);
+  const out = new ContentLines()
+    .add("BEGIN", "VCARD")
+    .add("VERSION", "4.0")
+    .add("KIND", "individual")
+    .add("UID", vcardUid(contact.refereeNumber))
+    .add("FN", text(contact.name))
+    .add("N", [family, given, "", "", ""].map(component).join(";"));
+  if (present(contact.mobile)) out.add("TEL", text(contact.mobile), ";TYPE=cell");
+  if (present(contact.phone) && contact.phone !== contact.mobile)
+    out.add("TEL", text(contact.phone), ";TYPE=voice");
+  if (present(contact.email)) out.add("EMAIL", text(contact.email));
+  const address = contact.address;
+  if (address && [address.street, address.postalCode, address.city, address.country].some(present)) {
+    // ADR: post office box; extended address; street; locality; region; postal code; country.
+    const parts = ["", "", address.street, address.city, "", address.postalCode, address.country];
+    out.add("ADR", parts.map(component).join(";"), ";TYPE=home");
+  }
+  if (present(contact.title)) out.add("TITLE", text(contact.title));
+  out.add("CATEGORIES", ["FOGIS", "Domare"].map(text).join(","));
+  if (present(contact.note)) out.add("NOTE", text(contact.note));
+  out.add("END", "VCARD");
+  return out.toString();
+}
+
+function present(value: string | undefined): value is string {
+  return value !== undefined && value.trim() !== "";
+}
+
+/** FOGIS gives one name; the last word is taken as the family name. */
+function splitName(name: string): { family: string; given: string } {
+  const words = name.trim().split(/\s+/).filter(Boolean);
+  if (words.length < 2) return { family: words[0] ?? "", given: "" };
+  return { family: words.at(-1) ?? "", given: words.slice(0, -1).join(" ") };
+}

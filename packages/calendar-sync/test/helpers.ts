@@ -1,0 +1,118 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createLogger } from "@fogis/runtime";
+import ICAL from "ical.js";
+import { type CalendarSyncService, createCalendarSyncService, loadCalendarSyncConfig } from "../src/index.js";
+
+/** Shared set-up for the calendar-sync tests: an in-process service, and feeds read back with ical.js. */
+
+export const TOKEN = "test-token-0123456789abcdef";
+export const silentLogger = createLogger({ name: "calendar-sync-test", level: "silent" });
+
+export interface TestService {
+  service: CalendarSyncService;
+  dataDir: string;
+  /** Moves the service's clock (which decides what counts as played). */
+  setNow(iso: string): void;
+  close(): Promise<void>;
+}
+
+export interface TestServiceOptions {
+  env?: Record<string, string>;
+  /** ISO time the service believes it is. */
+  now?: string;
+  dataDir?: string;
+  fetch?: typeof fetch;
+  start?: boolean;
+}
+
+/** A service with its own DATA_DIR; pub/sub is off unless `env.REDIS_URL` is given. */
+export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "calendar-sync-test-"));
+  let now = new Date(options.now ?? "2026-11-20T12:00:00Z");
+  const config = loadCalendarSyncConfig({
+    API_TOKEN: TOKEN,
+    DATA_DIR: dataDir,
+    REDIS_PUBSUB_ENABLED: options.env?.REDIS_URL ? "true" : "false",
+    // Nothing listens here: a resync that asks the processor fails fast.
+    PROCESSOR_URL: "http://127.0.0.1:9",
+    ...options.env,
+  });
+  const service = await createCalendarSyncService({
+    config,
+    logger: silentLogger,
+    clock: () => now,
+    fetch: options.fetch,
+  });
+  if (options.start !== false) service.start();
+  return {
+    service,
+    dataDir,
+    setNow(iso) {
+      now = new Date(iso);
+    },
+    async close() {
+      await service.stop();
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface FeedEvent {
+  uid: string;
+  summary: string;
+  location: string;
+  description: string;
+  start: Date;
+  end: Date;
+  status: string;
+  sequence: number;
+  lastModified: Date;
+  url: string;
+  /** Seconds relative to the start (negative: before). */
+  alarms: Array<{ action: string; triggerSeconds: number }>;
+}
+
+/** Parses an iCalendar feed with ical.js, an implementation independent of ours. */
+export function parseFeed(text: string): { calendar: ICAL.Component; events: FeedEvent[] } {
+  const calendar = new ICAL.Component(ICAL.parse(text));
+  const events = calendar.getAllSubcomponents("vevent").map((vevent) => {
+    const time = (name: string) => (vevent.getFirstPropertyValue(name) as ICAL.Time).toJSDate();
+    const text = (name: string) => String(vevent.getFirstPropertyValue(name) ?? "");
+    return {
+      uid: text("uid"),
+      summary: text("summary"),
+      location: text("location"),
+      description: text("description"),
+      start: time("dtstart"),
+      end: time("dtend"),
+      status: text("status"),
+      sequence: Number(vevent.getFirstPropertyValue("sequence")),
+      lastModified: time("last-modified"),
+      url: text("url"),
+      alarms: vevent.getAllSubcomponents("valarm").map((alarm) => ({
+        action: String(alarm.getFirstPropertyValue("action")),
+        triggerSeconds: (alarm.getFirstPropertyValue("trigger") as ICAL.Duration).toSeconds(),
+      })),
+    };
+  });
+  return { calendar, events };
+}
+
+export function eventFor(events: FeedEvent[], matchid: number): FeedEvent | undefined {
+  return events.find((event) => event.uid.includes(String(matchid)));
+}
+
+/** Polls until `check` stops throwing (or the timeout passes, then rethrows its last error). */
+export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}

@@ -1,0 +1,237 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { latestEnvelopeKey, type Match } from "@fogis/message-schema";
+import { fogisMatch, fogisMatchList, type RedisHandle, startRedis } from "@fogis/testing";
+import { afterEach, describe, expect, it } from "vitest";
+import type { DeliveryCounters } from "../src/index.js";
+import { STATE_FILES } from "../src/index.js";
+import { ListSource, processorRig, Subscriber, SyncReceiver, subscriberCount, TOKEN } from "./helpers.js";
+
+/** Delivery under faults (DESIGN §5), with a Redis of our own that the tests stop and start. */
+
+const cleanup: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const close of cleanup.splice(0).reverse()) await close();
+});
+
+async function ownedRedis(): Promise<RedisHandle> {
+  const redis = await startRedis({ owned: true });
+  cleanup.push(() => redis.close());
+  return redis;
+}
+
+async function receiver(): Promise<SyncReceiver> {
+  const r = await new SyncReceiver().start();
+  cleanup.push(() => r.stop());
+  return r;
+}
+
+function accountedFor(c: DeliveryCounters): number {
+  return c.delivered_via_redis + c.delivered_via_http + c.superseded + c.pending;
+}
+
+async function waitForSubscriber(rig: { link: { client: import("ioredis").Redis } | null }, channel: string) {
+  await expect
+    .poll(() => subscriberCount(rig.link?.client as import("ioredis").Redis, channel), { timeout: 5000 })
+    .toBe(1);
+}
+
+describe("delivery", () => {
+  it("falls back to HTTP within a second when Redis stops, and goes back to Redis by itself", async () => {
+    const redis = await ownedRedis();
+    const calendar = await receiver();
+    const source = new ListSource(fogisMatchList(3));
+    const rig = await processorRig({ redisUrl: redis.url, fallbackUrl: calendar.url, source });
+    const subscriber = await Subscriber.start(redis.url, rig.channels);
+    cleanup.push(
+      () => rig.close(),
+      () => subscriber.close(),
+    );
+    expect((await rig.processor.runCycle()).delivery.route).toBe("redis");
+
+    await redis.stop();
+    source.matches.push(fogisMatch({ matchid: 7_000_001 }));
+    const started = Date.now();
+    const down = await rig.processor.runCycle();
+    const elapsed = Date.now() - started;
+    expect(down).toMatchObject({
+      outcome: "delivered",
+      delivery: { route: "http", confirmed: true, sequence: 2 },
+    });
+    expect(elapsed).toBeLessThan(1500);
+    expect(calendar.received).toHaveLength(1);
+    expect(calendar.received[0]?.authorization).toBe(`Bearer ${TOKEN}`);
+    expect(calendar.received[0]?.body).toEqual(rig.processor.latestEnvelope);
+
+    await redis.start();
+    await rig.link?.waitUntilUp(5000);
+    await waitForSubscriber(rig, rig.channels.matchUpdates);
+    source.matches.push(fogisMatch({ matchid: 7_000_002 }));
+    const back = await rig.processor.runCycle();
+    expect(back).toMatchObject({
+      outcome: "delivered",
+      delivery: { route: "redis", receivers: 1, sequence: 3 },
+    });
+    expect(calendar.received).toHaveLength(1);
+    await expect.poll(() => subscriber.on(rig.channels.matchUpdates).length).toBe(2);
+    expect(rig.processor.counters).toMatchObject({
+      delivered_via_redis: 2,
+      delivered_via_http: 1,
+      pending: 0,
+    });
+  });
+
+  it("sends the snapshot over HTTP when PUBLISH reaches no subscriber, and still stores it in Redis", async () => {
+    const redis = await startRedis();
+    cleanup.push(() => redis.close());
+    const calendar = await receiver();
+    const rig = await processorRig({
+      redisUrl: redis.url,
+      fallbackUrl: calendar.url,
+      source: new ListSource(fogisMatchList(2)),
+    });
+    cleanup.push(() => rig.close());
+
+    const result = await rig.processor.runCycle();
+    expect(result).toMatchObject({
+      outcome: "delivered",
+      delivery: { route: "http", receivers: 0, attempts: 1 },
+    });
+    expect(rig.processor.counters).toMatchObject({ zero_receiver_publishes: 1, delivered_via_http: 1 });
+    expect(calendar.received.map((r) => r.body)).toEqual([rig.processor.latestEnvelope]);
+    const stored = await rig.link?.client.get(latestEnvelopeKey(rig.channels));
+    expect(JSON.parse(stored ?? "null")).toEqual(rig.processor.latestEnvelope);
+  });
+
+  it("delivers over HTTP alone when REDIS_PUBSUB_ENABLED=false", async () => {
+    const calendar = await receiver();
+    const rig = await processorRig({
+      redisUrl: null,
+      fallbackUrl: calendar.url,
+      source: new ListSource(fogisMatchList(2)),
+    });
+    cleanup.push(() => rig.close());
+    const result = await rig.processor.runCycle();
+    expect(result.delivery).toMatchObject({ route: "http", confirmed: true });
+    expect(calendar.received).toHaveLength(1);
+  });
+
+  it("treats a non-2xx answer from calendar-sync as not delivered", async () => {
+    const calendar = await receiver();
+    calendar.status = 401;
+    const rig = await processorRig({
+      redisUrl: null,
+      fallbackUrl: calendar.url,
+      source: new ListSource(fogisMatchList(1)),
+    });
+    cleanup.push(() => rig.close());
+    const result = await rig.processor.runCycle();
+    expect(result).toMatchObject({ outcome: "delivery_failed", delivery: { route: "none", attempts: 3 } });
+    expect(result.delivery.errors.at(-1)).toContain("calendar-sync answered 401");
+    expect(rig.delivery.fallbackAvailable).toBe(false);
+  });
+
+  it.each(["redis", "http"] as const)(
+    "with Redis and the fallback both down, keeps its state; once %s is back, delivers the same changes",
+    async (comesBack) => {
+      const redis = await ownedRedis();
+      const calendar = await receiver();
+      const source = new ListSource(fogisMatchList(3));
+      const rig = await processorRig({ redisUrl: redis.url, fallbackUrl: calendar.url, source });
+      const subscriber = await Subscriber.start(redis.url, rig.channels);
+      cleanup.push(
+        () => rig.close(),
+        () => subscriber.close(),
+      );
+      await rig.processor.runCycle();
+      const stateBefore = readState(rig.dataDir);
+
+      (source.matches[0] as Match).avsparkstid = "21:00";
+      source.matches.push(fogisMatch({ matchid: 7_000_001 }));
+      await redis.stop();
+      await calendar.stop();
+
+      const started = Date.now();
+      const failed = await rig.processor.runCycle();
+      expect(Date.now() - started).toBeLessThan(1500);
+      expect(failed).toMatchObject({
+        success: false,
+        status: "failed",
+        outcome: "delivery_failed",
+        delivery: { route: "none", confirmed: false, attempts: 3, sequence: 2 },
+      });
+      expect(readState(rig.dataDir)).toEqual(stateBefore);
+      expect(rig.processor.lastConfirmedDelivery?.sequence).toBe(1);
+      expect(rig.processor.counters).toMatchObject({
+        envelopes_created: 2,
+        pending: 1,
+        delivery_failures: 1,
+      });
+      const undelivered = changeKeys(rig.processor.latestEnvelope?.payload.detailed_changes);
+      expect(undelivered).toEqual([
+        ["6100000", "time_change"],
+        ["7000001", "new_assignment"],
+      ]);
+
+      if (comesBack === "redis") {
+        await redis.start();
+        await rig.link?.waitUntilUp(5000);
+        await waitForSubscriber(rig, rig.channels.matchUpdates);
+      } else {
+        await calendar.start();
+      }
+      const delivered = await rig.processor.runCycle();
+      expect(delivered).toMatchObject({
+        outcome: "delivered",
+        publish_reason: "changes",
+        delivery: { route: comesBack, confirmed: true, sequence: 3 },
+      });
+      expect(changeKeys(rig.processor.latestEnvelope?.payload.detailed_changes)).toEqual(undelivered);
+      expect(readState(rig.dataDir)).not.toEqual(stateBefore);
+      const saved = JSON.parse(readState(rig.dataDir)[0] ?? "[]") as Match[];
+      expect(saved.map((m) => m.matchid)).toContain(7_000_001);
+
+      const counters = rig.processor.counters;
+      expect(counters).toMatchObject({ envelopes_created: 3, superseded: 1, pending: 0 });
+      expect(accountedFor(counters)).toBe(counters.envelopes_created);
+    },
+  );
+
+  it("re-sends an unconfirmed snapshot after a restart even when nothing changed since", async () => {
+    const calendar = await receiver();
+    calendar.status = 503;
+    const source = new ListSource(fogisMatchList(2));
+    const first = await processorRig({ redisUrl: null, fallbackUrl: calendar.url, source });
+    await first.processor.runCycle();
+    await first.processor.runCycle(); // still failing: superseded once
+    expect(first.processor.counters).toMatchObject({ envelopes_created: 2, superseded: 1, pending: 1 });
+    await first.close();
+
+    calendar.status = 200;
+    const second = await processorRig({
+      redisUrl: null,
+      fallbackUrl: calendar.url,
+      source,
+      dataDir: first.dataDir,
+    });
+    cleanup.push(() => second.close());
+    const result = await second.processor.runCycle();
+    // Every new match is still "new" (the baseline never advanced) and the sequence is not reused.
+    expect(result).toMatchObject({ outcome: "delivered", changes: { new: 2 }, delivery: { sequence: 3 } });
+    expect(calendar.received).toHaveLength(1);
+  });
+});
+
+function readState(dataDir: string): string[] {
+  return [STATE_FILES.previousMatches, STATE_FILES.processorState].map((file) => {
+    try {
+      return readFileSync(join(dataDir, file), "utf8");
+    } catch {
+      return "(missing)";
+    }
+  });
+}
+
+function changeKeys(changes: Array<{ match_id: string; category: string }> | undefined): string[][] {
+  return (changes ?? []).map((c) => [c.match_id, c.category]);
+}

@@ -1,0 +1,223 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Channels, type Match, resolveChannels } from "@fogis/message-schema";
+import { createLogger, createMetricsRegistry, RedisLink } from "@fogis/runtime";
+import { Redis } from "ioredis";
+import {
+  MatchProcessor,
+  type MatchProcessorOptions,
+  type MatchSource,
+  SnapshotDelivery,
+  type SnapshotDeliveryOptions,
+  StateStore,
+} from "../src/index.js";
+
+/** Test support for this package: a calendar-sync stand-in, a subscriber, and a wired processor. */
+
+export const TOKEN = "test-token-0123456789abcdef";
+export const silentLogger = createLogger({ name: "test", level: "silent" });
+
+export function tempDir(prefix = "fogis-processor-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Channel names of our own, so tests sharing one Redis never see each other's messages. */
+export function uniqueChannels(): Channels {
+  const id = randomBytes(4).toString("hex");
+  return resolveChannels({
+    REDIS_MATCH_UPDATES_CHANNEL: `test:${id}:matches:updates`,
+    REDIS_PROCESSOR_STATUS_CHANNEL: `test:${id}:processor:status`,
+    REDIS_SYSTEM_ALERTS_CHANNEL: `test:${id}:system:alerts`,
+  });
+}
+
+export interface ReceivedSync {
+  authorization: string | undefined;
+  body: unknown;
+}
+
+/**
+ * A stand-in for calendar-sync's `POST /manual-sync`: a real HTTP server on a loopback port that
+ * records what it receives. It can be stopped and started again on the same port.
+ */
+export class SyncReceiver {
+  readonly received: ReceivedSync[] = [];
+  status = 200;
+  delayMs = 0;
+  private server: Server | null = null;
+  private portValue = 0;
+
+  get url(): string {
+    return `http://127.0.0.1:${this.portValue}`;
+  }
+
+  async start(): Promise<this> {
+    const server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.portValue, "127.0.0.1", () => resolve());
+    });
+    this.portValue = (server.address() as AddressInfo).port;
+    this.server = server;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: import("node:http").ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    if (req.method !== "POST" || req.url !== "/manual-sync") {
+      res.writeHead(404).end();
+      return;
+    }
+    const text = Buffer.concat(chunks).toString("utf8");
+    if (this.status >= 200 && this.status < 300) {
+      this.received.push({ authorization: req.headers.authorization, body: JSON.parse(text) });
+    }
+    res.writeHead(this.status, { "content-type": "application/json" });
+    res.end(JSON.stringify(this.status < 300 ? { success: true } : { success: false, error: "refused" }));
+  }
+}
+
+export interface ReceivedMessage {
+  channel: string;
+  text: string;
+  json: Record<string, unknown> & { type?: string; payload?: Record<string, unknown> };
+}
+
+/** A plain ioredis subscriber, as any third-party (or the Python service) would use. */
+export class Subscriber {
+  readonly messages: ReceivedMessage[] = [];
+  readonly client: Redis;
+
+  private constructor(url: string) {
+    this.client = new Redis(url, { maxRetriesPerRequest: null, retryStrategy: () => 100 });
+    this.client.on("error", () => {});
+    this.client.on("message", (channel: string, text: string) => {
+      this.messages.push({ channel, text, json: JSON.parse(text) });
+    });
+  }
+
+  static async start(url: string, channels: Channels): Promise<Subscriber> {
+    const subscriber = new Subscriber(url);
+    await subscriber.client.subscribe(channels.matchUpdates, channels.processorStatus, channels.systemAlerts);
+    return subscriber;
+  }
+
+  on(channel: string): ReceivedMessage[] {
+    return this.messages.filter((m) => m.channel === channel);
+  }
+
+  async close(): Promise<void> {
+    this.client.disconnect();
+  }
+}
+
+/** A match source whose list (or failure, or real source to ask instead) the test sets. */
+export class ListSource implements MatchSource {
+  readonly description = "test list";
+  matches: Match[];
+  failure: Error | null = null;
+  delegate: MatchSource | null = null;
+  delayMs = 0;
+  fetches = 0;
+
+  constructor(matches: Match[] = []) {
+    this.matches = matches;
+  }
+
+  async fetchMatches(): Promise<Match[]> {
+    this.fetches++;
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    if (this.failure) throw this.failure;
+    if (this.delegate) return this.delegate.fetchMatches();
+    return structuredClone(this.matches);
+  }
+}
+
+export interface Rig {
+  processor: MatchProcessor;
+  delivery: SnapshotDelivery;
+  link: RedisLink | null;
+  store: StateStore;
+  dataDir: string;
+  channels: Channels;
+  close(): Promise<void>;
+}
+
+export interface RigOptions {
+  redisUrl?: string | null;
+  fallbackUrl?: string | null;
+  source: MatchSource;
+  dataDir?: string;
+  channels?: Channels;
+  delivery?: Partial<SnapshotDeliveryOptions>;
+  processor?: Partial<MatchProcessorOptions>;
+  /** Wait for the Redis link before answering (default true). */
+  waitForRedis?: boolean;
+}
+
+/** A processor wired to real Redis (when given) and a real HTTP fallback (when given). */
+export async function processorRig(options: RigOptions): Promise<Rig> {
+  const channels = options.channels ?? uniqueChannels();
+  const dataDir = options.dataDir ?? tempDir();
+  const link = options.redisUrl
+    ? new RedisLink({
+        url: options.redisUrl,
+        name: "test-processor",
+        logger: silentLogger,
+        maxBackoffMs: 200,
+      })
+    : null;
+  link?.connect();
+  if (link && options.waitForRedis !== false) await link.waitUntilUp(5000);
+  const delivery = new SnapshotDelivery({
+    link,
+    channels,
+    fallbackUrl: options.fallbackUrl ?? null,
+    apiToken: TOKEN,
+    logger: silentLogger,
+    ...options.delivery,
+  });
+  const store = new StateStore(dataDir);
+  const processor = new MatchProcessor({
+    source: options.source,
+    store,
+    delivery,
+    logger: silentLogger,
+    registry: createMetricsRegistry("test", { processMetrics: false }),
+    ...options.processor,
+  });
+  return {
+    processor,
+    delivery,
+    link,
+    store,
+    dataDir,
+    channels,
+    close: async () => {
+      await processor.stop();
+      await link?.close();
+    },
+  };
+}
+
+/** How many clients are subscribed to a channel, asked through any connection. */
+export async function subscriberCount(client: Redis, channel: string): Promise<number> {
+  const reply = (await client.call("PUBSUB", "NUMSUB", channel)) as [string, number];
+  return Number(reply[1]);
+}

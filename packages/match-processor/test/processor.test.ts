@@ -1,0 +1,269 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { decodeEnvelope, latestEnvelopeKey, type Match, snapshotHash } from "@fogis/message-schema";
+import { fogisMatch, fogisMatchList, type RedisHandle, startRedis } from "@fogis/testing";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { FileMatchSource, HttpMatchSource, type MatchSource, STATE_FILES } from "../src/index.js";
+import { ListSource, processorRig, type Rig, Subscriber, tempDir } from "./helpers.js";
+
+let redis: RedisHandle;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.close();
+});
+
+const cleanup: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const close of cleanup.splice(0).reverse()) await close();
+});
+
+async function rigWithSubscriber(source: MatchSource, dataDir?: string) {
+  const rig = await processorRig({ redisUrl: redis.url, source, ...(dataDir ? { dataDir } : {}) });
+  const subscriber = await Subscriber.start(redis.url, rig.channels);
+  cleanup.push(
+    () => rig.close(),
+    () => subscriber.close(),
+  );
+  return { rig, subscriber };
+}
+
+function readState(rig: Rig): string[] {
+  return [STATE_FILES.previousMatches, STATE_FILES.processorState].map((file) => {
+    try {
+      return readFileSync(join(rig.dataDir, file), "utf8");
+    } catch {
+      return "(missing)";
+    }
+  });
+}
+
+describe("a processing cycle", () => {
+  it("publishes a full snapshot a plain subscriber receives and the Python subscriber can read; the Redis key holds it", async () => {
+    const matches = fogisMatchList(3);
+    const { rig, subscriber } = await rigWithSubscriber(new ListSource(matches));
+
+    const result = await rig.processor.runCycle("test");
+    expect(result).toMatchObject({
+      success: true,
+      status: "completed",
+      outcome: "delivered",
+      total_matches: 3,
+      changes: { new: 3, updated: 0, removed: 0 },
+      publish_reason: "changes",
+      delivery: { route: "redis", confirmed: true, receivers: 1, sequence: 1 },
+    });
+
+    await expect.poll(() => subscriber.on(rig.channels.matchUpdates).length).toBe(1);
+    const [message] = subscriber.on(rig.channels.matchUpdates);
+    // What the Python subscriber looks at: json.loads(...)["payload"]["matches"] and metadata.has_changes.
+    const raw = JSON.parse(message?.text ?? "null");
+    expect(raw.type).toBe("match_updates");
+    expect(raw.version).toBe("1.0");
+    expect(Array.isArray(raw.payload.matches)).toBe(true);
+    expect(raw.payload.matches.map((m: Match) => m.matchid)).toEqual(matches.map((m) => m.matchid));
+    expect(raw.payload.metadata.has_changes).toBe(true);
+    expect(raw.payload.metadata.total_matches).toBe(3);
+    expect(raw.payload.schema_version).toBe("2.0");
+    expect(raw.payload.high_priority).toBe(true);
+    expect(raw.payload.detailed_changes).toHaveLength(3);
+    // Ours, inside metadata where Python ignores it.
+    expect(raw.payload.metadata.sequence).toBe(1);
+    expect(raw.payload.metadata.snapshot_hash).toBe(snapshotHash(matches));
+    expect(raw.payload.metadata.change_summary).toMatchObject({ new: 3, updated: 0, removed: 0 });
+    expect(decodeEnvelope(message?.text ?? "").ok).toBe(true);
+
+    const stored = await rig.link?.client.get(latestEnvelopeKey(rig.channels));
+    expect(stored).toBe(message?.text);
+    expect(rig.processor.latestEnvelope?.message_id).toBe(raw.message_id);
+
+    // Status messages bracket the cycle.
+    await expect
+      .poll(() => subscriber.on(rig.channels.processorStatus).map((m) => m.json.payload?.status))
+      .toEqual(["started", "completed"]);
+  });
+
+  it("sends nothing when nothing changed, and then a change as an update with the whole list", async () => {
+    const source = new ListSource(fogisMatchList(3));
+    const { rig, subscriber } = await rigWithSubscriber(source);
+    await rig.processor.runCycle();
+
+    const quiet = await rig.processor.runCycle();
+    expect(quiet).toMatchObject({ outcome: "unchanged", publish_reason: null, delivery: { route: "none" } });
+
+    (source.matches[1] as Match).avsparkstid = "20:00";
+    const changed = await rig.processor.runCycle();
+    expect(changed).toMatchObject({
+      outcome: "delivered",
+      changes: { new: 0, updated: 1 },
+      delivery: { sequence: 2 },
+    });
+    await expect.poll(() => subscriber.on(rig.channels.matchUpdates).length).toBe(2);
+    const update = subscriber.on(rig.channels.matchUpdates)[1]?.json.payload as {
+      matches: Match[];
+      detailed_changes: Array<{ category: string }>;
+    };
+    expect(update.matches).toHaveLength(3);
+    expect(update.detailed_changes.map((c) => c.category)).toEqual(["time_change"]);
+  });
+
+  it("re-sends an unchanged snapshot once the heartbeat interval has passed", async () => {
+    let now = new Date("2026-11-20T08:00:00Z");
+    const source = new ListSource(fogisMatchList(2));
+    const rig = await processorRig({
+      redisUrl: redis.url,
+      source,
+      processor: { heartbeatMs: 600_000, now: () => now },
+    });
+    const subscriber = await Subscriber.start(redis.url, rig.channels);
+    cleanup.push(
+      () => rig.close(),
+      () => subscriber.close(),
+    );
+    await rig.processor.runCycle();
+    now = new Date(now.getTime() + 599_000);
+    expect((await rig.processor.runCycle()).outcome).toBe("unchanged");
+    now = new Date(now.getTime() + 2_000);
+    const heartbeat = await rig.processor.runCycle();
+    expect(heartbeat).toMatchObject({
+      outcome: "delivered",
+      publish_reason: "heartbeat",
+      delivery: { sequence: 2 },
+    });
+    await expect.poll(() => subscriber.on(rig.channels.matchUpdates).length).toBe(2);
+    expect(subscriber.on(rig.channels.matchUpdates)[1]?.json.payload?.metadata).toMatchObject({
+      has_changes: false,
+    });
+  });
+
+  it("publishes an empty list on the very first cycle, so a calendar converges to 'no matches'", async () => {
+    const { rig } = await rigWithSubscriber(new ListSource([]));
+    const result = await rig.processor.runCycle();
+    expect(result).toMatchObject({
+      outcome: "delivered",
+      publish_reason: "first_delivery",
+      total_matches: 0,
+    });
+  });
+
+  it("continues the sequence after a restart and does not resend what was delivered", async () => {
+    const dataDir = tempDir();
+    const source = new ListSource(fogisMatchList(2));
+    const first = await rigWithSubscriber(source, dataDir);
+    await first.rig.processor.runCycle();
+    await first.rig.close();
+
+    const { rig } = await rigWithSubscriber(source, dataDir);
+    expect((await rig.processor.runCycle()).outcome).toBe("unchanged");
+    source.matches.push(fogisMatch({ matchid: 7_000_001 }));
+    const next = await rig.processor.runCycle();
+    expect(next).toMatchObject({ changes: { new: 1 }, delivery: { sequence: 2 } });
+  });
+
+  it("reports a corrupt previous_matches.json (log + alert) and resends every match as new", async () => {
+    const dataDir = tempDir();
+    writeFileSync(join(dataDir, STATE_FILES.previousMatches), "[{broken");
+    const source = new ListSource(fogisMatchList(2));
+    const rig = await processorRig({ redisUrl: redis.url, source, dataDir });
+    const subscriber = await Subscriber.start(redis.url, rig.channels);
+    cleanup.push(
+      () => rig.close(),
+      () => subscriber.close(),
+    );
+    const result = await rig.processor.runCycle();
+    expect(result.changes.new).toBe(2);
+    await expect
+      .poll(() => subscriber.on(rig.channels.systemAlerts).map((m) => m.json.payload?.alert_type))
+      .toContain("state_file_corrupt");
+  });
+
+  it("never runs two cycles at once; requests during a cycle share one follow-up cycle", async () => {
+    const source = new ListSource(fogisMatchList(2));
+    source.delayMs = 150;
+    const { rig } = await rigWithSubscriber(source);
+    const results = await Promise.all([
+      rig.processor.runCycle("a"),
+      rig.processor.runCycle("b"),
+      rig.processor.runCycle("c"),
+    ]);
+    expect(source.fetches).toBe(2);
+    expect(results.map((r) => r.cycle)).toEqual([1, 2, 2]);
+    expect(results[0]?.outcome).toBe("delivered");
+    expect(results[1]?.outcome).toBe("unchanged");
+  });
+});
+
+describe("a failing match source", () => {
+  let server: Server;
+  let serverUrl: string;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      if (req.url === "/slow/matches") return; // never answers
+      res.writeHead(500).end("internal error");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    serverUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  const failing: Array<[string, () => MatchSource, string]> = [
+    ["a missing file", () => new FileMatchSource(join(tempDir(), "missing.json")), "missing_file"],
+    [
+      "a file with bad JSON",
+      () => {
+        const path = join(tempDir(), "bad.json");
+        writeFileSync(path, '{"matchlista": [{"matchid": 1,');
+        return new FileMatchSource(path);
+      },
+      "not_json",
+    ],
+    ["HTTP 500", () => new HttpMatchSource({ url: serverUrl, timeoutMs: 1000 }), "http_status"],
+    ["an HTTP timeout", () => new HttpMatchSource({ url: `${serverUrl}/slow`, timeoutMs: 200 }), "timeout"],
+  ];
+
+  it.each(failing)("%s: no publish, no state change, status failed, an alert", async (_what, make, code) => {
+    const source = new ListSource(fogisMatchList(3));
+    const { rig, subscriber } = await rigWithSubscriber(source);
+    await rig.processor.runCycle();
+    const before = readState(rig);
+    const keyBefore = await rig.link?.client.get(latestEnvelopeKey(rig.channels));
+
+    source.delegate = make();
+    const result = await rig.processor.runCycle();
+    expect(result).toMatchObject({
+      success: false,
+      status: "failed",
+      outcome: "source_failed",
+      total_matches: null,
+      delivery: { route: "none", sequence: null },
+    });
+    expect(result.error).toBeTruthy();
+
+    await expect
+      .poll(() => subscriber.on(rig.channels.systemAlerts).map((m) => m.json.payload))
+      .toEqual([
+        expect.objectContaining({
+          alert_type: "source_failed",
+          severity: "error",
+          details: expect.objectContaining({ code }),
+        }),
+      ]);
+    await expect
+      .poll(() => subscriber.on(rig.channels.processorStatus).map((m) => m.json.payload?.status))
+      .toEqual(["started", "completed", "started", "failed"]);
+    expect(subscriber.on(rig.channels.matchUpdates)).toHaveLength(1);
+    expect(readState(rig)).toEqual(before);
+    expect(await rig.link?.client.get(latestEnvelopeKey(rig.channels))).toBe(keyBefore);
+    expect(rig.processor.counters).toMatchObject({ envelopes_created: 1, pending: 0 });
+
+    // Never "all matches removed": once the source answers again, nothing changed.
+    source.delegate = null;
+    expect((await rig.processor.runCycle()).outcome).toBe("unchanged");
+  });
+});

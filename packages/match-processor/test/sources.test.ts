@@ -1,0 +1,177 @@
+import { writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { MatchSchema, matchKickoff, stockholmDate } from "@fogis/message-schema";
+import { fogisMatch, fogisMatchList } from "@fogis/testing";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  DemoMatchSource,
+  FileMatchSource,
+  HttpMatchSource,
+  MatchSourceError,
+  parseMatchList,
+} from "../src/index.js";
+import { tempDir } from "./helpers.js";
+
+const list = fogisMatchList(3);
+
+describe("parseMatchList", () => {
+  it.each([
+    ["a JSON array", list],
+    ["{matchlista: [...]}", { matchlista: list }],
+    ["the raw FOGIS answer {d: {matchlista}}", { d: { matchlista: list } }],
+    ["{d: <JSON string>}", { d: JSON.stringify({ matchlista: list }) }],
+  ])("reads %s", (_shape, value) => {
+    const matches = parseMatchList(value, "test");
+    expect(matches.map((m) => m.matchid)).toEqual(list.map((m) => m.matchid));
+    // Unknown FOGIS fields pass through untouched.
+    expect(matches[0]?.label).toBe(list[0]?.label);
+  });
+
+  it("accepts an empty list (a referee with no assignments)", () => {
+    expect(parseMatchList({ matchlista: [] }, "test")).toEqual([]);
+  });
+
+  it("fails the whole list when one match is invalid, naming it, rather than dropping it", () => {
+    const broken = [...list, { ...fogisMatch({ matchid: 6_143_017 }), tid: "tomorrow-ish" }];
+    const error = catchError(() => parseMatchList(broken, "fogis"));
+    expect(error).toBeInstanceOf(MatchSourceError);
+    expect(error.code).toBe("invalid_match");
+    expect(error.message).toContain("1 of 4 matches are invalid");
+    expect(error.message).toContain("match 6143017 (index 3): tid");
+  });
+
+  it("rejects a list with the same matchid twice", () => {
+    const error = catchError(() => parseMatchList([...list, list[0]], "fogis"));
+    expect(error.code).toBe("duplicate_matchid");
+  });
+
+  it.each([
+    ["an object without matchlista", { matches: list }],
+    ["null", null],
+    ["{d: null}", { d: null }],
+  ])("rejects %s instead of reading it as an empty list", (_what, value) => {
+    expect(catchError(() => parseMatchList(value, "fogis")).code).toBe("bad_shape");
+  });
+});
+
+describe("FileMatchSource", () => {
+  it("reads the file on every fetch, so edits are picked up", async () => {
+    const path = join(tempDir(), "matches.json");
+    writeFileSync(path, JSON.stringify({ d: { matchlista: list } }));
+    const source = new FileMatchSource(path);
+    expect(await source.fetchMatches()).toHaveLength(3);
+    writeFileSync(path, JSON.stringify(list.slice(0, 1)));
+    expect(await source.fetchMatches()).toHaveLength(1);
+  });
+
+  it("says which file is missing, and that unparsable JSON is not JSON", async () => {
+    const dir = tempDir();
+    const missing = await catchAsync(new FileMatchSource(join(dir, "nope.json")).fetchMatches());
+    expect(missing.code).toBe("missing_file");
+    expect(missing.message).toContain("nope.json");
+    writeFileSync(join(dir, "half.json"), '{"matchlista": [');
+    expect((await catchAsync(new FileMatchSource(join(dir, "half.json")).fetchMatches())).code).toBe(
+      "not_json",
+    );
+  });
+});
+
+describe("HttpMatchSource", () => {
+  let server: Server | undefined;
+  afterEach(async () => {
+    server?.closeAllConnections();
+    await new Promise((resolve) => server?.close(resolve));
+    server = undefined;
+  });
+
+  async function serve(handler: Parameters<typeof createServer>[1]): Promise<string> {
+    server = createServer(handler);
+    await new Promise<void>((resolve) => server?.listen(0, "127.0.0.1", resolve));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  }
+
+  it("GETs {url}/matches and reads the FOGIS shape", async () => {
+    const paths: string[] = [];
+    const url = await serve((req, res) => {
+      paths.push(req.url ?? "");
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ d: JSON.stringify({ matchlista: list }) }));
+    });
+    const matches = await new HttpMatchSource({ url, timeoutMs: 1000 }).fetchMatches();
+    expect(matches).toHaveLength(3);
+    expect(paths).toEqual(["/matches"]);
+  });
+
+  it("fails with the status on HTTP 500", async () => {
+    const url = await serve((_req, res) => {
+      res.writeHead(500).end("boom");
+    });
+    const error = await catchAsync(new HttpMatchSource({ url, timeoutMs: 1000 }).fetchMatches());
+    expect(error.code).toBe("http_status");
+    expect(error.message).toContain("answered 500");
+  });
+
+  it("gives up after the timeout", async () => {
+    const url = await serve(() => {
+      // never answers
+    });
+    const started = Date.now();
+    const error = await catchAsync(new HttpMatchSource({ url, timeoutMs: 200 }).fetchMatches());
+    expect(error.code).toBe("timeout");
+    expect(error.message).toContain("within 200 ms");
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it("says the service is unreachable when nothing listens", async () => {
+    const url = await serve(() => {});
+    await new Promise((resolve) => server?.close(resolve));
+    const error = await catchAsync(new HttpMatchSource({ url, timeoutMs: 1000 }).fetchMatches());
+    expect(error.code).toBe("unreachable");
+    expect(error.message).toContain("ECONNREFUSED");
+  });
+});
+
+describe("DemoMatchSource", () => {
+  it("serves several valid, upcoming matches with referees and team contacts", async () => {
+    const now = new Date();
+    const matches = await new DemoMatchSource(now).fetchMatches();
+    expect(matches.length).toBeGreaterThanOrEqual(4);
+    for (const match of matches) {
+      expect(MatchSchema.safeParse(match).success).toBe(true);
+      expect(matchKickoff(match)?.getTime()).toBeGreaterThan(now.getTime());
+      expect(match.domaruppdraglista?.length).toBeGreaterThan(0);
+      expect(match.kontaktpersoner?.length).toBeGreaterThan(0);
+      // speldatum/avsparkstid and tid describe the same kick-off.
+      expect(stockholmDate(matchKickoff({ tid: match.tid }) as Date)).toBe(match.speldatum);
+    }
+  });
+
+  it("keeps the same list all week, so restarts do not look like date changes", async () => {
+    const monday = new DemoMatchSource(new Date("2026-11-16T08:00:00Z"));
+    const sunday = new DemoMatchSource(new Date("2026-11-22T20:00:00Z"));
+    expect(await sunday.fetchMatches()).toEqual(await monday.fetchMatches());
+    const nextWeek = await new DemoMatchSource(new Date("2026-11-23T08:00:00Z")).fetchMatches();
+    expect(nextWeek[0]?.speldatum).not.toBe((await monday.fetchMatches())[0]?.speldatum);
+  });
+});
+
+function catchError(fn: () => unknown): MatchSourceError {
+  try {
+    fn();
+  } catch (error) {
+    return error as MatchSourceError;
+  }
+  throw new Error("expected an error");
+}
+
+async function catchAsync(promise: Promise<unknown>): Promise<MatchSourceError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(MatchSourceError);
+    return error as MatchSourceError;
+  }
+  throw new Error("expected an error");
+}

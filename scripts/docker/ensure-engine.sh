@@ -35,6 +35,18 @@ engine_answers() {
 
 is_root() { [ "$(id -u)" -eq 0 ]; }
 
+# pgrep/pidof are not on every minimal Debian (procps is optional); /proc always is.
+running_dockerd_pid() {
+  local dir
+  for dir in /proc/[0-9]*; do
+    if [ "$(cat "$dir/comm" 2>/dev/null)" = "dockerd" ]; then
+      echo "${dir#/proc/}"
+      return 0
+    fi
+  done
+  return 1
+}
+
 apt_updated=0
 apt_install() {
   is_root || die "need root to install $* (run: sudo apt-get install -y $*)"
@@ -66,6 +78,11 @@ ensure_compose_cli() {
 }
 
 start_dockerd() {
+  # An explicit DOCKER_HOST names someone else's engine: starting a local one would not help.
+  case "${DOCKER_HOST:-unix:///var/run/docker.sock}" in
+    unix:///var/run/docker.sock | unix:///run/docker.sock) ;;
+    *) die "DOCKER_HOST=$DOCKER_HOST does not answer 'docker info': start that engine, or unset DOCKER_HOST to use a local one" ;;
+  esac
   is_root || die "no Docker engine answers and starting one needs root.
   Start Docker (Docker Desktop, 'sudo systemctl start docker', or 'sudo dockerd &'), then re-run."
   command -v dockerd >/dev/null 2>&1 || apt_install docker.io
@@ -76,14 +93,21 @@ start_dockerd() {
   # our previous run): wait for it instead of starting a second one, which would fail on the
   # shared /var/run/docker.pid anyway.
   local pid=""
-  if pid="$(pgrep -x dockerd | head -n1)" && [ -n "$pid" ]; then
+  if pid="$(running_dockerd_pid)"; then
     log "dockerd already running (pid $pid), waiting for it to answer"
   else
     log "starting dockerd (log: $DOCKERD_LOG)"
-    # setsid + redirected stdio: the daemon must not hold the caller's pipes open (CI would wait
-    # for it) nor receive the caller's Ctrl-C / process-group signals. 9>&- : it must not inherit
-    # our lock either, or every later run would wait on the lock for the daemon's lifetime.
-    setsid dockerd >"$DOCKERD_LOG" 2>&1 </dev/null 9>&- &
+    # The daemon outlives this script, so it must inherit nothing from it: not the caller's
+    # pipes (CI would wait for them to close), not our lock on fd 9 (every later run would wait
+    # for the daemon's lifetime), not the caller's process group (Ctrl-C would reach it).
+    # setsid does not fork here (we are not a group leader), so $! is dockerd's pid.
+    (
+      for fd in /proc/self/fd/*; do
+        fd="${fd##*/}"
+        if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+      done
+      exec setsid dockerd >"$DOCKERD_LOG" 2>&1 </dev/null
+    ) &
     pid=$!
     echo "$pid" >"$DOCKERD_PIDFILE"
     log "dockerd pid $pid (pid file: $DOCKERD_PIDFILE)"

@@ -1,0 +1,142 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConfigError } from "@fogis/runtime";
+import { fogisMatch, pythonMatchUpdatesEnvelope } from "@fogis/testing";
+import request from "supertest";
+import { afterEach, describe, expect, it } from "vitest";
+import { loadCalendarSyncConfig } from "../src/index.js";
+import { eventually, parseFeed, startTestService, type TestService, TOKEN } from "./helpers.js";
+
+const dirs: string[] = [];
+const services: TestService[] = [];
+afterEach(async () => {
+  for (const service of services.splice(0)) await service.close();
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "calendar-sync-state-"));
+  dirs.push(dir);
+  return dir;
+}
+
+async function service(options: Parameters<typeof startTestService>[0]) {
+  const started = await startTestService(options);
+  services.push(started);
+  return started;
+}
+
+describe("configuration", () => {
+  it("stops with a message naming every bad variable and what it should be, never a value", () => {
+    let error: unknown;
+    try {
+      loadCalendarSyncConfig({
+        PORT: "http",
+        REDIS_URL: "localhost:6379",
+        PROCESSOR_URL: "match-processor:8000",
+        MAX_BODY_BYTES: "25mb",
+        REDIS_PUBSUB_ENABLED: "maybe",
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toMatch(/^calendar-sync: invalid configuration/);
+    expect(message).toMatch(/API_TOKEN: is required/);
+    expect(message).toMatch(/PORT: expected a whole number from 0 to 65535/);
+    expect(message).toMatch(/REDIS_URL: expected redis:\/\//);
+    expect(message).toMatch(/PROCESSOR_URL: expected http\(s\):\/\/host:port/);
+    expect(message).toMatch(/MAX_BODY_BYTES: expected a whole number/);
+    expect(message).toMatch(/REDIS_PUBSUB_ENABLED: expected true or false/);
+    expect(message).not.toContain("localhost:6379");
+  });
+
+  it("fills in the documented defaults", () => {
+    const config = loadCalendarSyncConfig({ API_TOKEN: TOKEN, USER_REFEREE_NUMBER: " 61318 " });
+    expect(config).toMatchObject({
+      port: 5003,
+      processorUrl: "http://127.0.0.1:8000",
+      maxBodyBytes: 25 * 1024 * 1024,
+      ownRefereeNumber: "61318",
+      redis: {
+        enabled: true,
+        url: "redis://127.0.0.1:6379",
+        channels: {
+          matchUpdates: "fogis:matches:updates",
+          processorStatus: "fogis:processor:status",
+          systemAlerts: "fogis:system:alerts",
+        },
+      },
+    });
+  });
+});
+
+describe("state files", () => {
+  it("keeps the calendar and phonebook across a restart, and the same snapshot stays a no-op", async () => {
+    const dataDir = tempDir();
+    const snapshot = pythonMatchUpdatesEnvelope([
+      fogisMatch({ matchid: 1001 }),
+      fogisMatch({ matchid: 1002 }),
+    ]);
+    const first = await service({ dataDir, now: "2026-11-20T12:00:00Z" });
+    await request(first.service.app)
+      .post("/manual-sync")
+      .set("Authorization", `Bearer ${TOKEN}`)
+      .send(snapshot);
+    await request(first.service.app)
+      .post("/manual-sync")
+      .set("Authorization", `Bearer ${TOKEN}`)
+      .send(
+        pythonMatchUpdatesEnvelope([
+          fogisMatch({ matchid: 1001, time: "19:00" }),
+          fogisMatch({ matchid: 1002 }),
+        ]),
+      );
+    const feedBefore = (await request(first.service.app).get("/calendar.ics")).text;
+    const contactsBefore = (await request(first.service.app).get("/contacts.vcf")).text;
+    await first.close();
+
+    const second = await service({ dataDir, now: "2026-11-21T12:00:00Z" });
+    expect((await request(second.service.app).get("/calendar.ics")).text).toBe(feedBefore);
+    expect((await request(second.service.app).get("/contacts.vcf")).text).toBe(contactsBefore);
+    expect(parseFeed(feedBefore).events.map((event) => event.sequence)).toEqual([0, 1]);
+
+    const again = await request(second.service.app)
+      .post("/manual-sync")
+      .set("Authorization", `Bearer ${TOKEN}`)
+      .send(
+        pythonMatchUpdatesEnvelope([
+          fogisMatch({ matchid: 1001, time: "19:00" }),
+          fogisMatch({ matchid: 1002 }),
+        ]),
+      );
+    expect(again.body).toMatchObject({ status: "unchanged", unchanged: 2 });
+    expect((await request(second.service.app).get("/calendar.ics")).text).toBe(feedBefore);
+  });
+
+  it("reports corrupt state files, starts empty, and rebuilds them from the processor's latest envelope", async () => {
+    const dataDir = tempDir();
+    writeFileSync(join(dataDir, "calendar.json"), '{"version":1,"events":[{"uid":');
+    writeFileSync(join(dataDir, "contacts.json"), '{"version":7}');
+    const latest = pythonMatchUpdatesEnvelope([fogisMatch({ matchid: 1001 })]);
+    const asked: string[] = [];
+    const processor: typeof fetch = async (input) => {
+      asked.push(String(input));
+      return new Response(JSON.stringify(latest), { headers: { "Content-Type": "application/json" } });
+    };
+    const t = await service({ dataDir, fetch: processor });
+
+    const health = (await request(t.service.app).get("/health")).body;
+    expect(health.state_files.calendar).toMatchObject({ state: "corrupt" });
+    expect(health.state_files.contacts).toMatchObject({ state: "corrupt" });
+    await eventually(async () => {
+      const { events } = parseFeed((await request(t.service.app).get("/calendar.ics")).text);
+      expect(events.map((event) => event.uid)).toEqual(["fogis-match-1001@fogis-realtime"]);
+    });
+    expect(asked).toContain("http://127.0.0.1:9/matches/latest");
+    expect(t.service.stats.resyncs.http).toBe(1);
+    expect((await request(t.service.app).get("/contacts.vcf")).text).toContain("BEGIN:VCARD");
+  });
+});

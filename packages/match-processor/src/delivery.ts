@@ -110,7 +110,8 @@ export class SnapshotDelivery {
     return this.fallback.configured && this.fallback.lastAttemptOk !== false;
   }
 
-  async deliverSnapshot(envelope: MatchUpdatesEnvelope): Promise<DeliveryResult> {
+  /** `signal` ends the attempts early (shutdown); the snapshot then counts as not delivered. */
+  async deliverSnapshot(envelope: MatchUpdatesEnvelope, signal?: AbortSignal): Promise<DeliveryResult> {
     const started = performance.now();
     const body = encodeEnvelope(envelope);
     const sequence = envelope.payload.metadata?.sequence;
@@ -127,8 +128,13 @@ export class SnapshotDelivery {
       durationMs: Math.round(performance.now() - started),
     });
 
-    for (let attempt = 1; attempt <= this.attempts; attempt++) {
+    let attempt = 1;
+    for (; attempt <= this.attempts; attempt++) {
       if (attempt > 1) await sleep(this.retryDelaysMs[attempt - 2] ?? this.retryDelaysMs.at(-1) ?? 0);
+      if (signal?.aborted) {
+        errors.push(`attempt ${attempt}: abandoned, the service is shutting down`);
+        break;
+      }
 
       if (this.link) {
         if (this.link.isUp) {
@@ -160,7 +166,7 @@ export class SnapshotDelivery {
       }
 
       if (this.manualSyncUrl) {
-        const failure = await this.postFallback(body);
+        const failure = await this.postFallback(body, signal);
         if (failure === null) {
           this.logger.info(
             { event: "delivered_http", sequence, attempt, receivers },
@@ -172,11 +178,12 @@ export class SnapshotDelivery {
       }
     }
 
+    const attempts = Math.min(attempt, this.attempts);
     this.logger.error(
-      { event: "delivery_failed", sequence, attempts: this.attempts, errors },
+      { event: "delivery_failed", sequence, attempts, errors },
       "snapshot not delivered; state is kept and the next cycle sends again",
     );
-    return result(false, "none", this.attempts);
+    return result(false, "none", attempts);
   }
 
   /**
@@ -214,25 +221,26 @@ export class SnapshotDelivery {
   }
 
   /** POST /manual-sync; answers `null` on 2xx, else why it failed. */
-  private async postFallback(body: string): Promise<string | null> {
+  private async postFallback(body: string, signal?: AbortSignal): Promise<string | null> {
     const url = this.manualSyncUrl as string;
     let failure: string | null = null;
     try {
+      const timeout = AbortSignal.timeout(this.fallbackTimeoutMs);
       const response = await this.fetchImpl(url, {
         method: "POST",
         headers: { "content-type": "application/json", authorization: this.authorization },
         body,
-        signal: AbortSignal.timeout(this.fallbackTimeoutMs),
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
       const text = await response.text().catch(() => "");
       if (!response.ok) failure = `calendar-sync answered ${response.status}${detail(text)}`;
     } catch (error) {
       const name = (error as Error).name;
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      failure =
-        name === "TimeoutError" || name === "AbortError"
-          ? `no answer within ${this.fallbackTimeoutMs} ms`
-          : `${cause?.code ?? cause?.message ?? (error as Error).message}`;
+      if (signal?.aborted) failure = "abandoned: the service is shutting down";
+      else if (name === "TimeoutError" || name === "AbortError") {
+        failure = `no answer within ${this.fallbackTimeoutMs} ms`;
+      } else failure = `${cause?.code ?? cause?.message ?? (error as Error).message}`;
     }
     this.fallback.lastAttemptOk = failure === null;
     this.fallback.lastAttemptAt = new Date().toISOString();

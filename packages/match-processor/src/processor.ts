@@ -108,6 +108,8 @@ export class MatchProcessor {
   private followUp: Promise<CycleResult> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** Aborts a cycle's slow fetch or delivery when a shutdown's grace period is over. */
+  private readonly shutdown = new AbortController();
   private readonly inFlightEvents = new Set<Promise<unknown>>();
 
   constructor(options: MatchProcessorOptions) {
@@ -181,12 +183,29 @@ export class MatchProcessor {
     tick();
   }
 
-  /** Stops the schedule, lets the running cycle finish, and waits for status messages in flight. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the schedule and lets the running cycle finish. A cycle still running after `graceMs`
+   * (a FOGIS fetch can take long) has its fetch or delivery abandoned, so the service exits within
+   * its shutdown deadline; an abandoned snapshot is not confirmed and is sent again after restart.
+   */
+  async stop({ graceMs = 5000 }: { graceMs?: number } = {}): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    await Promise.allSettled([this.running, this.followUp].filter(Boolean));
+    const cycles = Promise.allSettled([this.running, this.followUp].filter(Boolean));
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), graceMs);
+    });
+    if ((await Promise.race([cycles, graceOver])) === "timeout") {
+      this.logger.warn(
+        { event: "cycle_abandoned", graceMs },
+        "cycle still running at shutdown; abandoning it",
+      );
+      this.shutdown.abort();
+      await cycles;
+    }
+    clearTimeout(timer);
     await Promise.allSettled([...this.inFlightEvents]);
   }
 
@@ -300,7 +319,7 @@ export class MatchProcessor {
 
     let matches: Match[];
     try {
-      matches = await this.source.fetchMatches();
+      matches = await this.source.fetchMatches(this.shutdown.signal);
     } catch (error) {
       const message = (error as Error).message;
       this.alert({
@@ -348,7 +367,7 @@ export class MatchProcessor {
     this.metrics.changesDetected(changeSet.summary.by_category ?? {});
     const envelope = await this.createEnvelope(matches, changeSet, started);
     const sequence = envelope.payload.metadata?.sequence ?? null;
-    const delivered = await this.delivery.deliverSnapshot(envelope);
+    const delivered = await this.delivery.deliverSnapshot(envelope, this.shutdown.signal);
     this.metrics.zeroReceiverPublishes(delivered.zeroReceiverPublishes);
     const delivery: CycleResult["delivery"] = {
       route: delivered.route,

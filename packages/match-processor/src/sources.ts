@@ -12,6 +12,7 @@ import { demoMatchList } from "./demo-matches.js";
  */
 
 export type MatchSourceErrorCode =
+  | "aborted"
   | "missing_file"
   | "unreadable"
   | "unreachable"
@@ -35,7 +36,8 @@ export class MatchSourceError extends Error {
 export interface MatchSource {
   /** Shown in logs and status pages (never a secret). */
   readonly description: string;
-  fetchMatches(): Promise<Match[]>;
+  /** `signal` aborts a slow fetch when the service shuts down. */
+  fetchMatches(signal?: AbortSignal): Promise<Match[]>;
 }
 
 const MAX_PROBLEMS_SHOWN = 3;
@@ -169,12 +171,13 @@ export class HttpMatchSource implements MatchSource {
     this.fetchImpl = options.fetch ?? fetch;
   }
 
-  async fetchMatches(): Promise<Match[]> {
+  async fetchMatches(signal?: AbortSignal): Promise<Match[]> {
     let text: string;
     try {
+      const timeout = AbortSignal.timeout(this.options.timeoutMs);
       const response = await this.fetchImpl(this.endpoint, {
         headers: { accept: "application/json" },
-        signal: AbortSignal.timeout(this.options.timeoutMs),
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
       text = await response.text();
       if (!response.ok) {
@@ -185,6 +188,9 @@ export class HttpMatchSource implements MatchSource {
       }
     } catch (error) {
       if (error instanceof MatchSourceError) throw error;
+      if (signal?.aborted) {
+        throw new MatchSourceError("aborted", `${this.description} abandoned: the service is shutting down`);
+      }
       const name = (error as Error).name;
       if (name === "TimeoutError" || name === "AbortError") {
         throw new MatchSourceError(

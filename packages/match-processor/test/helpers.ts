@@ -140,11 +140,11 @@ export class ListSource implements MatchSource {
     this.matches = matches;
   }
 
-  async fetchMatches(): Promise<Match[]> {
+  async fetchMatches(signal?: AbortSignal): Promise<Match[]> {
     this.fetches++;
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
     if (this.failure) throw this.failure;
-    if (this.delegate) return this.delegate.fetchMatches();
+    if (this.delegate) return this.delegate.fetchMatches(signal);
     return structuredClone(this.matches);
   }
 }

@@ -266,4 +266,20 @@ describe("a failing match source", () => {
     source.delegate = null;
     expect((await rig.processor.runCycle()).outcome).toBe("unchanged");
   });
+
+  it("abandons a fetch that is still hanging when a shutdown's grace period is over", async () => {
+    const source = new ListSource();
+    source.delegate = new HttpMatchSource({ url: `${serverUrl}/slow`, timeoutMs: 60_000 });
+    const { rig } = await rigWithSubscriber(source);
+    const cycle = rig.processor.runCycle();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const started = Date.now();
+    await rig.processor.stop({ graceMs: 200 });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(await cycle).toMatchObject({
+      outcome: "source_failed",
+      error: expect.stringContaining("shutting down"),
+    });
+    await expect(rig.processor.runCycle()).rejects.toThrow("shutting down");
+  });
 });

@@ -1,0 +1,172 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { MatchUpdatesEnvelope } from "@fogis/message-schema";
+import { fogisMatchList, freePort, type RedisHandle, startRedis } from "@fogis/testing";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { CycleResult } from "../src/index.js";
+import { Subscriber, SyncReceiver, TOKEN, tempDir, uniqueChannels } from "./helpers.js";
+
+/** The built service as users run it: `node dist/main.js` with its configuration in the environment. */
+
+const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..");
+const mainJs = join(packageDir, "dist", "main.js");
+
+let redis: RedisHandle;
+beforeAll(async () => {
+  // The package's own build (it builds missing workspace dependencies first).
+  const build = spawnSync("pnpm", ["--filter", "@fogis/match-processor", "run", "build"], {
+    cwd: packageDir,
+    encoding: "utf8",
+  });
+  if (build.status !== 0) throw new Error(`build failed:\n${build.stdout}\n${build.stderr}`);
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.close();
+});
+
+const running: ChildProcess[] = [];
+const cleanup: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const child of running.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
+  for (const close of cleanup.splice(0).reverse()) await close();
+});
+
+interface Started {
+  child: ChildProcess;
+  base: string;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+}
+
+function spawnService(env: Record<string, string>): Started {
+  const child = spawn(process.execPath, [mainJs], {
+    cwd: packageDir,
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  running.push(child);
+  let output = "";
+  child.stdout?.on("data", (chunk) => {
+    output += chunk;
+  });
+  child.stderr?.on("data", (chunk) => {
+    output += chunk;
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal, at: Date.now() })),
+  );
+  return { child, base: `http://127.0.0.1:${env.PORT}`, output: () => output, exited };
+}
+
+async function startService(env: Record<string, string>): Promise<Started> {
+  const service = spawnService(env);
+  await expect
+    .poll(
+      async () => {
+        if (service.child.exitCode !== null) throw new Error(`service exited:\n${service.output()}`);
+        return (await fetch(`${service.base}/health`).catch(() => null))?.status;
+      },
+      { timeout: 10_000, interval: 50 },
+    )
+    .toBe(200);
+  return service;
+}
+
+async function baseEnv(): Promise<Record<string, string>> {
+  const channels = uniqueChannels();
+  return {
+    API_TOKEN: TOKEN,
+    PORT: String(await freePort()),
+    HOST: "127.0.0.1",
+    REDIS_URL: redis.url,
+    DATA_DIR: tempDir(),
+    SERVICE_INTERVAL: "0",
+    LOG_LEVEL: "info",
+    REDIS_MATCH_UPDATES_CHANNEL: channels.matchUpdates,
+    REDIS_PROCESSOR_STATUS_CHANNEL: channels.processorStatus,
+    REDIS_SYSTEM_ALERTS_CHANNEL: channels.systemAlerts,
+  };
+}
+
+const process_ = (base: string) =>
+  fetch(`${base}/process`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` } });
+
+describe("the built service", () => {
+  it("delivers the demo list on POST /process and exits 0 on SIGTERM within 10 s", async () => {
+    const env = await baseEnv();
+    const calendar = await new SyncReceiver().start();
+    cleanup.push(() => calendar.stop());
+    const subscriber = await Subscriber.start(redis.url, {
+      matchUpdates: env.REDIS_MATCH_UPDATES_CHANNEL as string,
+      processorStatus: env.REDIS_PROCESSOR_STATUS_CHANNEL as string,
+      systemAlerts: env.REDIS_SYSTEM_ALERTS_CHANNEL as string,
+    });
+    cleanup.push(() => subscriber.close());
+    const service = await startService({ ...env, CALENDAR_SYNC_URL: calendar.url });
+
+    expect((await fetch(`${service.base}/process`, { method: "POST" })).status).toBe(401);
+    const response = await process_(service.base);
+    const result = (await response.json()) as CycleResult;
+    expect(response.status).toBe(200);
+    expect(result).toMatchObject({
+      outcome: "delivered",
+      delivery: { route: "redis", receivers: 1, sequence: 1 },
+    });
+    expect(result.changes.new).toBeGreaterThanOrEqual(4);
+    await expect.poll(() => subscriber.on(env.REDIS_MATCH_UPDATES_CHANNEL as string).length).toBe(1);
+    const latest = (await (await fetch(`${service.base}/matches/latest`)).json()) as MatchUpdatesEnvelope;
+    expect(latest.payload.matches).toHaveLength(result.total_matches ?? -1);
+
+    const signalled = Date.now();
+    service.child.kill("SIGTERM");
+    const exit = await service.exited;
+    expect(exit.code).toBe(0);
+    expect(exit.at - signalled).toBeLessThan(10_000);
+    expect(service.output()).toContain('"event":"stopped"');
+    expect(service.output()).not.toContain(TOKEN);
+  });
+
+  it("finishes the running cycle on SIGTERM before it exits", async () => {
+    let answer: (() => void) | undefined;
+    const fogis: Server = createServer((_req, res) => {
+      answer = () => res.setHeader("content-type", "application/json").end(JSON.stringify(fogisMatchList(2)));
+    });
+    await new Promise<void>((resolve) => fogis.listen(0, "127.0.0.1", resolve));
+    cleanup.push(async () => {
+      fogis.closeAllConnections();
+      await new Promise((resolve) => fogis.close(resolve));
+    });
+    const calendar = await new SyncReceiver().start();
+    cleanup.push(() => calendar.stop());
+    const service = await startService({
+      ...(await baseEnv()),
+      FOGIS_API_CLIENT_URL: `http://127.0.0.1:${(fogis.address() as AddressInfo).port}`,
+      CALENDAR_SYNC_URL: calendar.url,
+    });
+
+    const pending = process_(service.base);
+    await expect.poll(() => answer !== undefined).toBe(true);
+    service.child.kill("SIGTERM");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(service.child.exitCode).toBeNull(); // still finishing the cycle
+    answer?.();
+    const result = await (await pending).json();
+    expect(result).toMatchObject({ outcome: "delivered", delivery: { route: "http" } });
+    expect(calendar.received).toHaveLength(1);
+    expect((await service.exited).code).toBe(0);
+  });
+
+  it("stops at once with a readable message naming each bad variable", async () => {
+    const service = spawnService({ PORT: "abc", CALENDAR_SYNC_URL: "calendar-sync:5003" });
+    const exit = await service.exited;
+    expect(exit.code).toBe(1);
+    expect(service.output()).toContain("match-processor: invalid configuration");
+    expect(service.output()).toContain("PORT: expected a whole number");
+    expect(service.output()).toContain("API_TOKEN: is required");
+    expect(service.output()).toContain("CALENDAR_SYNC_URL");
+  });
+});

@@ -36,25 +36,25 @@ export function escapeVcardText(value: string, { component = false } = {}): stri
 /** Folds one unfolded line at 75 octets without splitting a UTF-8 sequence. */
 export function foldLine(line: string): string {
   if (line.length <= MAX_LINE_OCTETS && Buffer.byteLength(line) <= MAX_LINE_OCTETS) return line;
-  let out = "";
+  const parts: string[] = [];
+  let start = 0;
   let octets = 0;
-  for (const char of line) {
-    const size = utf8Size(char.codePointAt(0) ?? 0);
-    if (octets + size > MAX_LINE_OCTETS) {
-      out += "\r\n ";
-      octets = 1;
+  let limit = MAX_LINE_OCTETS;
+  for (let i = 0; i < line.length; ) {
+    const code = line.charCodeAt(i);
+    const pair = code >= 0xd800 && code <= 0xdbff && i + 1 < line.length;
+    const size = code < 0x80 ? 1 : code < 0x800 ? 2 : pair ? 4 : 3;
+    if (octets + size > limit) {
+      parts.push(line.slice(start, i));
+      start = i;
+      octets = 0;
+      limit = MAX_LINE_OCTETS - 1; // continuation lines start with a space
     }
-    out += char;
     octets += size;
+    i += pair ? 2 : 1;
   }
-  return out;
-}
-
-function utf8Size(codePoint: number): number {
-  if (codePoint < 0x80) return 1;
-  if (codePoint < 0x800) return 2;
-  if (codePoint < 0x10000) return 3;
-  return 4;
+  parts.push(line.slice(start));
+  return parts.join("\r\n ");
 }
 
 /** Collects content lines and joins them with CRLF, each one folded. */

@@ -9,7 +9,7 @@ import {
   type StateLoadReport,
   type StoredCalendarEvent,
 } from "./calendar-backend.js";
-import { renderIcs } from "./ics.js";
+import { renderIcs, renderVevent } from "./ics.js";
 import type { CalendarEvent } from "./match-event.js";
 
 /**
@@ -56,6 +56,8 @@ export class FeedCalendarBackend implements CalendarBackend {
   private events = new Map<string, StoredCalendarEvent>();
   private sorted: StoredCalendarEvent[] | undefined;
   private feed: string | undefined;
+  /** Rendered VEVENT text by uid; valid while the stored event is the same object (unchanged). */
+  private readonly rendered = new Map<string, { event: StoredCalendarEvent; text: string }>();
   private readonly logger: Logger;
   private readonly calendarName: string;
 
@@ -138,11 +140,18 @@ export class FeedCalendarBackend implements CalendarBackend {
 
   /** The whole feed as text/calendar. */
   renderIcs(): string {
-    this.feed ??= renderIcs(this.list(), { calendarName: this.calendarName });
+    this.feed ??= renderIcs(this.list(), { calendarName: this.calendarName }, (event) => {
+      const cached = this.rendered.get(event.uid);
+      if (cached?.event === event) return cached.text;
+      const text = renderVevent(event);
+      this.rendered.set(event.uid, { event, text });
+      return text;
+    });
     return this.feed;
   }
 
   private replace(events: Map<string, StoredCalendarEvent>): void {
+    for (const uid of this.rendered.keys()) if (!events.has(uid)) this.rendered.delete(uid);
     this.events = events;
     this.sorted = undefined;
     this.feed = undefined;

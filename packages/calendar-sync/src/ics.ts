@@ -17,9 +17,17 @@ export interface IcsOptions {
 
 export const ICS_PRODUCT_ID = "-//FOGIS Realtime//calendar-sync//SV";
 
-export function renderIcs(events: readonly StoredCalendarEvent[], options: IcsOptions): string {
+/**
+ * The whole feed. `renderEvent` lets a caller reuse the text of events that did not change
+ * (the feed backend caches it per event), so a one-match change re-renders one event.
+ */
+export function renderIcs(
+  events: readonly StoredCalendarEvent[],
+  options: IcsOptions,
+  renderEvent: (event: StoredCalendarEvent) => string = renderVevent,
+): string {
   const refresh = `PT${options.refreshMinutes ?? 15}M`;
-  const out = new ContentLines()
+  const header = new ContentLines()
     .add("BEGIN", "VCALENDAR")
     .add("VERSION", "2.0")
     .add("PRODID", ICS_PRODUCT_ID)
@@ -28,15 +36,15 @@ export function renderIcs(events: readonly StoredCalendarEvent[], options: IcsOp
     .add("X-WR-CALNAME", escapeIcalText(options.calendarName))
     .add("X-WR-TIMEZONE", STOCKHOLM_TIME_ZONE)
     .add("REFRESH-INTERVAL", refresh, ";VALUE=DURATION")
-    .add("X-PUBLISHED-TTL", refresh);
-  for (const event of events) addEvent(out, event);
-  out.add("END", "VCALENDAR");
-  return out.toString();
+    .add("X-PUBLISHED-TTL", refresh)
+    .toString();
+  return `${header}${events.map(renderEvent).join("")}END:VCALENDAR\r\n`;
 }
 
-function addEvent(out: ContentLines, event: StoredCalendarEvent): void {
+/** One VEVENT block, CRLF-terminated. */
+export function renderVevent(event: StoredCalendarEvent): string {
   const lastModified = formatUtcDateTime(new Date(event.lastModified));
-  out
+  const out = new ContentLines()
     .add("BEGIN", "VEVENT")
     .add("UID", escapeIcalText(event.uid))
     // In a published feed DTSTAMP is when the event's information last changed (RFC 5545 §3.8.7.2).
@@ -61,6 +69,7 @@ function addEvent(out: ContentLines, event: StoredCalendarEvent): void {
       .add("END", "VALARM");
   }
   out.add("END", "VEVENT");
+  return out.toString();
 }
 
 function alarmTrigger(minutesBefore: number): string {

@@ -61,6 +61,7 @@ export class Phonebook {
   private entries = new Map<number, MatchEntry>();
   private hash = "";
   private vcf: string | undefined;
+  private contactList: VcardContact[] | undefined;
   private readonly logger: Logger;
   private readonly ownRefereeNumber: string | undefined;
 
@@ -104,7 +105,12 @@ export class Phonebook {
   }
 
   /** One contact per referee number, the user's own left out, ordered by name. */
-  contacts(): VcardContact[] {
+  contacts(): readonly VcardContact[] {
+    this.contactList ??= this.buildContacts();
+    return this.contactList;
+  }
+
+  private buildContacts(): VcardContact[] {
     const byNumber = new Map<string, { latest: RefereeEntry; matches: Array<[MatchEntry, RefereeEntry]> }>();
     const ordered = [...this.entries.values()].sort(
       (a, b) => Date.parse(a.kickoff) - Date.parse(b.kickoff) || a.matchid - b.matchid,
@@ -135,6 +141,7 @@ export class Phonebook {
     this.entries = entries;
     this.hash = hash;
     this.vcf = undefined;
+    this.contactList = undefined;
   }
 }
 

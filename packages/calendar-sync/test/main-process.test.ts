@@ -86,7 +86,7 @@ describe("node src/main.ts", () => {
     });
     const base = `http://127.0.0.1:${port}`;
     await eventually(async () => {
-      const status = await (await fetch(`${base}/redis-status`)).json();
+      const status = (await (await fetch(`${base}/redis-status`)).json()) as { status: string };
       expect(status.status).toBe("pass");
     }, 15_000);
 

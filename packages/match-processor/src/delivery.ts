@@ -186,6 +186,26 @@ export class SnapshotDelivery {
     return result(false, "none", attempts);
   }
 
+  /** Calls `listener` each time the Redis link comes (back) up. */
+  onRedisUp(listener: () => void): void {
+    this.link?.on("up", listener);
+  }
+
+  /**
+   * SETs the latest-envelope key alone, best effort. Used when Redis comes back: snapshots sent
+   * over HTTP meanwhile never reached the key, and subscribers resync from it as they resubscribe.
+   */
+  async storeLatest(envelope: MatchUpdatesEnvelope): Promise<boolean> {
+    if (!this.link?.isUp) return false;
+    try {
+      await this.link.client.set(this.latestKey, encodeEnvelope(envelope));
+      return true;
+    } catch (error) {
+      this.logger.warn({ event: "latest_key_refresh_failed", err: (error as Error).message });
+      return false;
+    }
+  }
+
   /**
    * Best-effort status and alert messages: one PUBLISH if the link is up, never retried, never
    * in the way of a snapshot. Answers whether it was sent.

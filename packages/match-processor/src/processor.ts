@@ -45,7 +45,7 @@ export interface MatchProcessorOptions {
   now?: () => Date;
 }
 
-export type PublishReason = "changes" | "unconfirmed" | "first_delivery" | "heartbeat";
+export type PublishReason = "changes" | "unconfirmed" | "first_delivery" | "redis_recovered" | "heartbeat";
 
 export interface CycleResult {
   success: boolean;
@@ -100,6 +100,8 @@ export class MatchProcessor {
   private pending: MatchUpdatesEnvelope | null = null;
   /** The newest envelope on disk from an earlier run was never confirmed. */
   private unconfirmedFromEarlierRun = false;
+  /** Redis came back after snapshots went over HTTP: publish the next one through Redis. */
+  private redisRecovered = false;
   private lastSequence = 0;
   private cycleCount = 0;
   private lastResult: CycleResult | null = null;
@@ -122,6 +124,7 @@ export class MatchProcessor {
     this.envelopeSource = options.envelopeSource ?? SERVICE_NAME;
     this.now = options.now ?? (() => new Date());
     this.metrics = new ProcessorMetrics(options.registry ?? createMetricsRegistry(SERVICE_NAME));
+    this.delivery.onRedisUp(() => this.onRedisUp());
   }
 
   /** The newest envelope created (delivered or not), or null before the first one. */
@@ -233,6 +236,8 @@ export class MatchProcessor {
         message: `state file unusable, read as empty (matches will be resent in full): ${problem}`,
       });
     }
+    // The link may have come up before the state was loaded.
+    if (this.delivery.redisConnected) this.onRedisUp();
     this.logger.info(
       {
         event: "state_loaded",
@@ -408,10 +413,24 @@ export class MatchProcessor {
     });
   }
 
+  /**
+   * While Redis was away, snapshots went over HTTP and the latest-envelope key kept an older one
+   * (or, after a restart without persistence, none). Subscribers resync from that key as they
+   * resubscribe, so put the newest envelope back at once, and publish through Redis next cycle.
+   */
+  private onRedisUp(): void {
+    if (this.latest) {
+      const stored = this.delivery.storeLatest(this.latest).finally(() => this.inFlightEvents.delete(stored));
+      this.inFlightEvents.add(stored);
+    }
+    if (this.confirmed && this.confirmed.route !== "redis") this.redisRecovered = true;
+  }
+
   private publishReason(changeSet: ChangeSet, now: Date): PublishReason | null {
     if (changeSet.changes.length > 0) return "changes";
     if (this.pending || this.unconfirmedFromEarlierRun) return "unconfirmed";
     if (!this.confirmed) return "first_delivery";
+    if (this.redisRecovered && this.delivery.redisConnected) return "redis_recovered";
     if (now.getTime() - this.confirmed.deliveredAt.getTime() >= this.heartbeatMs) return "heartbeat";
     return null;
   }
@@ -454,6 +473,7 @@ export class MatchProcessor {
     this.metrics.delivered(route);
     this.pending = null;
     this.unconfirmedFromEarlierRun = false;
+    if (route === "redis") this.redisRecovered = false;
     this.baseline = matches;
     this.confirmed = {
       sequence: envelope.payload.metadata?.sequence ?? this.lastSequence,

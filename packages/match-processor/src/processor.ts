@@ -79,7 +79,29 @@ export class ProcessorStoppedError extends Error {
   }
 }
 
-const NO_CHANGES = { new: 0, updated: 0, removed: 0, played: 0, total: 0 };
+type CycleOutcomeDetails = Omit<
+  CycleResult,
+  "success" | "cycle" | "trigger" | "status" | "started_at" | "duration_ms"
+>;
+
+interface CycleContext {
+  cycle: number;
+  trigger: string;
+  started: Date;
+  /** performance.now() at the start, for the duration. */
+  clock: number;
+}
+
+const NO_CHANGES: CycleResult["changes"] = { new: 0, updated: 0, removed: 0, played: 0, total: 0 };
+const NO_DELIVERY: CycleResult["delivery"] = {
+  route: "none",
+  confirmed: false,
+  receivers: 0,
+  attempts: 0,
+  sequence: null,
+  message_id: null,
+  errors: [],
+};
 
 export class MatchProcessor {
   readonly metrics: ProcessorMetrics;
@@ -253,75 +275,24 @@ export class MatchProcessor {
 
   private async cycle(trigger: string): Promise<CycleResult> {
     await this.load();
-    const cycle = ++this.cycleCount;
-    const started = this.now();
-    const clock = performance.now();
+    const context: CycleContext = {
+      cycle: ++this.cycleCount,
+      trigger,
+      started: this.now(),
+      clock: performance.now(),
+    };
     this.emit(
       createProcessingStatusEnvelope({
         source: this.envelopeSource,
         status: "started",
-        details: { cycle, trigger },
+        details: { cycle: context.cycle, trigger },
       }),
     );
+    return this.finish(context, await this.process(context));
+  }
 
-    const finish = (
-      partial: Omit<CycleResult, "cycle" | "trigger" | "started_at" | "duration_ms" | "success" | "status">,
-    ): CycleResult => {
-      const failed = partial.outcome === "source_failed" || partial.outcome === "delivery_failed";
-      const result: CycleResult = {
-        success: !failed,
-        cycle,
-        trigger,
-        status: failed ? "failed" : "completed",
-        started_at: started.toISOString(),
-        duration_ms: Math.round(performance.now() - clock),
-        ...partial,
-      };
-      this.lastResult = result;
-      this.metrics.cycle(result.outcome, result.duration_ms / 1000);
-      this.emit(
-        createProcessingStatusEnvelope({
-          source: this.envelopeSource,
-          status: result.status,
-          details: {
-            cycle,
-            trigger,
-            outcome: result.outcome,
-            matches_processed: result.total_matches ?? 0,
-            changes: result.changes,
-            route: result.delivery.route,
-            sequence: result.delivery.sequence,
-            ...(result.error ? { error: result.error } : {}),
-          },
-        }),
-      );
-      this.logger[failed ? "error" : "info"](
-        {
-          event: "cycle_finished",
-          cycle,
-          trigger,
-          outcome: result.outcome,
-          durationMs: result.duration_ms,
-          matches: result.total_matches,
-          changes: result.changes,
-          route: result.delivery.route,
-          sequence: result.delivery.sequence,
-          receivers: result.delivery.receivers,
-        },
-        `cycle ${cycle} ${result.outcome}`,
-      );
-      return result;
-    };
-    const noDelivery = (errors: string[] = []): CycleResult["delivery"] => ({
-      route: "none",
-      confirmed: false,
-      receivers: 0,
-      attempts: 0,
-      sequence: null,
-      message_id: null,
-      errors,
-    });
-
+  /** Fetch, detect, decide, deliver, confirm. */
+  private async process(context: CycleContext): Promise<CycleOutcomeDetails> {
     let matches: Match[];
     try {
       matches = await this.source.fetchMatches(this.shutdown.signal);
@@ -332,45 +303,40 @@ export class MatchProcessor {
         severity: "error",
         message: `match list not fetched; nothing published, state kept: ${message}`,
         details: {
-          cycle,
+          cycle: context.cycle,
           source: this.source.description,
           code: error instanceof MatchSourceError ? error.code : "unexpected",
         },
       });
-      return finish({
+      return {
         outcome: "source_failed",
         total_matches: null,
         changes: NO_CHANGES,
         publish_reason: null,
-        delivery: noDelivery(),
+        delivery: NO_DELIVERY,
         error: message,
-      });
+      };
     }
 
     const changeSet = detectChanges(this.baseline, matches, {
-      now: started,
+      now: context.started,
       ...(this.playedAfterMs !== undefined ? { playedAfterMs: this.playedAfterMs } : {}),
     });
-    const changes = {
-      new: changeSet.newMatchIds.length,
-      updated: changeSet.updatedMatchIds.length,
-      removed: changeSet.removedMatchIds.length,
-      played: changeSet.playedMatchIds.length,
-      total: changeSet.changes.length,
+    const counted = {
+      total_matches: matches.length,
+      changes: {
+        new: changeSet.newMatchIds.length,
+        updated: changeSet.updatedMatchIds.length,
+        removed: changeSet.removedMatchIds.length,
+        played: changeSet.playedMatchIds.length,
+        total: changeSet.changes.length,
+      },
     };
-    const reason = this.publishReason(changeSet, started);
-    if (!reason) {
-      return finish({
-        outcome: "unchanged",
-        total_matches: matches.length,
-        changes,
-        publish_reason: null,
-        delivery: noDelivery(),
-      });
-    }
+    const reason = this.publishReason(changeSet, context.started);
+    if (!reason) return { outcome: "unchanged", ...counted, publish_reason: null, delivery: NO_DELIVERY };
 
     this.metrics.changesDetected(changeSet.summary.by_category ?? {});
-    const envelope = await this.createEnvelope(matches, changeSet, started);
+    const envelope = await this.createEnvelope(matches, changeSet, context.started);
     const sequence = envelope.payload.metadata?.sequence ?? null;
     const delivered = await this.delivery.deliverSnapshot(envelope, this.shutdown.signal);
     this.metrics.zeroReceiverPublishes(delivered.zeroReceiverPublishes);
@@ -384,33 +350,66 @@ export class MatchProcessor {
       errors: delivered.errors,
     };
 
-    if (!delivered.confirmed) {
+    if (delivered.route === "none") {
       this.metrics.deliveryFailed();
       const message = `snapshot ${sequence} not delivered over Redis or HTTP after ${delivered.attempts} attempts; state kept, the next cycle sends again`;
       this.alert({
         alertType: "delivery_failed",
         severity: "error",
         message,
-        details: { cycle, sequence, errors: delivered.errors.slice(-6) },
+        details: { cycle: context.cycle, sequence, errors: delivered.errors.slice(-6) },
       });
-      return finish({
-        outcome: "delivery_failed",
-        total_matches: matches.length,
-        changes,
-        publish_reason: reason,
-        delivery,
-        error: message,
-      });
+      return { outcome: "delivery_failed", ...counted, publish_reason: reason, delivery, error: message };
     }
 
-    await this.confirm(envelope, matches, delivered.route as "redis" | "http");
-    return finish({
-      outcome: "delivered",
-      total_matches: matches.length,
-      changes,
-      publish_reason: reason,
-      delivery,
-    });
+    await this.confirm(envelope, matches, delivered.route);
+    return { outcome: "delivered", ...counted, publish_reason: reason, delivery };
+  }
+
+  /** Completes the result, counts it, announces it on the status channel, and logs it. */
+  private finish(context: CycleContext, details: CycleOutcomeDetails): CycleResult {
+    const failed = details.outcome === "source_failed" || details.outcome === "delivery_failed";
+    const result: CycleResult = {
+      success: !failed,
+      cycle: context.cycle,
+      trigger: context.trigger,
+      status: failed ? "failed" : "completed",
+      started_at: context.started.toISOString(),
+      duration_ms: Math.round(performance.now() - context.clock),
+      ...details,
+    };
+    this.lastResult = result;
+    this.metrics.cycle(result.outcome, result.duration_ms / 1000);
+    const summary = {
+      cycle: result.cycle,
+      trigger: result.trigger,
+      outcome: result.outcome,
+      changes: result.changes,
+      route: result.delivery.route,
+      sequence: result.delivery.sequence,
+    };
+    this.emit(
+      createProcessingStatusEnvelope({
+        source: this.envelopeSource,
+        status: result.status,
+        details: {
+          ...summary,
+          matches_processed: result.total_matches ?? 0,
+          ...(result.error ? { error: result.error } : {}),
+        },
+      }),
+    );
+    this.logger[failed ? "error" : "info"](
+      {
+        event: "cycle_finished",
+        ...summary,
+        durationMs: result.duration_ms,
+        matches: result.total_matches,
+        receivers: result.delivery.receivers,
+      },
+      `cycle ${result.cycle} ${result.outcome}`,
+    );
+    return result;
   }
 
   /**

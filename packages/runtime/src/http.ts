@@ -29,7 +29,10 @@ export function createBaseApp({ logger, bodyLimit = "1mb" }: BaseAppOptions): Ex
         return req.method === "GET" ? "debug" : "info";
       },
       serializers: {
-        req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
+        req: (req: { method: string; url: string }) => ({
+          method: req.method,
+          url: redactQueryToken(req.url),
+        }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
       customSuccessMessage: () => "request completed",
@@ -38,6 +41,11 @@ export function createBaseApp({ logger, bodyLimit = "1mb" }: BaseAppOptions): Ex
   );
   app.use(express.json({ limit: bodyLimit, type: ["application/json", "application/*+json"] }));
   return app;
+}
+
+/** Feed URLs carry `?token=` (calendar apps cannot send headers); keep it out of the request log. */
+function redactQueryToken(url: string): string {
+  return url.replace(/([?&]token=)[^&#]*/gi, "$1[redacted]");
 }
 
 export interface BearerAuthOptions {

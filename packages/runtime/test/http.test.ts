@@ -55,6 +55,14 @@ describe("bearer auth", () => {
     expect(logs).toContain("auth_failed");
     expect(logs).not.toContain(TOKEN);
   });
+
+  it("never writes a ?token= query value to the request log", async () => {
+    const { app, lines } = appWithLogs();
+    await request(app).get(`/feed.ics?x=1&token=${TOKEN}`).expect(404);
+    const logs = lines.join("");
+    expect(logs).toContain("/feed.ics?x=1&token=[redacted]");
+    expect(logs).not.toContain(TOKEN);
+  });
 });
 
 describe("JSON errors", () => {

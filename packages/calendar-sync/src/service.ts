@@ -45,6 +45,8 @@ export interface CalendarSyncService {
 
 /** How long a resync waits for the command connection before asking the processor over HTTP. */
 const REDIS_WAIT_FOR_RESYNC_MS = 1000;
+/** After a failed apply, try again from the latest envelope this much later. */
+const RETRY_AFTER_FAILED_APPLY_MS = 5000;
 
 export async function createCalendarSyncService(
   options: CalendarSyncServiceOptions,
@@ -67,6 +69,14 @@ export async function createCalendarSyncService(
   const resyncLater = (reason: string) => {
     void resynchronizer.resync(reason);
   };
+  let retry: NodeJS.Timeout | undefined;
+  const retryAfterFailure = () => {
+    retry ??= setTimeout(() => {
+      retry = undefined;
+      resyncLater("retry after a failed apply");
+    }, RETRY_AFTER_FAILED_APPLY_MS);
+    retry.unref();
+  };
   const handler = new SnapshotHandler({
     backend: calendar,
     phonebook,
@@ -75,6 +85,7 @@ export async function createCalendarSyncService(
     maxMessageBytes: config.maxBodyBytes,
     clock: options.clock,
     onSequenceGap: () => resyncLater("sequence gap"),
+    onApplyFailed: retryAfterFailure,
   });
   const subscriber = config.redis.enabled
     ? new MatchSubscriber({
@@ -145,6 +156,7 @@ export async function createCalendarSyncService(
     },
     async stop() {
       clearInterval(poll);
+      clearTimeout(retry);
       await subscriber?.close();
       await handler.idle();
     },

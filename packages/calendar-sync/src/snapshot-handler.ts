@@ -33,6 +33,11 @@ export interface SnapshotHandlerOptions {
   clock?: () => Date;
   /** A sequence gap means snapshots were missed: resync from the latest envelope. */
   onSequenceGap?: () => void;
+  /**
+   * An apply failed (e.g. the disk is full). The processor counted a PUBLISH that reached us as
+   * delivered, so nobody else will send this snapshot again: the caller should resync later.
+   */
+  onApplyFailed?: () => void;
 }
 
 export type ApplyOutcome =
@@ -250,6 +255,7 @@ export class SnapshotHandler {
       this.stats.snapshot("failed");
       const message = error instanceof Error ? error.message : String(error);
       this.logger.error({ event: "snapshot_failed", ...context, err: message }, "could not apply snapshot");
+      this.options.onApplyFailed?.();
       return { status: "failed", error: message };
     }
   }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError } from "@fogis/runtime";
@@ -138,5 +138,32 @@ describe("state files", () => {
     expect(asked).toContain("http://127.0.0.1:9/matches/latest");
     expect(t.service.stats.resyncs.http).toBe(1);
     expect((await request(t.service.app).get("/contacts.vcf")).text).toContain("BEGIN:VCARD");
+  });
+
+  it("answers 500 when the calendar cannot be saved, so the processor sends the snapshot again", async () => {
+    const dataDir = tempDir();
+    mkdirSync(join(dataDir, "calendar.json")); // a directory where the state file should go
+    const t = await service({ dataDir });
+    const response = await request(t.service.app)
+      .post("/manual-sync")
+      .set("Authorization", `Bearer ${TOKEN}`)
+      .send([fogisMatch({ matchid: 1001 })]);
+    expect(response.status).toBe(500);
+    expect(response.body).toMatchObject({ success: false, status: "failed" });
+    expect(t.service.stats.toJSON()).toMatchObject({ snapshots_failed: 1, messages_failed: 1 });
+    expect(parseFeed((await request(t.service.app).get("/calendar.ics")).text).events).toHaveLength(0);
+  });
+});
+
+describe("HTTP-only mode (REDIS_PUBSUB_ENABLED=false)", () => {
+  it("converges from the processor's GET /matches/latest at start and by polling", async () => {
+    let latest = pythonMatchUpdatesEnvelope([fogisMatch({ matchid: 1001 })]);
+    const processor: typeof fetch = async () => new Response(JSON.stringify(latest));
+    const t = await service({ fetch: processor, env: { PROCESSOR_POLL_SECONDS: "1" } });
+    const ids = async () =>
+      parseFeed((await request(t.service.app).get("/calendar.ics")).text).events.map((event) => event.uid);
+    await eventually(async () => expect(await ids()).toEqual(["fogis-match-1001@fogis-realtime"]));
+    latest = pythonMatchUpdatesEnvelope([fogisMatch({ matchid: 1002 })]);
+    await eventually(async () => expect(await ids()).toEqual(["fogis-match-1002@fogis-realtime"]), 3000);
   });
 });

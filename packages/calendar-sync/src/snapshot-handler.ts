@@ -71,7 +71,8 @@ export class SnapshotHandler {
   private readonly stats: SyncStats;
   private readonly clock: () => Date;
   private pending: Job | undefined;
-  private draining: Promise<void> | undefined;
+  private draining = false;
+  private readonly idleWaiters: Array<() => void> = [];
   private lastAppliedHash: string | undefined;
   private liveSnapshots = 0;
   private lastLiveSequence: number | undefined;
@@ -163,7 +164,8 @@ export class SnapshotHandler {
 
   /** Resolves once nothing is being applied or waiting. */
   async idle(): Promise<void> {
-    while (this.draining) await this.draining;
+    if (!this.draining && !this.pending) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
   private submit(envelope: MatchUpdatesEnvelope, origin: MessageOrigin): Promise<ApplyOutcome> {
@@ -181,16 +183,23 @@ export class SnapshotHandler {
         this.pending.resolve({ status: "superseded" });
       }
       this.pending = { envelope, origin, resolve };
-      this.draining ??= this.drain().finally(() => {
-        this.draining = undefined;
-      });
+      void this.drain();
     });
   }
 
   private async drain(): Promise<void> {
-    for (let job = this.pending; job; job = this.pending) {
-      this.pending = undefined;
-      job.resolve(await this.apply(job));
+    if (this.draining) return;
+    // Set and cleared synchronously around the loop, so a job submitted at any moment is either
+    // seen by the running loop or starts a new one.
+    this.draining = true;
+    try {
+      for (let job = this.pending; job; job = this.pending) {
+        this.pending = undefined;
+        job.resolve(await this.apply(job));
+      }
+    } finally {
+      this.draining = false;
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
     }
   }
 

@@ -88,6 +88,28 @@ describe("delivery", () => {
     });
   });
 
+  it("falls back to HTTP after the 1 s command timeout when Redis is frozen (connection open, no answers)", async () => {
+    const redis = await ownedRedis();
+    const calendar = await receiver();
+    const rig = await processorRig({
+      redisUrl: redis.url,
+      fallbackUrl: calendar.url,
+      source: new ListSource(fogisMatchList(2)),
+    });
+    cleanup.push(
+      () => rig.close(),
+      () => redis.resume(),
+    );
+    await redis.pause();
+    const started = Date.now();
+    const result = await rig.processor.runCycle();
+    const elapsed = Date.now() - started;
+    expect(result).toMatchObject({ outcome: "delivered", delivery: { route: "http", attempts: 1 } });
+    expect(result.delivery.errors[0]).toContain("redis");
+    expect(elapsed).toBeGreaterThanOrEqual(900);
+    expect(elapsed).toBeLessThan(2500);
+  });
+
   it("sends the snapshot over HTTP when PUBLISH reaches no subscriber, and still stores it in Redis", async () => {
     const redis = await startRedis();
     cleanup.push(() => redis.close());

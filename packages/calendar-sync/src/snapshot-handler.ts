@@ -74,6 +74,8 @@ export class SnapshotHandler {
   private draining = false;
   private readonly idleWaiters: Array<() => void> = [];
   private lastAppliedHash: string | undefined;
+  /** Sequence and timestamp of the last snapshot applied, to refuse an older one from a resync. */
+  private lastAppliedVersion: { sequence: number | undefined; timestamp: number } | undefined;
   private liveSnapshots = 0;
   private lastLiveSequence: number | undefined;
 
@@ -213,7 +215,18 @@ export class SnapshotHandler {
       sequence: metadata?.sequence,
       matches: envelope.payload.matches.length,
     };
+    if (origin === "resync" && this.isOlderThanApplied(envelope)) {
+      // E.g. the Redis key still holds what was published before an outage that the HTTP
+      // fallback has since carried newer snapshots through.
+      this.stats.snapshot("stale");
+      this.logger.info(
+        { event: "resync_stale", ...context },
+        "the stored envelope is older than the calendar",
+      );
+      return { status: "stale" };
+    }
     if (hash !== undefined && hash === this.lastAppliedHash) {
+      this.rememberApplied(envelope);
       this.stats.snapshot("skipped");
       this.logger.debug({ event: "snapshot_skipped", ...context }, "same snapshot as the last one applied");
       return { status: "skipped" };
@@ -229,6 +242,7 @@ export class SnapshotHandler {
       const changes = await this.options.backend.apply(desired, now);
       const contacts = await this.options.phonebook.apply(envelope.payload.matches, now);
       this.lastAppliedHash = hash;
+      this.rememberApplied(envelope);
       const seconds = (performance.now() - started) / 1000;
       const status = countChanges(changes) > 0 || contacts.changed ? "applied" : "unchanged";
       this.stats.snapshot(status, seconds);
@@ -267,6 +281,27 @@ export class SnapshotHandler {
       this.options.onApplyFailed?.();
       return { status: "failed", error: message };
     }
+  }
+
+  private rememberApplied(envelope: MatchUpdatesEnvelope): void {
+    const timestamp = Date.parse(envelope.timestamp);
+    if (Number.isNaN(timestamp)) return;
+    this.lastAppliedVersion = { sequence: envelope.payload.metadata?.sequence, timestamp };
+  }
+
+  /**
+   * Older by its timestamp and, when both carry one, by its sequence too: a lower sequence with a
+   * newer timestamp is a processor that was reset, and is accepted.
+   */
+  private isOlderThanApplied(envelope: MatchUpdatesEnvelope): boolean {
+    const applied = this.lastAppliedVersion;
+    const timestamp = Date.parse(envelope.timestamp);
+    if (!applied || Number.isNaN(timestamp)) return false;
+    const sequence = envelope.payload.metadata?.sequence;
+    if (sequence !== undefined && applied.sequence !== undefined && sequence !== applied.sequence) {
+      return sequence < applied.sequence && timestamp <= applied.timestamp;
+    }
+    return timestamp < applied.timestamp;
   }
 
   private trackLiveSequence(envelope: MatchUpdatesEnvelope): void {

@@ -162,6 +162,35 @@ describe("Redis subscriber", () => {
     expect(t.service.stats.toJSON()).toMatchObject({ sequence_gaps: 1, last_sequence: 4 });
   });
 
+  it("never rolls the calendar back to an older envelope still stored in Redis", async () => {
+    const { publisher, t } = await setUp();
+    await subscribed(t);
+    // Stored before an outage...
+    const old = createMatchUpdatesEnvelope({
+      source: "match-processor",
+      matches: [fogisMatch({ matchid: 1001 })],
+      sequence: 1,
+      now: new Date("2026-11-20T10:00:00Z"),
+    });
+    await publisher.set(latestEnvelopeKey(channels), encodeEnvelope(old));
+    // ...then the HTTP fallback delivered a newer snapshot.
+    const newer = createMatchUpdatesEnvelope({
+      source: "match-processor",
+      matches: [fogisMatch({ matchid: 1002 })],
+      sequence: 2,
+      now: new Date("2026-11-20T10:05:00Z"),
+    });
+    const posted = await request(t.service.app)
+      .post("/manual-sync")
+      .set("Authorization", `Bearer ${TOKEN}`)
+      .send(newer);
+    expect(posted.body.status).toBe("applied");
+
+    const result = await t.service.resync("test");
+    expect(result).toMatchObject({ source: "redis", outcome: { status: "stale" } });
+    expect(await feedMatchIds(t)).toEqual([1002]);
+  });
+
   it("resubscribes and resyncs by itself after Redis is killed and restarted", async () => {
     const { redis, publisher, t } = await setUp({ owned: true });
     await subscribed(t);

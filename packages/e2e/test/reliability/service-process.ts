@@ -1,0 +1,215 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * One of the two services as a real process, the way compose runs it: `node packages/<svc>/dist/main.js`
+ * with an environment, stopped with SIGTERM or SIGKILL, restarted on the same port and data dir.
+ * Everything it prints (stdout and stderr) is kept, across restarts, so tests can search the logs.
+ */
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "../../../..");
+
+export type ServiceName = "match-processor" | "calendar-sync";
+
+/** Every service log line and stderr chunk of this test file, for the secret scan. */
+const allOutput: string[] = [];
+export function capturedOutput(): string {
+  return allOutput.join("");
+}
+
+const live = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of live) child.kill("SIGKILL");
+});
+
+/** Fails with the fix when dist/ is missing or older than src/ (the suite tests what `pnpm build` made). */
+export function assertBuilt(service: ServiceName): string {
+  const main = join(repoRoot, "packages", service, "dist", "main.js");
+  if (!existsSync(main)) {
+    throw new Error(`${main} is missing: run \`pnpm build\` first (pnpm test:reliability does).`);
+  }
+  for (const pkg of [service, "runtime", "message-schema"]) {
+    const source = newestFile(join(repoRoot, "packages", pkg, "src"), ".ts");
+    const built = newestFile(join(repoRoot, "packages", pkg, "dist"), ".js");
+    if (source && (!built || source.mtimeMs > built.mtimeMs)) {
+      throw new Error(
+        `${source.path} is newer than packages/${pkg}/dist: run \`pnpm build\` first (pnpm test:reliability does).`,
+      );
+    }
+  }
+  return main;
+}
+
+function newestFile(dir: string, suffix: string): { path: string; mtimeMs: number } | undefined {
+  if (!existsSync(dir)) return undefined;
+  let newest: { path: string; mtimeMs: number } | undefined;
+  for (const name of readdirSync(dir, { recursive: true, encoding: "utf8" })) {
+    if (!name.endsWith(suffix)) continue;
+    const path = join(dir, name);
+    const mtimeMs = statSync(path).mtimeMs;
+    if (!newest || mtimeMs > newest.mtimeMs) newest = { path, mtimeMs };
+  }
+  return newest;
+}
+
+export interface ServiceProcessOptions {
+  service: ServiceName;
+  port: number;
+  env: Record<string, string>;
+}
+
+export class ServiceProcess {
+  readonly service: ServiceName;
+  readonly port: number;
+  readonly baseUrl: string;
+  readonly env: Record<string, string>;
+  private readonly main: string;
+  private child: ChildProcess | undefined;
+  private exitedPromise: Promise<{ code: number | null; signal: NodeJS.Signals | null }> | undefined;
+  private output: string[] = [];
+
+  constructor(options: ServiceProcessOptions) {
+    this.service = options.service;
+    this.port = options.port;
+    this.baseUrl = `http://127.0.0.1:${options.port}`;
+    this.env = options.env;
+    this.main = assertBuilt(options.service);
+  }
+
+  get pid(): number | undefined {
+    return this.running ? this.child?.pid : undefined;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** stdout + stderr of every run so far. */
+  get logs(): string {
+    return this.output.join("");
+  }
+
+  /** Log lines (pino JSON) of every run so far, parsed; non-JSON lines are skipped. */
+  logEvents(): Array<Record<string, unknown>> {
+    const events: Array<Record<string, unknown>> = [];
+    for (const line of this.logs.split("\n")) {
+      if (!line.startsWith("{")) continue;
+      try {
+        events.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // A line cut by SIGKILL.
+      }
+    }
+    return events;
+  }
+
+  /** Spawns the process and resolves once `GET /health` answers. */
+  async start(timeoutMs = 15_000): Promise<void> {
+    if (this.running) return;
+    const child = spawn(process.execPath, [this.main], {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH ?? "", ...this.env, PORT: String(this.port), HOST: "127.0.0.1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const keep = (chunk: Buffer) => {
+      const text = chunk.toString();
+      this.output.push(text);
+      allOutput.push(text);
+    };
+    child.stdout?.on("data", keep);
+    child.stderr?.on("data", keep);
+    this.exitedPromise = new Promise((resolve) =>
+      child.once("exit", (code, signal) => {
+        live.delete(child);
+        resolve({ code, signal });
+      }),
+    );
+    live.add(child);
+    this.child = child;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!this.running) {
+        throw new Error(`${this.service} exited during start-up:\n${this.logs.slice(-2000)}`);
+      }
+      try {
+        const response = await fetch(`${this.baseUrl}/health`, { signal: AbortSignal.timeout(1000) });
+        if (response.ok) return;
+      } catch {
+        // Not listening yet.
+      }
+      if (Date.now() > deadline) {
+        throw new Error(
+          `${this.service} did not answer /health within ${timeoutMs} ms:\n${this.logs.slice(-2000)}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+
+  /** SIGTERM (graceful) or SIGKILL (crash); resolves with how it exited. */
+  async stop(
+    signal: "SIGTERM" | "SIGKILL" = "SIGTERM",
+  ): Promise<{ code: number | null; signal: string | null }> {
+    const child = this.child;
+    if (!child || !this.exitedPromise) return { code: null, signal: null };
+    if (this.running) child.kill(signal);
+    return this.exitedPromise;
+  }
+
+  async restart(signal: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<void> {
+    await this.stop(signal);
+    await this.start();
+  }
+
+  /** Resident set size in bytes, from /proc (Linux). */
+  rssBytes(): number {
+    const pid = this.pid;
+    if (!pid) throw new Error(`${this.service} is not running`);
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = /VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1];
+    if (!kb) throw new Error(`no VmRSS in /proc/${pid}/status`);
+    return Number(kb) * 1024;
+  }
+
+  async getJson<T = Record<string, unknown>>(path: string): Promise<{ status: number; body: T }> {
+    const response = await fetch(`${this.baseUrl}${path}`, { signal: AbortSignal.timeout(10_000) });
+    const text = await response.text();
+    return { status: response.status, body: (text ? JSON.parse(text) : {}) as T };
+  }
+
+  async getText(path: string): Promise<{ status: number; text: string }> {
+    const response = await fetch(`${this.baseUrl}${path}`, { signal: AbortSignal.timeout(10_000) });
+    return { status: response.status, text: await response.text() };
+  }
+
+  /** POST with `Authorization: Bearer <token>` (none when `token` is null); a string body is sent as is. */
+  async post<T = Record<string, unknown>>(
+    path: string,
+    options: { token: string | null; body?: unknown; contentType?: string; timeoutMs?: number },
+  ): Promise<{ status: number; body: T }> {
+    const headers: Record<string, string> = { "content-type": options.contentType ?? "application/json" };
+    if (options.token !== null) headers.authorization = `Bearer ${options.token}`;
+    const body =
+      options.body === undefined
+        ? undefined
+        : typeof options.body === "string" || options.body instanceof Uint8Array
+          ? options.body
+          : JSON.stringify(options.body);
+    const response = await fetch(`${this.baseUrl}${path}`, {
+      method: "POST",
+      headers,
+      body,
+      signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
+    });
+    const text = await response.text();
+    let parsed: unknown = {};
+    try {
+      parsed = text ? JSON.parse(text) : {};
+    } catch {
+      parsed = { text };
+    }
+    return { status: response.status, body: parsed as T };
+  }
+}

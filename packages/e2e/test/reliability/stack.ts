@@ -1,0 +1,302 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort, type RedisHandle, type StartRedisOptions, startRedis } from "@fogis/testing";
+import { calendarDifferences, parseFeed, wrongMatchIds } from "./calendar.js";
+import { type MatchChange, MatchScript } from "./match-script.js";
+import { assertBuilt, ServiceProcess } from "./service-process.js";
+
+/**
+ * The whole stack for a fault test: a redis-server the test owns (it kills, restarts and freezes
+ * it), match-processor and calendar-sync as real processes, and a match list in a temp file the
+ * test rewrites. Cycles run only when the test asks (`SERVICE_INTERVAL=0`, `POST /process`), so
+ * every run makes the same changes at the same moments.
+ */
+
+export const API_TOKEN = "reliability-api-token-5f0c9e2d41";
+
+export interface StackOptions {
+  /** Options for the owned redis-server (password, extra args). */
+  redis?: Omit<StartRedisOptions, "owned" | "kind">;
+  /** REDIS_URL for both services; defaults to the owned server's URL. */
+  redisUrl?: (redis: RedisHandle) => string;
+  processorEnv?: Record<string, string>;
+  calendarEnv?: Record<string, string>;
+  /** Environment for both service processes (e.g. NODE_EXTRA_CA_CERTS). */
+  commonEnv?: Record<string, string>;
+  script?: MatchScript;
+  apiToken?: string;
+  /** Write the match list and start the services (default true). */
+  start?: boolean;
+}
+
+export interface DeliveryCounters {
+  envelopes_created: number;
+  delivered_via_redis: number;
+  delivered_via_http: number;
+  superseded: number;
+  pending: number;
+  zero_receiver_publishes: number;
+  delivery_failures: number;
+  cycles: Record<string, number>;
+}
+
+export interface CycleResult {
+  success: boolean;
+  outcome: string;
+  publish_reason: string | null;
+  delivery: { route: string; confirmed: boolean; sequence: number | null; errors: string[] };
+  [key: string]: unknown;
+}
+
+export interface RedisStatus {
+  success: boolean;
+  status: "pass" | "warn" | "fail";
+  delivery_path: string;
+  redis_status: { enabled: boolean; connected: boolean; subscribed: boolean; redis_available: boolean };
+  delivery?: DeliveryCounters;
+  [key: string]: unknown;
+}
+
+export class Stack {
+  readonly dir: string;
+  readonly matchFile: string;
+  readonly processorDataDir: string;
+  readonly calendarDataDir: string;
+  readonly apiToken: string;
+
+  private constructor(
+    readonly redis: RedisHandle,
+    readonly processor: ServiceProcess,
+    readonly calendar: ServiceProcess,
+    readonly script: MatchScript,
+    dirs: { dir: string; apiToken: string },
+  ) {
+    this.dir = dirs.dir;
+    this.apiToken = dirs.apiToken;
+    this.matchFile = join(this.dir, "matches.json");
+    this.processorDataDir = join(this.dir, "processor-data");
+    this.calendarDataDir = join(this.dir, "calendar-data");
+  }
+
+  static async create(options: StackOptions = {}): Promise<Stack> {
+    assertBuilt("match-processor");
+    assertBuilt("calendar-sync");
+    const redis = await startRedis({ ...options.redis, owned: true, kind: "server" });
+    const dir = mkdtempSync(join(tmpdir(), "fogis-reliability-"));
+    const apiToken = options.apiToken ?? API_TOKEN;
+    const [processorPort, calendarPort] = [await freePort(), await freePort()];
+    const redisUrl = options.redisUrl?.(redis) ?? redis.url;
+    const common = { API_TOKEN: apiToken, REDIS_URL: redisUrl, LOG_LEVEL: "info", ...options.commonEnv };
+    const processor = new ServiceProcess({
+      service: "match-processor",
+      port: processorPort,
+      env: {
+        ...common,
+        DATA_DIR: join(dir, "processor-data"),
+        MATCH_SOURCE_FILE: join(dir, "matches.json"),
+        SERVICE_INTERVAL: "0",
+        CALENDAR_SYNC_URL: `http://127.0.0.1:${calendarPort}`,
+        ...options.processorEnv,
+      },
+    });
+    const calendar = new ServiceProcess({
+      service: "calendar-sync",
+      port: calendarPort,
+      env: {
+        ...common,
+        DATA_DIR: join(dir, "calendar-data"),
+        PROCESSOR_URL: `http://127.0.0.1:${processorPort}`,
+        ...options.calendarEnv,
+      },
+    });
+    const stack = new Stack(redis, processor, calendar, options.script ?? new MatchScript(), {
+      dir,
+      apiToken,
+    });
+    if (options.start !== false) {
+      await stack.writeMatches();
+      await Promise.all([calendar.start(), processor.start()]);
+    }
+    return stack;
+  }
+
+  async writeMatches(): Promise<void> {
+    await this.script.write(this.matchFile);
+  }
+
+  /** Makes `count` changes to the match list and writes it. */
+  async change(count = 1): Promise<void> {
+    for (let i = 0; i < count; i++) this.script.change();
+    await this.writeMatches();
+  }
+
+  /** `POST /process`: one cycle now; answers its result (a failed delivery is a 502 with a body). */
+  async cycle(): Promise<CycleResult> {
+    const { status, body } = await this.processor.post<CycleResult>("/process", { token: this.apiToken });
+    if (status !== 200 && status !== 502) {
+      throw new Error(`POST /process answered ${status}: ${JSON.stringify(body).slice(0, 300)}`);
+    }
+    return body;
+  }
+
+  async processorStatus(): Promise<RedisStatus> {
+    return (await this.processor.getJson<RedisStatus>("/redis-status")).body;
+  }
+
+  async calendarStatus(): Promise<RedisStatus> {
+    return (await this.calendar.getJson<RedisStatus>("/redis-status")).body;
+  }
+
+  async counters(): Promise<DeliveryCounters> {
+    const status = await this.processorStatus();
+    if (!status.delivery) throw new Error("/redis-status of the processor has no delivery counters");
+    return status.delivery;
+  }
+
+  async calendarStats(): Promise<Record<string, unknown>> {
+    const { body } = await this.calendar.getJson<{ stats: Record<string, unknown> }>("/redis-stats");
+    return body.stats;
+  }
+
+  async events() {
+    const { status, text } = await this.calendar.getText("/calendar.ics");
+    if (status !== 200) throw new Error(`/calendar.ics answered ${status}`);
+    return parseFeed(text);
+  }
+
+  /** How the calendar differs from the current match list (empty: equal). */
+  async differences(): Promise<string[]> {
+    return calendarDifferences(await this.events(), this.script.matches);
+  }
+
+  /** Waits until the calendar equals the current list; answers how long that took (ms). */
+  async waitConverged(timeoutMs = 15_000): Promise<number> {
+    const started = performance.now();
+    let last: string[] = [];
+    while (performance.now() - started < timeoutMs) {
+      try {
+        last = await this.differences();
+        if (last.length === 0) return performance.now() - started;
+      } catch (error) {
+        last = [(error as Error).message];
+      }
+      await sleep(50);
+    }
+    throw new Error(`calendar did not converge within ${timeoutMs} ms:\n  ${last.slice(0, 10).join("\n  ")}`);
+  }
+
+  /** Of `changes`, how many the calendar shows (a change to a match whose event differs from the list is lost). */
+  async reached(changes: readonly MatchChange[]): Promise<number> {
+    const wrong = wrongMatchIds(await this.events(), this.script.matches);
+    return changes.filter((change) => !wrong.has(change.matchid)).length;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.processor.stop("SIGKILL"), this.calendar.stop("SIGKILL")]);
+    await this.redis.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** The accounting invariant (DESIGN §5): every envelope created is in exactly one bucket. */
+export function accountingProblems(counters: DeliveryCounters): string[] {
+  const problems: string[] = [];
+  const accounted =
+    counters.delivered_via_redis + counters.delivered_via_http + counters.superseded + counters.pending;
+  if (counters.envelopes_created !== accounted) {
+    problems.push(
+      `envelopes_created ${counters.envelopes_created} != delivered_via_redis ${counters.delivered_via_redis} + delivered_via_http ${counters.delivered_via_http} + superseded ${counters.superseded} + pending ${counters.pending}`,
+    );
+  }
+  if (counters.pending !== 0 && counters.pending !== 1) problems.push(`pending is ${counters.pending}`);
+  return problems;
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls `probe` until it answers true; answers the time it took (ms) or throws after `timeoutMs`. */
+export async function timeUntil(
+  what: string,
+  probe: () => Promise<boolean>,
+  timeoutMs: number,
+  intervalMs = 50,
+): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    try {
+      if (await probe()) return performance.now() - started;
+    } catch {
+      // Not yet: the service may be restarting.
+    }
+    if (performance.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await sleep(intervalMs);
+  }
+}
+
+/**
+ * Polls both services' `/redis-status` in the background (every 50 ms) and remembers when each
+ * one's verdict changed, so a test can time detection and recovery while it goes on making changes.
+ */
+export class StatusWatcher {
+  private readonly samples: Array<{ at: number; service: "processor" | "calendar"; status: string }> = [];
+  private stopped = false;
+  private readonly loop: Promise<void>;
+
+  constructor(private readonly stack: Stack) {
+    this.loop = this.run();
+  }
+
+  /** First moment at or after `since` when `service` answered `status` (or, with `not`, anything else). */
+  firstAfter(
+    service: "processor" | "calendar",
+    since: number,
+    match: (status: string) => boolean,
+  ): number | undefined {
+    return this.samples.find((s) => s.service === service && s.at >= since && match(s.status))?.at;
+  }
+
+  /** Waits until both services answered a verdict matching `match` after `since`; answers the later moment. */
+  async both(
+    since: number,
+    match: (status: string) => boolean,
+    timeoutMs: number,
+    what: string,
+  ): Promise<number> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const processor = this.firstAfter("processor", since, match);
+      const calendar = this.firstAfter("calendar", since, match);
+      if (processor !== undefined && calendar !== undefined) return Math.max(processor, calendar);
+      if (performance.now() > deadline) {
+        throw new Error(
+          `${what}: processor ${processor ?? "no"}, calendar-sync ${calendar ?? "no"} within ${timeoutMs} ms`,
+        );
+      }
+      await sleep(25);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      const sample = async (service: "processor" | "calendar") => {
+        let status = "unreachable";
+        try {
+          status = (
+            service === "processor" ? await this.stack.processorStatus() : await this.stack.calendarStatus()
+          ).status;
+        } catch {
+          // A stopped service: keep "unreachable".
+        }
+        this.samples.push({ at: performance.now(), service, status });
+      };
+      await Promise.all([sample("processor"), sample("calendar")]);
+      await sleep(50);
+    }
+  }
+}

@@ -44,8 +44,8 @@ export const PLAYED_AFTER_MS = 2 * 3_600_000;
 const PRIORITY_BY_CATEGORY: Record<ChangeCategory, ChangePriority> = {
   cancellation: "critical",
   new_assignment: "high",
-  // Losing an assignment matters to the referee as much as getting one.
-  removed: "high",
+  // DESIGN §6: "low: the rest". A removal on match day is still critical (same-day rule).
+  removed: "low",
   referee_change: "high",
   time_change: "high",
   date_change: "high",

@@ -45,7 +45,13 @@ export interface MatchProcessorOptions {
   now?: () => Date;
 }
 
-export type PublishReason = "changes" | "unconfirmed" | "first_delivery" | "redis_recovered" | "heartbeat";
+export type PublishReason =
+  | "changes"
+  | "content_changed"
+  | "unconfirmed"
+  | "first_delivery"
+  | "redis_recovered"
+  | "heartbeat";
 
 export interface CycleResult {
   success: boolean;
@@ -332,11 +338,12 @@ export class MatchProcessor {
         total: changeSet.changes.length,
       },
     };
-    const reason = this.publishReason(changeSet, context.started);
+    const hash = snapshotHash(matches);
+    const reason = this.publishReason(changeSet, hash, context.started);
     if (!reason) return { outcome: "unchanged", ...counted, publish_reason: null, delivery: NO_DELIVERY };
 
     this.metrics.changesDetected(changeSet.summary.by_category ?? {});
-    const envelope = await this.createEnvelope(matches, changeSet, context.started);
+    const envelope = await this.createEnvelope(matches, hash, changeSet, context.started);
     const sequence = envelope.payload.metadata?.sequence ?? null;
     const delivered = await this.delivery.deliverSnapshot(envelope, this.shutdown.signal);
     this.metrics.zeroReceiverPublishes(delivered.zeroReceiverPublishes);
@@ -425,10 +432,13 @@ export class MatchProcessor {
     if (this.confirmed && this.confirmed.route !== "redis") this.redisRecovered = true;
   }
 
-  private publishReason(changeSet: ChangeSet, now: Date): PublishReason | null {
+  private publishReason(changeSet: ChangeSet, hash: string, now: Date): PublishReason | null {
     if (changeSet.changes.length > 0) return "changes";
     if (this.pending || this.unconfirmedFromEarlierRun) return "unconfirmed";
     if (!this.confirmed) return "first_delivery";
+    // Fields outside DESIGN §6's change list (a referee's new phone number, a team contact) are
+    // not reported as changes, but the calendar shows them: send the snapshot all the same.
+    if (hash !== this.confirmed.snapshotHash) return "content_changed";
     if (this.redisRecovered && this.delivery.redisConnected) return "redis_recovered";
     if (now.getTime() - this.confirmed.deliveredAt.getTime() >= this.heartbeatMs) return "heartbeat";
     return null;
@@ -436,6 +446,7 @@ export class MatchProcessor {
 
   private async createEnvelope(
     matches: Match[],
+    hash: string,
     changeSet: ChangeSet,
     now: Date,
   ): Promise<MatchUpdatesEnvelope> {
@@ -445,7 +456,7 @@ export class MatchProcessor {
       matches,
       changes: changeSet.changes,
       sequence,
-      snapshotHash: snapshotHash(matches),
+      snapshotHash: hash,
       changeSummary: changeSet.summary,
       now,
     });

@@ -207,7 +207,7 @@ describe("detectChanges", () => {
       current_value: null,
       previous_value: "Hemmalag 17 - Bortalag 17",
     });
-    expect(diff([base()], []).changes[0]).toMatchObject({ category: "removed", priority: "high" });
+    expect(diff([base()], []).changes[0]).toMatchObject({ category: "removed", priority: "low" });
     expect(result.summary).toMatchObject({ removed: 1 });
   });
 

@@ -110,6 +110,25 @@ describe("a processing cycle", () => {
     expect(update.detailed_changes.map((c) => c.category)).toEqual(["time_change"]);
   });
 
+  it("sends a snapshot when only a shown field outside the change list differs (a referee's phone)", async () => {
+    const source = new ListSource(fogisMatchList(2));
+    const { rig, subscriber } = await rigWithSubscriber(source);
+    await rig.processor.runCycle();
+    const referee = (source.matches[0] as Match).domaruppdraglista?.[0];
+    if (referee) referee.mobiltelefon = "070-9999999";
+    const result = await rig.processor.runCycle();
+    expect(result).toMatchObject({
+      outcome: "delivered",
+      publish_reason: "content_changed",
+      changes: { total: 0 },
+      delivery: { route: "redis" },
+    });
+    await expect.poll(() => subscriber.on(rig.channels.matchUpdates).length).toBe(2);
+    const payload = subscriber.on(rig.channels.matchUpdates)[1]?.json.payload as { matches: Match[] };
+    expect(payload.matches[0]?.domaruppdraglista?.[0]?.mobiltelefon).toBe("070-9999999");
+    expect((await rig.processor.runCycle()).outcome).toBe("unchanged");
+  });
+
   it("re-sends an unchanged snapshot once the heartbeat interval has passed", async () => {
     let now = new Date("2026-11-20T08:00:00Z");
     const source = new ListSource(fogisMatchList(2));

@@ -20,6 +20,9 @@ export interface ProcessorService {
   stop(): Promise<void>;
 }
 
+/** A frozen Redis keeps the connection open; PINGs notice it in seconds, so /redis-status tells the truth and cycles go straight to HTTP. */
+const REDIS_HEARTBEAT_MS = 2500;
+
 /** How long start-up waits for Redis before the first cycle (which then uses HTTP). */
 const REDIS_GRACE_MS = 1000;
 
@@ -28,7 +31,7 @@ export async function startProcessorService(
   logger: Logger,
 ): Promise<ProcessorService> {
   const link = config.pubsubEnabled
-    ? new RedisLink({ url: config.redisUrl, name: SERVICE_NAME, logger })
+    ? new RedisLink({ url: config.redisUrl, name: SERVICE_NAME, logger, heartbeatMs: REDIS_HEARTBEAT_MS })
     : null;
   link?.connect();
   const delivery = new SnapshotDelivery({

@@ -19,6 +19,12 @@ export interface RedisConnectionOptions {
   commandTimeoutMs?: number;
   /** Longest pause between reconnect attempts. */
   maxBackoffMs?: number;
+  /**
+   * PING this often while up; a PING that fails or times out (after `commandTimeoutMs`) forces a
+   * reconnect. A frozen Redis or a half-open socket keeps the TCP connection open and is otherwise
+   * noticed only when a command happens to time out. 0 (the default) turns it off.
+   */
+  heartbeatMs?: number;
 }
 
 export type RedisLinkState = "connecting" | "up" | "down" | "closed";
@@ -34,6 +40,8 @@ export class RedisLink extends EventEmitter<{ up: []; down: [reason: string] }> 
   private changedAt = Date.now();
   private lastErrorValue: string | undefined;
   private readonly logger: Logger;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private heartbeatInFlight = false;
 
   constructor(options: RedisConnectionOptions) {
     super();
@@ -64,6 +72,10 @@ export class RedisLink extends EventEmitter<{ up: []; down: [reason: string] }> 
       }
       this.lastErrorValue = message;
     });
+    if (options.heartbeatMs) {
+      this.heartbeat = setInterval(() => void this.ping(), options.heartbeatMs);
+      this.heartbeat.unref();
+    }
   }
 
   get state(): RedisLinkState {
@@ -113,6 +125,7 @@ export class RedisLink extends EventEmitter<{ up: []; down: [reason: string] }> 
   }
 
   async close(): Promise<void> {
+    clearInterval(this.heartbeat);
     this.transition("closed");
     try {
       await Promise.race([this.client.quit(), new Promise((resolve) => setTimeout(resolve, 500))]);
@@ -120,6 +133,18 @@ export class RedisLink extends EventEmitter<{ up: []; down: [reason: string] }> 
       // Already gone.
     }
     this.client.disconnect(false);
+  }
+
+  private async ping(): Promise<void> {
+    if (this.heartbeatInFlight || !this.isUp) return;
+    this.heartbeatInFlight = true;
+    try {
+      await this.client.ping();
+    } catch (error) {
+      if (this.isUp) this.reconnect(`heartbeat PING failed: ${(error as Error).message}`);
+    } finally {
+      this.heartbeatInFlight = false;
+    }
   }
 
   private transition(next: RedisLinkState, reason?: string): void {

@@ -32,6 +32,32 @@ describe("RedisLink", () => {
     }
   });
 
+  it("with a heartbeat, notices a frozen Redis within seconds and is back after it thaws", async () => {
+    const redis = await startRedis({ owned: true, kind: "server" });
+    const link = new RedisLink({
+      url: redis.url,
+      name: "test",
+      logger,
+      heartbeatMs: 300,
+      commandTimeoutMs: 300,
+    });
+    try {
+      link.connect();
+      await link.waitUntilUp(5000);
+      await redis.pause();
+      // The TCP connection stays open; only the unanswered PING tells.
+      await expect.poll(() => link.isUp, { timeout: 3000 }).toBe(false);
+      expect(link.lastError).toMatch(/heartbeat/);
+      await redis.resume();
+      await link.waitUntilUp(5000);
+      expect(await link.client.ping()).toBe("PONG");
+    } finally {
+      await redis.resume();
+      await link.close();
+      await redis.close();
+    }
+  });
+
   it("does not block start when Redis is absent, and says why in lastError", async () => {
     const link = new RedisLink({ url: "redis://127.0.0.1:1", name: "test", logger });
     link.connect();

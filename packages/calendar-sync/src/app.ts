@@ -7,7 +7,6 @@ import {
   jsonErrorHandler,
   metricsHandler,
   type Registry,
-  requireBearerToken,
 } from "@fogis/runtime";
 import type { ErrorRequestHandler, Express, RequestHandler } from "express";
 import type { Logger } from "pino";
@@ -59,8 +58,7 @@ export function createApp(deps: AppDeps): Express {
   const { logger, stats, handler, redis } = deps;
   const now = deps.now ?? (() => new Date());
   const startedAt = now();
-  const app = createBaseApp({ logger, bodyLimit: `${deps.maxBodyBytes}b` });
-  const auth = requireBearerToken({ token: deps.apiToken, logger });
+  const app = createBaseApp({ logger, bodyLimit: `${deps.maxBodyBytes}b`, apiToken: deps.apiToken });
   const feedAuth = deps.feedToken ? requireFeedToken(deps.feedToken) : passThrough;
 
   app.get("/health", (_req, res) => {
@@ -100,7 +98,7 @@ export function createApp(deps: AppDeps): Express {
     res.json({ success: true, redis_config: deps.redisConfig });
   });
 
-  app.post("/redis-test", auth, async (_req, res) => {
+  app.post("/redis-test", async (_req, res) => {
     if (!redis) {
       res
         .status(503)
@@ -115,7 +113,7 @@ export function createApp(deps: AppDeps): Express {
     }
   });
 
-  app.post("/redis-restart", auth, async (_req, res) => {
+  app.post("/redis-restart", async (_req, res) => {
     if (!redis) {
       res
         .status(409)
@@ -138,7 +136,7 @@ export function createApp(deps: AppDeps): Express {
     });
   });
 
-  app.post("/manual-sync", auth, async (req, res) => {
+  app.post("/manual-sync", async (req, res) => {
     if (req.body === undefined) {
       const reason = "send the snapshot as JSON with Content-Type: application/json";
       await handler.handleDecoded({ ok: false, code: "not_json", reason }, "http");

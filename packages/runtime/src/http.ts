@@ -14,10 +14,23 @@ export interface BaseAppOptions {
   logger: Logger;
   /** Largest accepted request body, e.g. "25mb". */
   bodyLimit?: string;
+  /**
+   * Every request that is not a GET/HEAD/OPTIONS must carry `Authorization: Bearer <apiToken>`
+   * (DESIGN §8). Checked before the body is read, so an unauthenticated caller cannot make the
+   * service parse megabytes, and no POST route can be added without it.
+   */
+  apiToken: string;
+  /** Tuning of the failed-attempt limit (tests shorten the window). */
+  authLimits?: Pick<BearerAuthOptions, "maxFailures" | "windowMs" | "now">;
 }
 
-/** An express app with JSON parsing, request logs (health probes at debug) and no x-powered-by. */
-export function createBaseApp({ logger, bodyLimit = "1mb" }: BaseAppOptions): Express {
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * An express app with request logs (health probes at debug), bearer auth on every unsafe method,
+ * JSON parsing behind it, and no x-powered-by.
+ */
+export function createBaseApp({ logger, bodyLimit = "1mb", apiToken, authLimits }: BaseAppOptions): Express {
   const app = express();
   app.disable("x-powered-by");
   app.use(
@@ -39,6 +52,8 @@ export function createBaseApp({ logger, bodyLimit = "1mb" }: BaseAppOptions): Ex
       customErrorMessage: () => "request failed",
     }),
   );
+  const auth = requireBearerToken({ ...authLimits, token: apiToken, logger });
+  app.use((req, res, next) => (SAFE_METHODS.has(req.method) ? next() : auth(req, res, next)));
   app.use(express.json({ limit: bodyLimit, type: ["application/json", "application/*+json"] }));
   return app;
 }

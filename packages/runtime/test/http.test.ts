@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
 import request from "supertest";
 import { describe, expect, it } from "vitest";
-import { createBaseApp, createLogger, jsonErrorHandler, requireBearerToken } from "../src/index.js";
+import { createBaseApp, createLogger, jsonErrorHandler } from "../src/index.js";
 
 const TOKEN = "a-very-secret-token-1234";
 
@@ -14,8 +14,8 @@ function appWithLogs(options: { maxFailures?: number; now?: () => number } = {})
     },
   });
   const logger = createLogger({ name: "test", level: "debug" }, sink);
-  const app = createBaseApp({ logger, bodyLimit: "1kb" });
-  app.post("/action", requireBearerToken({ token: TOKEN, logger, ...options }), (req, res) => {
+  const app = createBaseApp({ logger, bodyLimit: "1kb", apiToken: TOKEN, authLimits: options });
+  app.post("/action", (req, res) => {
     res.json({ ok: true, got: req.body });
   });
   app.use(jsonErrorHandler(logger));
@@ -62,6 +62,21 @@ describe("bearer auth", () => {
     const logs = lines.join("");
     expect(logs).toContain("/feed.ics?x=1&token=[redacted]");
     expect(logs).not.toContain(TOKEN);
+  });
+});
+
+describe("auth comes before the body", () => {
+  it("answers an unauthenticated oversized body 401 without reading it, and lets GETs through", async () => {
+    const { app } = appWithLogs();
+    app.get("/open", (_req, res) => {
+      res.json({ open: true });
+    });
+    await request(app)
+      .post("/action")
+      .send({ blob: "x".repeat(5000) })
+      .expect(401);
+    await request(app).post("/not-a-route").send({}).expect(401);
+    await request(app).get("/open").expect(200);
   });
 });
 

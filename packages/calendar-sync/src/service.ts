@@ -1,5 +1,6 @@
+import { join } from "node:path";
 import { latestEnvelopeKey } from "@fogis/message-schema";
-import { createMetricsRegistry, type Registry } from "@fogis/runtime";
+import { createMetricsRegistry, type Registry, readJsonFile, writeJsonAtomic } from "@fogis/runtime";
 import type { Express } from "express";
 import type { Logger } from "pino";
 import { createApp } from "./app.js";
@@ -7,7 +8,7 @@ import { type CalendarSyncConfig, publicConfig } from "./config.js";
 import { FeedCalendarBackend } from "./feed-calendar.js";
 import { Phonebook } from "./phonebook.js";
 import { fetchLatestEnvelope, Resynchronizer, type ResyncResult } from "./resync.js";
-import { SnapshotHandler } from "./snapshot-handler.js";
+import { type AppliedVersion, SnapshotHandler } from "./snapshot-handler.js";
 import { SyncStats } from "./stats.js";
 import { MatchSubscriber } from "./subscriber.js";
 
@@ -65,6 +66,12 @@ export async function createCalendarSyncService(
     ownRefereeNumber: config.ownRefereeNumber,
   });
   const stateFiles = { calendar: await calendar.load(), contacts: await phonebook.load() };
+  // Which snapshot the stored calendar came from, so that after a restart a resync from an older
+  // envelope (e.g. the Redis key, while the HTTP fallback carried newer ones) is still refused.
+  // Only trusted when the calendar itself was read back; otherwise any snapshot must rebuild it.
+  const versionPath = join(config.dataDir, "applied_snapshot.json");
+  const appliedVersion =
+    stateFiles.calendar.state === "ok" ? await readAppliedVersion(versionPath) : undefined;
 
   const resyncLater = (reason: string) => {
     void resynchronizer.resync(reason);
@@ -86,6 +93,11 @@ export async function createCalendarSyncService(
     clock: options.clock,
     onSequenceGap: () => resyncLater("sequence gap"),
     onApplyFailed: retryAfterFailure,
+    appliedVersion,
+    onAppliedVersion: (version) =>
+      writeJsonAtomic(versionPath, version).catch((error: Error) =>
+        logger.warn({ event: "state_write_failed", file: versionPath, err: error.message }, "could not save"),
+      ),
   });
   const subscriber = config.redis.enabled
     ? new MatchSubscriber({
@@ -161,4 +173,12 @@ export async function createCalendarSyncService(
       await handler.idle();
     },
   };
+}
+
+async function readAppliedVersion(path: string): Promise<AppliedVersion | undefined> {
+  const read = await readJsonFile(path);
+  if (read.state !== "ok" || typeof read.value !== "object" || read.value === null) return undefined;
+  const { sequence, timestamp } = read.value as Record<string, unknown>;
+  if (typeof timestamp !== "number" || !Number.isFinite(timestamp)) return undefined;
+  return { sequence: typeof sequence === "number" ? sequence : undefined, timestamp };
 }

@@ -38,6 +38,16 @@ export interface SnapshotHandlerOptions {
    * delivered, so nobody else will send this snapshot again: the caller should resync later.
    */
   onApplyFailed?: () => void;
+  /** The version of the snapshot the stored calendar came from (saved by an earlier run). */
+  appliedVersion?: AppliedVersion;
+  /** Called after each apply, so the version can be saved and a restart still refuses older resyncs. */
+  onAppliedVersion?: (version: AppliedVersion) => Promise<void>;
+}
+
+/** Sequence and timestamp of the last snapshot applied, to refuse an older one from a resync. */
+export interface AppliedVersion {
+  sequence: number | undefined;
+  timestamp: number;
 }
 
 export type ApplyOutcome =
@@ -74,8 +84,7 @@ export class SnapshotHandler {
   private draining = false;
   private readonly idleWaiters: Array<() => void> = [];
   private lastAppliedHash: string | undefined;
-  /** Sequence and timestamp of the last snapshot applied, to refuse an older one from a resync. */
-  private lastAppliedVersion: { sequence: number | undefined; timestamp: number } | undefined;
+  private lastAppliedVersion: AppliedVersion | undefined;
   private liveSnapshots = 0;
   private lastLiveSequence: number | undefined;
 
@@ -84,6 +93,7 @@ export class SnapshotHandler {
     this.logger = options.logger;
     this.stats = options.stats;
     this.clock = options.clock ?? (() => new Date());
+    this.lastAppliedVersion = options.appliedVersion;
   }
 
   /** A raw message (from Redis): decoded once, size-limited, counted, then handled. Never throws. */
@@ -226,7 +236,7 @@ export class SnapshotHandler {
       return { status: "stale" };
     }
     if (hash !== undefined && hash === this.lastAppliedHash) {
-      this.rememberApplied(envelope);
+      await this.rememberApplied(envelope);
       this.stats.snapshot("skipped");
       this.logger.debug({ event: "snapshot_skipped", ...context }, "same snapshot as the last one applied");
       return { status: "skipped" };
@@ -242,7 +252,7 @@ export class SnapshotHandler {
       const changes = await this.options.backend.apply(desired, now);
       const contacts = await this.options.phonebook.apply(envelope.payload.matches, now);
       this.lastAppliedHash = hash;
-      this.rememberApplied(envelope);
+      await this.rememberApplied(envelope);
       const seconds = (performance.now() - started) / 1000;
       const status = countChanges(changes) > 0 || contacts.changed ? "applied" : "unchanged";
       this.stats.snapshot(status, seconds);
@@ -283,10 +293,15 @@ export class SnapshotHandler {
     }
   }
 
-  private rememberApplied(envelope: MatchUpdatesEnvelope): void {
+  private async rememberApplied(envelope: MatchUpdatesEnvelope): Promise<void> {
     const timestamp = Date.parse(envelope.timestamp);
     if (Number.isNaN(timestamp)) return;
-    this.lastAppliedVersion = { sequence: envelope.payload.metadata?.sequence, timestamp };
+    const version = { sequence: envelope.payload.metadata?.sequence, timestamp };
+    const previous = this.lastAppliedVersion;
+    this.lastAppliedVersion = version;
+    if (previous?.sequence !== version.sequence || previous?.timestamp !== version.timestamp) {
+      await this.options.onAppliedVersion?.(version);
+    }
   }
 
   /**

@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createMatchUpdatesEnvelope } from "@fogis/message-schema";
 import { ConfigError } from "@fogis/runtime";
 import { fogisMatch, pythonMatchUpdatesEnvelope } from "@fogis/testing";
 import request from "supertest";
@@ -114,6 +115,40 @@ describe("state files", () => {
       );
     expect(again.body).toMatchObject({ status: "unchanged", unchanged: 2 });
     expect((await request(second.service.app).get("/calendar.ics")).text).toBe(feedBefore);
+  });
+
+  it("after a restart still refuses a resync from an envelope older than the stored calendar", async () => {
+    const dataDir = tempDir();
+    const snapshot = (sequence: number, time: string, at: string) =>
+      createMatchUpdatesEnvelope({
+        source: "match-processor",
+        matches: [fogisMatch({ matchid: 2001, time })],
+        sequence,
+        now: new Date(at),
+      });
+    const first = await service({ dataDir });
+    await request(first.service.app)
+      .post("/manual-sync")
+      .set("Authorization", `Bearer ${TOKEN}`)
+      .send(snapshot(5, "19:00", "2026-11-20T10:05:00Z"))
+      .expect(200);
+    const feedBefore = (await request(first.service.app).get("/calendar.ics")).text;
+    await first.close();
+
+    // The processor (or the Redis key) still hands out snapshot 3, from before snapshot 5.
+    let asked = 0;
+    const older = snapshot(3, "15:00", "2026-11-20T10:03:00Z");
+    const second = await service({
+      dataDir,
+      fetch: async () => {
+        asked += 1;
+        return new Response(JSON.stringify(older), { headers: { "content-type": "application/json" } });
+      },
+    });
+    await eventually(() => expect(asked).toBeGreaterThan(0));
+    await second.service.resync("test");
+    expect((await request(second.service.app).get("/calendar.ics")).text).toBe(feedBefore);
+    expect(parseFeed(feedBefore).events[0]?.start.toISOString()).toBe("2026-12-05T18:00:00.000Z");
   });
 
   it("reports corrupt state files, starts empty, and rebuilds them from the processor's latest envelope", async () => {

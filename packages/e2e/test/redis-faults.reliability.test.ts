@@ -120,3 +120,53 @@ describe("Redis killed and restarted while the processor runs", () => {
     expect(reached).toBe(faultChanges.length);
   });
 });
+
+describe("Redis frozen (SIGSTOP) for 15 s", () => {
+  it("both services notice within 10 s, the HTTP fallback carries the changes, and after SIGCONT both return to Redis", async () => {
+    stack = await Stack.create();
+    const s = stack;
+    watcher = new StatusWatcher(s);
+    await watcher.both(0, isPass, 10_000, "both services on Redis at start");
+    await s.change();
+    expect((await s.cycle()).delivery).toMatchObject({ confirmed: true, route: "redis" });
+
+    const before = s.script.currentStep;
+    const frozenAt = performance.now();
+    await s.redis.pause();
+    const routes: string[] = [];
+    // A change every second or so while Redis is frozen; no cycle may hang.
+    while (performance.now() - frozenAt < 15_000) {
+      await s.change();
+      const started = performance.now();
+      const result = await s.cycle();
+      expect(performance.now() - started).toBeLessThan(5000);
+      expect(result.delivery.confirmed).toBe(true);
+      routes.push(result.delivery.route);
+      await s.waitConverged(5000);
+      await sleep(500);
+    }
+    const detected = await watcher.both(frozenAt, notPass, 0, "both notice the freeze within 10 s");
+    expect(detected - frozenAt).toBeLessThan(10_000);
+    expect(routes.filter((route) => route === "http").length).toBeGreaterThan(routes.length / 2);
+    const changes = s.script.changesBetween(before);
+
+    const resumedAt = performance.now();
+    await s.redis.resume();
+    const back = await watcher.both(resumedAt, isPass, 15_000, "both back on Redis after SIGCONT");
+    await s.change();
+    expect((await s.cycle()).delivery).toMatchObject({ confirmed: true, route: "redis" });
+    await s.waitConverged();
+    const counters = await s.counters();
+    expect(accountingProblems(counters)).toEqual([]);
+    const reached = await s.reached(changes);
+    recordFault({
+      fault: "Redis frozen (SIGSTOP) for 15 s",
+      changes: changes.length,
+      reached,
+      detectionMs: detected - frozenAt,
+      recoveryMs: back - resumedAt,
+      notes: `cycles during the freeze: ${routes.filter((r) => r === "http").length} over http, ${routes.filter((r) => r === "redis").length} over redis`,
+    });
+    expect(reached).toBe(changes.length);
+  });
+});

@@ -61,11 +61,16 @@ export class MatchScript {
   private nextMatchId: number;
   private nextRefereeId = 40_000;
   private step = 0;
+  /** The list stays within initial ± 6 matches (at least 4). */
+  private readonly minSize: number;
+  private readonly maxSize: number;
 
   /** `initial` matches from `firstMatchId`, all kicking off 20–200 days from now (never "played"). */
   constructor({ seed = 7, initial = 8, firstMatchId = 6_200_000 } = {}) {
     this.random = prng(seed);
     this.nextMatchId = firstMatchId;
+    this.minSize = Math.max(4, initial - 6);
+    this.maxSize = initial + 6;
     for (let i = 0; i < initial; i++) this.addMatch();
   }
 
@@ -90,8 +95,8 @@ export class MatchScript {
   change(kind?: ChangeKind): MatchChange {
     this.step += 1;
     let chosen = kind ?? this.pick(KINDS);
-    if (chosen === "removed" && this.inputs.size <= 4) chosen = "new_assignment";
-    if (chosen === "new_assignment" && this.inputs.size >= 14) chosen = "removed";
+    if (chosen === "removed" && this.inputs.size <= this.minSize) chosen = "new_assignment";
+    if (chosen === "new_assignment" && this.inputs.size >= this.maxSize) chosen = "removed";
     let matchid: number;
     if (chosen === "new_assignment") {
       matchid = this.addMatch();

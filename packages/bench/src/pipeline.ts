@@ -1,12 +1,10 @@
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import {
-  FeedCalendarBackend,
-  MatchSubscriber,
+  type CalendarSyncService,
+  createCalendarSyncService,
+  loadCalendarSyncConfig,
   type MessageResult,
-  Phonebook,
-  SnapshotHandler,
-  SyncStats,
 } from "@fogis/calendar-sync";
 import { SnapshotDelivery } from "@fogis/match-processor";
 import {
@@ -15,50 +13,41 @@ import {
   type MatchUpdatesEnvelope,
   type ProcessingStatusEnvelope,
 } from "@fogis/message-schema";
-import { createMetricsRegistry, type Logger, RedisLink } from "@fogis/runtime";
+import { type Logger, RedisLink } from "@fogis/runtime";
+import { freePort } from "@fogis/testing";
 import { deadline, type MessagePath } from "./drivers.js";
+import { waitFor } from "./processes.js";
 
 /**
- * The project's path, built from the services' own public classes and wired the way their
- * service.ts files wire them: the processor's `SnapshotDelivery` on a `RedisLink` (status messages
- * through `publishEvent`, snapshots through `deliverSnapshot`: SET latest + PUBLISH in one
- * MULTI), and calendar-sync's `MatchSubscriber` handing each message to a `SnapshotHandler` that
- * decodes, validates and applies it to a `FeedCalendarBackend` and `Phonebook` on disk.
- *
- * Left out on purpose: calendar-sync's resync on (re)subscribe (the bench's Redis never drops) and
- * the processor's cycle around the delivery (fetch and change detection are measured apart).
+ * The project's path, from the services' own code: on one side the processor's `SnapshotDelivery`
+ * on a `RedisLink` (status messages through `publishEvent`, snapshots through `deliverSnapshot`:
+ * SET latest + PUBLISH in one MULTI), on the other calendar-sync as `createCalendarSyncService`
+ * builds it (its `MatchSubscriber` hands each message to the `SnapshotHandler`, which decodes,
+ * validates and applies it to the calendar and phonebook files in DATA_DIR), minus only the HTTP
+ * listener. The processor's cycle around the delivery (fetch, change detection) is measured apart.
  */
 
 export interface ProjectPipelineOptions {
   redisUrl: string;
   channels: Channels;
-  /** Each fresh calendar gets its own DATA_DIR under here. */
+  /** calendar-sync's DATA_DIR goes under here. */
   dataRoot: string;
   processorLogger: Logger;
   calendarLogger: Logger;
   apiToken: string;
 }
 
-interface CalendarSide {
-  handler: SnapshotHandler;
-  calendar: FeedCalendarBackend;
-}
-
 export class ProjectPipeline implements MessagePath {
-  readonly label = "project (SnapshotDelivery -> Redis -> MatchSubscriber -> SnapshotHandler)";
+  readonly label = "project (SnapshotDelivery -> Redis -> calendar-sync)";
   handled: () => void = () => {};
   readonly delivery: SnapshotDelivery;
   private readonly link: RedisLink;
-  private readonly subscriber: MatchSubscriber;
-  private readonly stats: SyncStats;
-  private readonly options: ProjectPipelineOptions;
-  private side: CalendarSide;
+  private readonly service: CalendarSyncService;
   private onResult: ((result: MessageResult) => void) | undefined;
   private failure: Error | undefined;
   private sent = 0;
 
-  private constructor(options: ProjectPipelineOptions) {
-    this.options = options;
+  private constructor(options: ProjectPipelineOptions, service: CalendarSyncService) {
     this.link = new RedisLink({
       url: options.redisUrl,
       name: "match-processor",
@@ -71,49 +60,50 @@ export class ProjectPipeline implements MessagePath {
       apiToken: options.apiToken,
       logger: options.processorLogger,
     });
-    this.stats = new SyncStats(createMetricsRegistry("calendar-sync"));
-    this.side = this.newCalendarSide();
-    this.subscriber = new MatchSubscriber({
-      url: options.redisUrl,
-      channels: options.channels,
-      logger: options.calendarLogger,
-      stats: this.stats,
-      onMessage: (_channel, message) => {
-        void this.side.handler.handleMessage(message, "redis").then((result) => this.received(result));
-      },
-      onSubscribed: () => {},
-    });
+    this.service = service;
+    // The subscriber calls handler.handleMessage for every message; see each result as it settles.
+    const handler = service.handler;
+    const handleMessage = handler.handleMessage.bind(handler);
+    handler.handleMessage = (raw, origin) =>
+      handleMessage(raw, origin).then((result) => {
+        this.received(result);
+        return result;
+      });
   }
 
+  /** Connects both sides and waits until calendar-sync is subscribed and done with its start-up resyncs. */
   static async start(options: ProjectPipelineOptions): Promise<ProjectPipeline> {
-    const pipeline = new ProjectPipeline(options);
+    const config = loadCalendarSyncConfig({
+      REDIS_URL: options.redisUrl,
+      REDIS_MATCH_UPDATES_CHANNEL: options.channels.matchUpdates,
+      REDIS_PROCESSOR_STATUS_CHANNEL: options.channels.processorStatus,
+      REDIS_SYSTEM_ALERTS_CHANNEL: options.channels.systemAlerts,
+      DATA_DIR: mkdtempSync(join(options.dataRoot, "calendar-sync-")),
+      API_TOKEN: options.apiToken,
+      // Nothing listens there: a resync that finds no envelope in Redis gives up at once.
+      PROCESSOR_URL: `http://127.0.0.1:${await freePort()}`,
+    });
+    const service = await createCalendarSyncService({ config, logger: options.calendarLogger });
+    const pipeline = new ProjectPipeline(options, service);
     pipeline.link.connect();
-    pipeline.subscriber.start();
+    service.start();
     await pipeline.link.waitUntilUp(5000);
-    if (!(await pipeline.subscriber.waitUntilSubscribed(5000))) {
-      throw new Error("calendar-sync's MatchSubscriber did not subscribe within 5 s");
-    }
+    await waitFor("calendar-sync to subscribe and resync", 10_000, async () => {
+      const resyncs = Object.values(service.stats.resyncs).reduce((sum, n) => sum + n, 0);
+      return service.subscriber?.subscribed === true && resyncs >= 2;
+    });
+    await service.handler.idle();
     return pipeline;
   }
 
   /**
    * What the processor publishes around every cycle: a processing_status envelope, "started"
-   * (~250 B) and "completed" (~420 B) in turn.
+   * (~270 B) and "completed" (~420 B) in turn.
    */
   async send(): Promise<void> {
     this.sent += 1;
     const sent = await this.delivery.publishEvent(cycleStatusEnvelope(this.sent));
     if (!sent) throw new Error("SnapshotDelivery.publishEvent did not publish: the Redis link is down");
-  }
-
-  /** Starts over with an empty calendar in a new DATA_DIR (for cold applies). */
-  freshCalendar(): void {
-    this.side = this.newCalendarSide();
-  }
-
-  /** The events in the calendar now. */
-  get eventCount(): number {
-    return this.side.calendar.list().length;
   }
 
   /**
@@ -145,8 +135,7 @@ export class ProjectPipeline implements MessagePath {
   }
 
   async close(): Promise<void> {
-    await this.subscriber.close();
-    await this.side.handler.idle();
+    await this.service.stop();
     await this.link.close();
   }
 
@@ -158,21 +147,6 @@ export class ProjectPipeline implements MessagePath {
     }
     this.onResult?.(result);
     this.handled();
-  }
-
-  private newCalendarSide(): CalendarSide {
-    const dataDir = mkdtempSync(join(this.options.dataRoot, "calendar-"));
-    const logger = this.options.calendarLogger;
-    const calendar = new FeedCalendarBackend({ dataDir, logger, calendarName: "FOGIS domaruppdrag" });
-    const phonebook = new Phonebook({ dataDir, logger });
-    const handler = new SnapshotHandler({
-      backend: calendar,
-      phonebook,
-      stats: this.stats,
-      logger,
-      maxMessageBytes: 25 * 1024 * 1024,
-    });
-    return { handler, calendar };
   }
 }
 

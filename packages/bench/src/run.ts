@@ -23,20 +23,29 @@ export interface RunOptions {
   /** How the run was started, recorded in the results. */
   command: string;
   log?: (line: string) => void;
+  /** Run only these benchmarks (names of BENCHMARKS); all by default. */
+  only?: string[];
 }
 
-export const BENCHMARKS: ReadonlyArray<(ctx: BenchContext) => Promise<Figure[]>> = [
-  benchSmallMessages,
-  benchLargeSnapshot,
-  benchChangeDetection,
-  benchHttpFallback,
-  benchServiceMemory,
-  benchRedisPublish,
-];
+/** Every benchmark, by the name `--only` takes. */
+export const BENCHMARKS: Readonly<Record<string, (ctx: BenchContext) => Promise<Figure[]>>> = {
+  small: benchSmallMessages,
+  snapshot: benchLargeSnapshot,
+  detection: benchChangeDetection,
+  fallback: benchHttpFallback,
+  memory: benchServiceMemory,
+  "redis-benchmark": benchRedisPublish,
+};
 
 /** Runs every benchmark against a redis-server of its own and writes the results. Throws if one crashes. */
 export async function runBench(options: RunOptions): Promise<{ results: Results; files: string[] }> {
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const unknown = options.only?.filter((name) => !(name in BENCHMARKS)) ?? [];
+  if (unknown.length) {
+    throw new Error(
+      `unknown benchmark ${unknown.join(", ")}; choose from ${Object.keys(BENCHMARKS).join(", ")}`,
+    );
+  }
   const started = performance.now();
   const loadAtStart = loadavg();
   const workDir = mkdtempSync(join(tmpdir(), "fogis-bench-"));
@@ -54,7 +63,9 @@ export async function runBench(options: RunOptions): Promise<{ results: Results;
   };
   const figures: Figure[] = [];
   try {
-    for (const bench of BENCHMARKS) figures.push(...(await bench(ctx)));
+    for (const [name, bench] of Object.entries(BENCHMARKS)) {
+      if (!options.only || options.only.includes(name)) figures.push(...(await bench(ctx)));
+    }
   } finally {
     await redis.close();
     rmSync(workDir, { recursive: true, force: true });

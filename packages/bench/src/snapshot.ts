@@ -22,14 +22,17 @@ export async function benchLargeSnapshot(ctx: BenchContext): Promise<Figure[]> {
   const dataRoot = join(ctx.workDir, "snapshot");
   mkdirSync(dataRoot, { recursive: true });
   const baseline = await PlainRedisBaseline.connect(ctx.redis.url, benchChannels().matchUpdates, ["{}"]);
-  const project = await ProjectPipeline.start({
-    redisUrl: ctx.redis.url,
-    channels: benchChannels(),
-    dataRoot,
-    processorLogger: ctx.processorLogger,
-    calendarLogger: ctx.calendarLogger,
-    apiToken: ctx.apiToken,
-  });
+  // Channels of its own for each calendar-sync, so a new one's start-up resync finds no envelope.
+  const startProject = () =>
+    ProjectPipeline.start({
+      redisUrl: ctx.redis.url,
+      channels: benchChannels(),
+      dataRoot,
+      processorLogger: ctx.processorLogger,
+      calendarLogger: ctx.calendarLogger,
+      apiToken: ctx.apiToken,
+    });
+  let project = await startProject();
   const timeoutMs = 30_000;
   let sequence = 0;
   try {
@@ -68,7 +71,8 @@ export async function benchLargeSnapshot(ctx: BenchContext): Promise<Figure[]> {
 
     const cold = { project: [] as number[], baseline: [] as number[] };
     for (let round = 0; round < profile.coldSnapshotRounds; round++) {
-      project.freshCalendar();
+      await project.close();
+      project = await startProject();
       const envelope = build();
       const body = encodeEnvelope(envelope);
       collectGarbage();

@@ -36,6 +36,21 @@ const common = {
   help: { type: "boolean", short: "h" },
 } as const satisfies ParseArgsConfig["options"];
 
+/** Every option that takes a value (`--json` only in `status` does not; it comes after `status`). */
+const VALUE_OPTIONS = new Set([
+  "-f",
+  "--compose-file",
+  "-p",
+  "--project-name",
+  "--env-file",
+  "--timeout",
+  "--phase",
+  "--to",
+  "--json",
+  "--soak",
+  "--soak-interval",
+]);
+
 const OPTIONS = {
   deploy: {
     ...common,
@@ -73,17 +88,24 @@ export function parseCliArgs(argv: string[]): CliArgs {
   let command: Command = "deploy";
   let commandNamed = false;
   let rest = argv;
-  const first = argv[0];
-  if (first !== undefined && !first.startsWith("-")) {
-    if (first === "help") return { ...parseCliArgs(argv.slice(1).length ? argv.slice(1) : []), help: true };
-    if (!(COMMANDS as readonly string[]).includes(first)) {
+  // The command is the first word that is not an option or an option's value, so the options may
+  // also come before it (`-p fogis status`).
+  let at = 0;
+  while (at < argv.length && argv[at]?.startsWith("-")) at += VALUE_OPTIONS.has(argv[at] as string) ? 2 : 1;
+  const first = argv[at];
+  if (first !== undefined) {
+    const without = [...argv.slice(0, at), ...argv.slice(at + 1)];
+    if (first === "help") return { ...parseCliArgs(without), help: true };
+    if ((COMMANDS as readonly string[]).includes(first)) {
+      command = first as Command;
+      commandNamed = true;
+      rest = without;
+    } else if (at === 0) {
       throw new UsageError(
         `unknown command "${first}": expected ${COMMANDS.join(", ")} (or none, which is deploy)`,
       );
     }
-    command = first as Command;
-    commandNamed = true;
-    rest = argv.slice(1);
+    // Otherwise a word after options, e.g. the value of a mistyped option: the parser names it.
   }
   let parsed: { values: Record<string, string | string[] | boolean | undefined>; positionals: string[] };
   try {

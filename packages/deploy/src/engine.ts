@@ -272,16 +272,20 @@ export class DockerEngine implements Engine {
         try {
           const event = JSON.parse(line) as {
             time?: number;
+            timeNano?: number;
             Action?: string;
             status?: string;
             Actor?: { ID?: string; Attributes?: Record<string, string> };
           };
+          const action = event.Action ?? event.status ?? "?";
+          // exec_* events are the healthchecks' and this tool's own redis-cli calls: noise here.
+          if (action.startsWith("exec_")) continue;
           const attributes = event.Actor?.Attributes ?? {};
           events.push({
-            time: new Date((event.time ?? 0) * 1000).toISOString(),
+            time: new Date(event.timeNano ? event.timeNano / 1e6 : (event.time ?? 0) * 1000).toISOString(),
             service: attributes[SERVICE_LABEL] ?? "?",
             container: attributes.name ?? event.Actor?.ID?.slice(0, 12) ?? "?",
-            action: event.Action ?? event.status ?? "?",
+            action,
           });
         } catch {
           // Not an event line (the engine sends one JSON object per line); nothing to record.

@@ -57,6 +57,7 @@ function snapshotSent(answer: CycleAnswer | undefined): boolean {
 function describeCycle(status: number, answer: CycleAnswer | undefined): string {
   if (!answer) return `HTTP ${status}`;
   const head = `HTTP ${status}, cycle ${answer.cycle ?? "?"} ${answer.outcome ?? ""}`.trim();
+  if (answer.error) return `${head}: ${answer.error}`;
   if (!snapshotSent(answer))
     return `${head}, nothing new to send (the match list is unchanged since the last confirmed delivery)`;
   const delivery = answer.delivery ?? {};

@@ -405,7 +405,9 @@ export class Rollout {
       record.gate.passed = true;
     } catch (error) {
       record.failure = await this.describeFailure(error);
-      for (const line of record.failure.logs ?? []) progress.line(`         | ${line}`);
+      // Shown cut to a screen line; the report keeps them whole.
+      for (const line of record.failure.logs ?? [])
+        progress.line(`    | ${line.length > 300 ? `${line.slice(0, 300)}…` : line}`);
     } finally {
       watch?.stop();
       record.events = [...(watch?.events ?? [])];

@@ -51,7 +51,12 @@ export class FilePhaseStore implements PhaseStore {
   }
 
   async write(state: RecordedPhase): Promise<void> {
-    await mkdir(dirname(this.location), { recursive: true });
+    const dir = dirname(this.location);
+    await mkdir(dir, { recursive: true });
+    // The folder sits next to the compose file, often in a git checkout: keep it out of commits.
+    await writeFile(join(dir, ".gitignore"), "*\n", { flag: "wx" }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "EEXIST") throw error;
+    });
     const temporary = `${this.location}.${process.pid}.tmp`;
     await writeFile(temporary, `${JSON.stringify(state, null, 2)}\n`);
     await rename(temporary, this.location);

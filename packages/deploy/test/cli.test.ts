@@ -155,6 +155,25 @@ describe("commands", () => {
     ]);
   });
 
+  it("takes the common options before or after the command", () => {
+    expect(parseCliArgs(["-p", "fogis", "-f", "a.yml", "status", "--json"])).toMatchObject({
+      command: "status",
+      projectName: "fogis",
+      composeFiles: ["a.yml"],
+      jsonStdout: true,
+    });
+    expect(parseCliArgs(["--json", "r.json", "--phase", "2"])).toMatchObject({
+      command: "deploy",
+      jsonFile: "r.json",
+      phase: 2,
+    });
+    expect(parseCliArgs(["--timeout", "5", "rollback", "1"])).toMatchObject({
+      command: "rollback",
+      to: 1,
+      timeoutMs: 5000,
+    });
+  });
+
   it("rollback 0 (positional, for pnpm deploy rollback 0) works like --to 0", async () => {
     expect(parseCliArgs(["rollback", "0"]).to).toBe(0);
     const fake = FakeStack.at({ redis: true, processor: true, calendar: false });

@@ -1,0 +1,208 @@
+import { execFile } from "node:child_process";
+
+/**
+ * Drives a Docker Compose project from a test or a tool: finds the compose CLI users have
+ * (`docker compose`, v2) or the one Debian ships (`docker-compose`, v1.29), and runs it for one
+ * project with a fixed set of files and an environment of the caller's choosing, so neither the
+ * caller's shell nor a developer's `.env` leaks into the stack.
+ */
+
+export const NO_ENGINE_HELP = [
+  "No Docker engine answers `docker info`, and this needs one (it runs the stack in containers).",
+  "Start one: bash scripts/docker/ensure-engine.sh (as root on Debian: installs docker.io, starts dockerd),",
+  "or start Docker Desktop / `sudo systemctl start docker`, or point DOCKER_HOST at a running engine.",
+].join("\n");
+
+export const NO_COMPOSE_HELP =
+  "Neither `docker compose` (v2) nor `docker-compose` (v1) answers: run bash scripts/docker/ensure-engine.sh " +
+  "(installs docker-compose on Debian) or install the compose plugin.";
+
+export interface CommandResult {
+  stdout: string;
+  stderr: string;
+}
+
+export class CommandError extends Error {
+  constructor(
+    readonly command: string,
+    readonly exitCode: number | string | null,
+    readonly stdout: string,
+    readonly stderr: string,
+  ) {
+    super(`\`${command}\` failed (${exitCode ?? "killed"}):\n${lastLines(stderr || stdout, 30)}`);
+    this.name = "CommandError";
+  }
+}
+
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+/** Runs a program (no shell) and answers its output; a non-zero exit throws a `CommandError`. */
+export function runCommand(file: string, args: string[], options: RunOptions = {}): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      file,
+      args,
+      {
+        env: options.env ?? process.env,
+        cwd: options.cwd,
+        timeout: options.timeoutMs ?? 60_000,
+        maxBuffer: 64 * 1024 * 1024,
+      },
+      (error, stdout, stderr) => {
+        if (!error) {
+          resolve({ stdout, stderr });
+          return;
+        }
+        const code = (error as NodeJS.ErrnoException & { code?: number | string }).code ?? null;
+        reject(new CommandError([file, ...args].join(" "), code, stdout, stderr || error.message));
+      },
+    );
+  });
+}
+
+/** Whether a Docker engine answers (`docker info` within 10 s). */
+export async function dockerEngineAnswers(env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+  try {
+    await runCommand("docker", ["info", "--format", "{{.ServerVersion}}"], { env, timeoutMs: 10_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface ComposeCli {
+  /** The program to run: "docker" (v2 plugin) or "docker-compose" (v1). */
+  file: string;
+  /** Arguments before the compose ones: ["compose"] for v2, none for v1. */
+  prefix: string[];
+  version: string;
+}
+
+/** `docker compose` when it answers, else `docker-compose`; throws naming the fix when neither does. */
+export async function findComposeCli(env: NodeJS.ProcessEnv = process.env): Promise<ComposeCli> {
+  const candidates: Array<Omit<ComposeCli, "version">> = [
+    { file: "docker", prefix: ["compose"] },
+    { file: "docker-compose", prefix: [] },
+  ];
+  for (const candidate of candidates) {
+    try {
+      const { stdout } = await runCommand(candidate.file, [...candidate.prefix, "version", "--short"], {
+        env,
+        timeoutMs: 10_000,
+      });
+      return { ...candidate, version: stdout.trim() };
+    } catch {
+      // Try the next one.
+    }
+  }
+  throw new Error(NO_COMPOSE_HELP);
+}
+
+/**
+ * The environment for compose: what reaching the engine needs (PATH, HOME, DOCKER_*), the legacy
+ * builder (BuildKit is not available everywhere we run), and `vars`; nothing else from the caller,
+ * so a stray API_TOKEN or COMPOSE_FILE in the shell cannot change the stack.
+ */
+export function composeEnvironment(
+  vars: Record<string, string>,
+  from: NodeJS.ProcessEnv = process.env,
+): NodeJS.ProcessEnv {
+  const kept: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(from)) {
+    if (value === undefined) continue;
+    if (["PATH", "HOME", "USER", "TMPDIR", "XDG_RUNTIME_DIR"].includes(name) || name.startsWith("DOCKER_")) {
+      kept[name] = value;
+    }
+  }
+  return { ...kept, DOCKER_BUILDKIT: "0", COMPOSE_DOCKER_CLI_BUILD: "0", ...vars };
+}
+
+export interface ComposeProjectOptions {
+  cli: ComposeCli;
+  /** Unique per run, so parallel runs and a developer's own stack do not meet. */
+  projectName: string;
+  /** Compose files, absolute paths, later ones override earlier ones. */
+  files: string[];
+  /** Read instead of the project directory's `.env` (which may be a developer's). */
+  envFile: string;
+  /** The whole environment compose runs with (see `composeEnvironment`). */
+  env: NodeJS.ProcessEnv;
+  /** Working directory; defaults to the current one. */
+  cwd?: string;
+}
+
+/** One compose project: every call names the same files, env file and project. */
+export class ComposeProject {
+  readonly projectName: string;
+
+  constructor(private readonly options: ComposeProjectOptions) {
+    this.projectName = options.projectName;
+  }
+
+  /** The same project seen through other compose files (e.g. plus an override). */
+  withFiles(files: string[]): ComposeProject {
+    return new ComposeProject({ ...this.options, files });
+  }
+
+  run(args: string[], timeoutMs = 120_000): Promise<CommandResult> {
+    const { cli, files, envFile, projectName, env, cwd } = this.options;
+    const fileArgs = files.flatMap((file) => ["-f", file]);
+    return runCommand(
+      cli.file,
+      [...cli.prefix, ...fileArgs, "--env-file", envFile, "-p", projectName, ...args],
+      { env, ...(cwd ? { cwd } : {}), timeoutMs },
+    );
+  }
+
+  build(services: string[] = [], timeoutMs = 900_000): Promise<CommandResult> {
+    // --force-rm: the legacy builder otherwise keeps the container of a failed step.
+    return this.run(["build", "--force-rm", ...services], timeoutMs);
+  }
+
+  /** `up -d` without building; `noDeps` recreates just the named services. */
+  up(services: string[] = [], { noDeps = false } = {}): Promise<CommandResult> {
+    return this.run(["up", "-d", "--no-build", ...(noDeps ? ["--no-deps"] : []), ...services]);
+  }
+
+  stop(...services: string[]): Promise<CommandResult> {
+    return this.run(["stop", ...services]);
+  }
+
+  start(...services: string[]): Promise<CommandResult> {
+    return this.run(["start", ...services]);
+  }
+
+  /** Runs a command in a running service container (no TTY). */
+  exec(service: string, command: string[]): Promise<CommandResult> {
+    return this.run(["exec", "-T", service, ...command]);
+  }
+
+  /** The host address a container port is published on, e.g. "127.0.0.1:49153". */
+  async port(service: string, containerPort: number): Promise<string> {
+    const { stdout } = await this.run(["port", service, String(containerPort)]);
+    return stdout.trim();
+  }
+
+  /** The last `tail` log lines of every service (or of the named ones); never throws. */
+  async logs(tail = 50, services: string[] = []): Promise<string> {
+    try {
+      const { stdout, stderr } = await this.run(["logs", "--no-color", `--tail=${tail}`, ...services]);
+      return stdout + stderr;
+    } catch (error) {
+      return `(compose logs failed: ${(error as Error).message})`;
+    }
+  }
+
+  /** Removes the project's containers, network and (with `volumes`) named volumes. */
+  down({ volumes = true } = {}): Promise<CommandResult> {
+    return this.run(["down", "--remove-orphans", ...(volumes ? ["-v"] : [])]);
+  }
+}
+
+function lastLines(text: string, count: number): string {
+  return text.trimEnd().split("\n").slice(-count).join("\n");
+}

@@ -1,0 +1,419 @@
+import { randomBytes } from "node:crypto";
+import { chmod, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { createConnection } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort } from "@fogis/testing";
+import ICAL from "ical.js";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import {
+  ComposeProject,
+  composeEnvironment,
+  dockerEngineAnswers,
+  findComposeCli,
+  NO_ENGINE_HELP,
+  runCommand,
+} from "../src/compose.js";
+
+/**
+ * The whole stack as users run it: docker-compose.yml, the images built from this tree, `up -d`,
+ * then what a referee would notice. The demo calendar fills with no configuration; a changed match
+ * list reaches the feed through Redis; with Redis stopped it still does, over HTTP, and the status
+ * pages say `warn`; with Redis back, delivery returns to Redis.
+ *
+ * Needs a Docker engine (bash scripts/docker/ensure-engine.sh) and base images: the official
+ * redis:7-alpine / node:20-alpine, or local stand-ins where no registry is reachable
+ * (bash scripts/docker/build-local-images.sh, then REDIS_IMAGE=fogis-local/redis:7
+ * NODE_IMAGE=fogis-local/node:20).
+ */
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const composeFile = join(repoRoot, "docker-compose.yml");
+const REDIS_IMAGE = process.env.REDIS_IMAGE || "redis:7-alpine";
+const NODE_IMAGE = process.env.NODE_IMAGE || "node:20-alpine";
+// Tags of their own: the test never retags the images a developer's stack runs (:local), while
+// the layer cache is shared with them all the same.
+const SERVICE_IMAGES = {
+  MATCH_PROCESSOR_IMAGE: "fogis-realtime/match-processor:e2e",
+  CALENDAR_SYNC_IMAGE: "fogis-realtime/calendar-sync:e2e",
+};
+const DEMO_MATCH_IDS = [9_900_001, 9_900_002, 9_900_003, 9_900_004, 9_900_005];
+const CHANGED_MATCH_ID = 9_900_001;
+
+const apiToken = randomBytes(24).toString("hex");
+const redisPassword = randomBytes(24).toString("hex");
+
+let workDir: string;
+let matchSourceFile: string;
+let stack: ComposeProject;
+/** The same project plus an override: match-processor reads its list from a file we edit. */
+let stackWithFileSource: ComposeProject;
+let processorUrl: string;
+let calendarUrl: string;
+let redisPort: number;
+let calendarPort: number;
+let stepFailed = false;
+
+beforeAll(async () => {
+  if (!(await dockerEngineAnswers())) throw new Error(NO_ENGINE_HELP);
+  const cli = await findComposeCli();
+
+  workDir = await mkdtemp(join(tmpdir(), "fogis-e2e-"));
+  // match-processor runs as uid 1000 and reads the match list from here.
+  await chmod(workDir, 0o755);
+  matchSourceFile = join(workDir, "matches.json");
+  const [processorPort, calendarSyncPort, redisHostPort] = (await distinctFreePorts(3)) as [
+    number,
+    number,
+    number,
+  ];
+  processorUrl = `http://127.0.0.1:${processorPort}`;
+  calendarUrl = `http://127.0.0.1:${calendarSyncPort}`;
+  calendarPort = calendarSyncPort;
+  redisPort = redisHostPort;
+
+  // What a user's .env holds, plus test ports and a long interval: cycles run when the test asks.
+  const envFile = join(workDir, "stack.env");
+  const settings: Record<string, string> = {
+    API_TOKEN: apiToken,
+    REDIS_PASSWORD: redisPassword,
+    PUBLISH_ADDRESS: "127.0.0.1",
+    PROCESSOR_HOST_PORT: String(processorPort),
+    CALENDAR_SYNC_HOST_PORT: String(calendarSyncPort),
+    REDIS_HOST_PORT: String(redisHostPort),
+    REDIS_IMAGE,
+    NODE_IMAGE,
+    ...SERVICE_IMAGES,
+    SERVICE_INTERVAL: "3600",
+    LOG_LEVEL: "info",
+  };
+  await writeFile(
+    envFile,
+    Object.entries(settings)
+      .map(([k, v]) => `${k}=${v}\n`)
+      .join(""),
+  );
+
+  const overrideFile = join(workDir, "compose.file-source.yml");
+  await writeFile(
+    overrideFile,
+    stringify({
+      services: {
+        "match-processor": {
+          environment: { MATCH_SOURCE_FILE: "/match-source/matches.json" },
+          volumes: [`${workDir}:/match-source:ro`],
+        },
+      },
+    }),
+  );
+
+  const projectName = `fogis-e2e-${process.pid}-${randomBytes(3).toString("hex")}`;
+  stack = new ComposeProject({
+    cli,
+    projectName,
+    files: [composeFile],
+    envFile,
+    env: composeEnvironment({}),
+    cwd: repoRoot,
+  });
+  stackWithFileSource = stack.withFiles([composeFile, overrideFile]);
+  console.log(`[stack] ${cli.file} ${cli.prefix.join(" ")} ${cli.version}; project ${projectName}`);
+
+  try {
+    await timed("images built", () => buildImages(stack));
+    await timed("stack up and healthy", async () => {
+      await stack.up();
+      await waitFor("match-processor and calendar-sync answer /health", 90_000, async () => {
+        return (await getJson(`${processorUrl}/health`)).ok && (await getJson(`${calendarUrl}/health`)).ok;
+      });
+    });
+  } catch (error) {
+    stepFailed = true;
+    throw new Error(`${(error as Error).message}${imageHint(error)}`);
+  }
+});
+
+afterEach(({ task }) => {
+  if (task.result?.state === "fail") stepFailed = true;
+});
+
+// Each step builds on the one before: after a failure the rest would only repeat it.
+beforeEach(({ skip }) => {
+  if (stepFailed) skip();
+});
+
+afterAll(async () => {
+  if (!stack) return;
+  if (stepFailed) {
+    console.error(`[stack] last log lines of ${stack.projectName}:\n${await stack.logs(60)}`);
+  }
+  await stackWithFileSource.down({ volumes: true }).catch((error: Error) => {
+    console.error(`[stack] down -v failed: ${error.message}`);
+  });
+  if (workDir) await rm(workDir, { recursive: true, force: true });
+});
+
+describe("the stack in docker compose", () => {
+  it("runs Redis with a password, append-only and noeviction, published on loopback only", async () => {
+    expect(await redisReplyWithoutPassword(redisPort)).toMatch(/^-NOAUTH/);
+    // redis-cli in the container authenticates through REDISCLI_AUTH, as the healthcheck does.
+    const config = await stack.exec("redis", [
+      "redis-cli",
+      "config",
+      "get",
+      "appendonly",
+      "maxmemory-policy",
+    ]);
+    const values = configValues(config.stdout);
+    expect(values.get("appendonly")).toBe("yes");
+    expect(values.get("maxmemory-policy")).toBe("noeviction");
+    expect(await stack.port("calendar-sync", 5003)).toBe(`127.0.0.1:${calendarPort}`);
+  });
+
+  it("connects both services to Redis, calendar-sync subscribed", async () => {
+    const [processor, calendar] = await waitFor("both /redis-status pass", 30_000, async () => {
+      const reports = [await redisStatus(processorUrl), await redisStatus(calendarUrl)];
+      return reports.every((report) => report.body.status === "pass") ? reports : undefined;
+    });
+    expect(processor?.body.redis_status).toMatchObject({ enabled: true, connected: true });
+    expect(calendar?.body.redis_status).toMatchObject({ enabled: true, connected: true, subscribed: true });
+  });
+
+  it("shows the demo match list in /calendar.ics with no configuration beyond .env", async () => {
+    const events = await waitFor("the five demo matches in the feed", 30_000, async () => {
+      const feed = await feedEvents();
+      return DEMO_MATCH_IDS.every((id) => feed.some((event) => event.uid.includes(String(id))))
+        ? feed
+        : undefined;
+    });
+    expect(events).toHaveLength(DEMO_MATCH_IDS.length);
+    expect(eventSummary(events, CHANGED_MATCH_ID)).toBe("Demo IF - Exempel BK");
+  });
+
+  it("delivers a changed match list to the feed through Redis", async () => {
+    // Switch the processor to a file holding the same list, so the next edit is the only change.
+    const latest = await getJson(`${processorUrl}/matches/latest`);
+    expect(latest.status).toBe(200);
+    const matches = (latest.body as { payload: { matches: Record<string, unknown>[] } }).payload.matches;
+    await writeMatchList(matches);
+    await stackWithFileSource.up(["match-processor"], { noDeps: true });
+    await waitFor("the recreated match-processor's first cycle", 60_000, async () => {
+      const status = await redisStatus(processorUrl);
+      return status.body.status === "pass" && status.body.last_cycle ? status : undefined;
+    });
+
+    await writeMatchList(renameHomeTeam(matches, "E2E Redis FC"));
+    const cycle = await processNow();
+    expect(cycle).toMatchObject({ success: true, delivery: { route: "redis", confirmed: true } });
+    expect(cycle.changes.updated).toBe(1);
+    await waitFor("the renamed team in the feed", 15_000, async () => {
+      return eventSummary(await feedEvents(), CHANGED_MATCH_ID) === "E2E Redis FC - Exempel BK";
+    });
+  });
+
+  it("with Redis stopped, delivers over the HTTP fallback and reports warn, not fail", async () => {
+    await stackWithFileSource.stop("redis");
+    const reports = await waitFor("both /redis-status warn", 30_000, async () => {
+      const both = [await redisStatus(processorUrl), await redisStatus(calendarUrl)];
+      return both.every((report) => report.body.status === "warn") ? both : undefined;
+    });
+    for (const report of reports) {
+      expect(report.status).toBe(200);
+      expect(report.body).toMatchObject({ success: true, delivery_path: "http" });
+      expect(report.body.redis_status).toMatchObject({ connected: false });
+    }
+
+    await writeMatchList(renameHomeTeam(sourceMatches, "E2E HTTP FC"));
+    const cycle = await processNow();
+    expect(cycle).toMatchObject({ success: true, delivery: { route: "http", confirmed: true } });
+    await waitFor("the HTTP-delivered change in the feed", 15_000, async () => {
+      return eventSummary(await feedEvents(), CHANGED_MATCH_ID) === "E2E HTTP FC - Exempel BK";
+    });
+  });
+
+  it("with Redis started again, delivers through Redis again", async () => {
+    await stackWithFileSource.start("redis");
+    await waitFor("both /redis-status pass again (calendar-sync resubscribed)", 60_000, async () => {
+      const both = [await redisStatus(processorUrl), await redisStatus(calendarUrl)];
+      return both.every((report) => report.body.status === "pass") ? both : undefined;
+    });
+
+    await writeMatchList(renameHomeTeam(sourceMatches, "E2E Back FC"));
+    const cycle = await processNow();
+    expect(cycle).toMatchObject({ success: true, delivery: { route: "redis", confirmed: true } });
+    await waitFor("the change after Redis came back in the feed", 15_000, async () => {
+      return eventSummary(await feedEvents(), CHANGED_MATCH_ID) === "E2E Back FC - Exempel BK";
+    });
+  });
+});
+
+// --- helpers ---------------------------------------------------------------------------------
+
+interface JsonResponse {
+  ok: boolean;
+  status: number;
+  body: Record<string, unknown>;
+}
+
+async function getJson(url: string, init: RequestInit = {}): Promise<JsonResponse> {
+  try {
+    const response = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
+    const text = await response.text();
+    let body: Record<string, unknown> = {};
+    try {
+      body = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      body = { text };
+    }
+    return { ok: response.ok, status: response.status, body };
+  } catch (error) {
+    // Not listening yet (or restarting): a status the caller can wait on.
+    return { ok: false, status: 0, body: { error: (error as Error).message } };
+  }
+}
+
+interface RedisStatusBody extends Record<string, unknown> {
+  status?: string;
+  redis_status?: Record<string, boolean>;
+  last_cycle?: unknown;
+}
+
+async function redisStatus(baseUrl: string): Promise<{ status: number; body: RedisStatusBody }> {
+  return getJson(`${baseUrl}/redis-status`);
+}
+
+interface CycleResult {
+  success: boolean;
+  changes: { new: number; updated: number; removed: number };
+  delivery: { route: string; confirmed: boolean };
+}
+
+async function processNow(): Promise<CycleResult> {
+  const response = await getJson(`${processorUrl}/process`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${apiToken}` },
+  });
+  expect(response.status, JSON.stringify(response.body)).toBe(200);
+  return response.body as unknown as CycleResult;
+}
+
+interface FeedEvent {
+  uid: string;
+  summary: string;
+}
+
+async function feedEvents(): Promise<FeedEvent[]> {
+  const response = await fetch(`${calendarUrl}/calendar.ics`, { signal: AbortSignal.timeout(10_000) });
+  expect(response.status).toBe(200);
+  const calendar = new ICAL.Component(ICAL.parse(await response.text()));
+  return calendar.getAllSubcomponents("vevent").map((vevent) => ({
+    uid: String(vevent.getFirstPropertyValue("uid") ?? ""),
+    summary: String(vevent.getFirstPropertyValue("summary") ?? ""),
+  }));
+}
+
+function eventSummary(events: FeedEvent[], matchid: number): string | undefined {
+  return events.find((event) => event.uid.includes(String(matchid)))?.summary;
+}
+
+/** The list match-processor reads now. */
+let sourceMatches: Record<string, unknown>[] = [];
+
+/** Replaces the list match-processor reads (a rename, so it never sees half a file). */
+async function writeMatchList(matches: Record<string, unknown>[]): Promise<void> {
+  const next = `${matchSourceFile}.next`;
+  await writeFile(next, JSON.stringify(matches));
+  await chmod(next, 0o644);
+  await rename(next, matchSourceFile);
+  sourceMatches = matches;
+}
+
+function renameHomeTeam(matches: Record<string, unknown>[], name: string): Record<string, unknown>[] {
+  return matches.map((match) => (match.matchid === CHANGED_MATCH_ID ? { ...match, lag1namn: name } : match));
+}
+
+/** Polls `probe` every half second until it answers something truthy; throws naming what never happened. */
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>) {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value) return value as T;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      const why = lastError ? ` (last error: ${(lastError as Error).message})` : "";
+      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${why}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+async function timed<T>(what: string, step: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  const result = await step();
+  console.log(`[stack] ${what} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return result;
+}
+
+/** Builds both service images; an image a rebuild replaced is removed (unless a container uses it). */
+async function buildImages(project: ComposeProject): Promise<void> {
+  const before = await Promise.all(Object.values(SERVICE_IMAGES).map(imageId));
+  await project.build(["match-processor", "calendar-sync"]);
+  const after = await Promise.all(Object.values(SERVICE_IMAGES).map(imageId));
+  for (const [index, previous] of before.entries()) {
+    if (previous && previous !== after[index]) {
+      await runCommand("docker", ["rmi", previous]).catch(() => undefined);
+    }
+  }
+}
+
+async function imageId(name: string): Promise<string | undefined> {
+  try {
+    return (await runCommand("docker", ["image", "inspect", "--format", "{{.Id}}", name])).stdout.trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function imageHint(error: unknown): string {
+  const message = String((error as Error).message);
+  if (!/pull|registry|manifest|no such host|not found/i.test(message)) return "";
+  return (
+    `\nREDIS_IMAGE=${REDIS_IMAGE}, NODE_IMAGE=${NODE_IMAGE}: without a reachable registry, build local ` +
+    "base images (bash scripts/docker/build-local-images.sh) and set " +
+    "REDIS_IMAGE=fogis-local/redis:7 NODE_IMAGE=fogis-local/node:20."
+  );
+}
+
+async function distinctFreePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await freePort());
+  return [...ports];
+}
+
+/** What Redis answers a PING from the host without a password (one round trip over TCP). */
+function redisReplyWithoutPassword(port: number): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const socket = createConnection({ host: "127.0.0.1", port });
+    socket.setTimeout(5000, () => socket.destroy(new Error("no answer from Redis within 5 s")));
+    socket.once("error", reject);
+    socket.once("connect", () => socket.write("PING\r\n"));
+    socket.once("data", (data) => {
+      resolvePromise(data.toString());
+      socket.end();
+    });
+  });
+}
+
+/** `redis-cli config get` prints name and value on alternating lines. */
+function configValues(output: string): Map<string, string> {
+  const lines = output.split("\n").map((line) => line.trim());
+  const values = new Map<string, string>();
+  for (let i = 0; i + 1 < lines.length; i += 2) values.set(lines[i] as string, lines[i + 1] as string);
+  return values;
+}

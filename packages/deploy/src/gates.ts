@@ -59,7 +59,7 @@ function describeCycle(status: number, answer: CycleAnswer | undefined): string 
   const head = `HTTP ${status}, cycle ${answer.cycle ?? "?"} ${answer.outcome ?? ""}`.trim();
   if (answer.error) return `${head}: ${answer.error}`;
   if (!snapshotSent(answer))
-    return `${head}, nothing new to send (the match list is unchanged since the last confirmed delivery)`;
+    return `${head}, nothing new to send (list unchanged since the last confirmed delivery)`;
   const delivery = answer.delivery ?? {};
   return `${head}, snapshot seq ${delivery.sequence} (${answer.publish_reason}) via ${delivery.route} to ${delivery.receivers ?? 0} receiver(s)`;
 }
@@ -618,7 +618,7 @@ async function soak(env: GateEnv): Promise<void> {
       expected: "under 1% of Redis operations",
       timeoutMs: settings.soakMs,
     },
-    async () => {
+    async (update) => {
       const started = stack.runtime.now();
       const p0 = await processorCounters();
       const c0 = await subscriberCounters();
@@ -653,6 +653,8 @@ async function soak(env: GateEnv): Promise<void> {
             fail(`${service} /redis-status: ${(error as Error).message}`);
           }
         }
+        const left = settings.soakMs - (stack.runtime.now() - started);
+        update(`${formatDuration(Math.max(0, left))} left, ${errors} error(s) in ${operations} operations`);
         await stack.runtime.sleep(settings.soakIntervalMs);
       } while (stack.runtime.now() - started < settings.soakMs);
       const p1 = await processorCounters();

@@ -89,14 +89,17 @@ export class PhaseRun {
   }
 
   /** Looks (or waits) for `probe` to pass; an exception from the probe counts as "not yet". */
-  async check(spec: CheckSpec, probe: () => Promise<Observed>): Promise<string> {
+  async check(
+    spec: CheckSpec,
+    probe: (update: (text: string) => void) => Promise<Observed>,
+  ): Promise<string> {
     const line = this.progress.start(spec.name);
     const started = this.runtime.now();
     const deadline = started + (spec.timeoutMs ?? this.options.timeoutMs);
     let result: Observed;
     for (;;) {
       try {
-        result = await probe();
+        result = await probe((text) => line.update(text));
       } catch (error) {
         result = { passed: false, observed: `error: ${(error as Error).message}` };
       }

@@ -194,6 +194,7 @@ export class Rollout {
   }
 
   async deploy(target: PhaseNumber): Promise<RunReport> {
+    await this.unpauseLeftoverRedis();
     const current = await this.current();
     if (!current.known) {
       throw new PreconditionError(
@@ -262,6 +263,7 @@ export class Rollout {
     if (target === LAST_PHASE) {
       throw new UsageError(`phase ${LAST_PHASE} is reached by validating, not by rolling back: pnpm deploy`);
     }
+    await this.unpauseLeftoverRedis();
     const current = await this.current();
     const { progress } = this.deps;
     if (current.known && current.phase !== null && target > current.phase) {
@@ -312,6 +314,17 @@ export class Rollout {
         `rollback failed: ${result.reason}`,
       );
     return this.finish(report, "ok", EXIT.ok, target, `at phase ${phaseLabel(target)}`);
+  }
+
+  /**
+   * A run stopped in the middle of the fallback drill (Ctrl-C, a killed terminal) leaves Redis
+   * paused; every later run starts by resuming it.
+   */
+  private async unpauseLeftoverRedis(): Promise<void> {
+    const redis = (await this.deps.stack.observe()).containers.redis;
+    if (redis?.state !== "paused") return;
+    this.deps.progress.line("redis is paused (an interrupted fallback drill?): unpausing it first");
+    await this.deps.runtime.engine.unpause(redis.id);
   }
 
   /** From `from` (or a failed attempt at it) back to `target`, one phase at a time. */

@@ -246,6 +246,15 @@ describe("deploy", () => {
     expect(store.state?.phase).toBe(2);
   });
 
+  it("first resumes a redis that an interrupted drill left paused", async () => {
+    const fake = atPhase(3);
+    await fake.runtime().engine.pause("redis");
+    const { rollout, output } = rolloutOn(fake);
+    expect((await rollout.deploy(4)).exit_code).toBe(EXIT.ok);
+    expect(output()).toContain("redis is paused (an interrupted fallback drill?): unpausing it first");
+    expect(fake.state("redis")).toBe("running");
+  });
+
   it("refuses to deploy backwards", async () => {
     const { rollout } = rolloutOn(atPhase(3));
     await expect(rollout.deploy(1)).rejects.toThrow(/rollback --to 1/);

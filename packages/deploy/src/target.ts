@@ -25,11 +25,17 @@ export function projectNameFrom(folder: string): string {
   return folder.toLowerCase().replace(/[^a-z0-9_-]/g, "");
 }
 
-function findComposeFile(start: string): string | undefined {
+/** The default file, plus its override file when there is one: what `docker compose` reads without -f. */
+function findComposeFiles(start: string): string[] | undefined {
   for (let dir = start; ; dir = dirname(dir)) {
     for (const name of DEFAULT_FILES) {
       const candidate = join(dir, name);
-      if (existsSync(candidate)) return candidate;
+      if (!existsSync(candidate)) continue;
+      const stem = name.replace(/\.ya?ml$/, "");
+      const override = [`${stem}.override.yml`, `${stem}.override.yaml`]
+        .map((file) => join(dir, file))
+        .find((file) => existsSync(file));
+      return override ? [candidate, override] : [candidate];
     }
     if (dirname(dir) === dir) return undefined;
   }
@@ -44,13 +50,13 @@ export function resolveTarget(args: CliArgs, env: NodeJS.ProcessEnv, cwd: string
       .map((file) => resolve(base, file));
   }
   if (files.length === 0) {
-    const found = findComposeFile(base);
+    const found = findComposeFiles(base);
     if (!found) {
       throw new PreconditionError(
         `no compose file in ${base} or above it: pass --compose-file <docker-compose.yml>`,
       );
     }
-    files = [found];
+    files = found;
   }
   for (const file of files) {
     if (!existsSync(file)) throw new PreconditionError(`compose file not found: ${file}`);

@@ -219,6 +219,18 @@ describe("pieces", () => {
     expect(resolveTarget(parseCliArgs(["-p", "prod"]), { INIT_CWD: dir }, "/").project).toBe("prod");
   });
 
+  it("reads docker-compose.override.yml too when no file is named, as compose does", async () => {
+    const dir = await composeDir();
+    await writeFile(join(dir, "docker-compose.override.yml"), "services: {}\n");
+    expect(resolveTarget(parseCliArgs([]), { INIT_CWD: dir }, "/").composeFiles).toEqual([
+      join(dir, "docker-compose.yml"),
+      join(dir, "docker-compose.override.yml"),
+    ]);
+    expect(
+      resolveTarget(parseCliArgs(["-f", "docker-compose.yml"]), { INIT_CWD: dir }, "/").composeFiles,
+    ).toEqual([join(dir, "docker-compose.yml")]);
+  });
+
   it("reads Prometheus samples by name and labels", () => {
     const text = [
       "# HELP fogis_calendar_messages_received_total Messages received",

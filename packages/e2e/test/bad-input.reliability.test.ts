@@ -184,7 +184,16 @@ describe("wrong and foreign messages on the Redis channels", () => {
       }
     }
     await s.change(2);
-    expect((await s.cycle()).delivery.route).toBe("redis");
+    const result = await s.cycle();
+    expect(
+      result.delivery.route,
+      JSON.stringify(result.delivery.errors) +
+        s.calendar.logs
+          .split("\n")
+          .filter((l) => !l.includes("message_invalid"))
+          .slice(-15)
+          .join("\n"),
+    ).toBe("redis");
     await s.waitConverged();
     expect(delta(invalidByReason(await s.calendarStats()), before)).toEqual(expected);
   });

@@ -24,12 +24,21 @@ process.once("exit", () => {
   for (const child of live) child.kill("SIGKILL");
 });
 
-/** Fails with the fix when dist/ is missing or older than src/ (the suite tests what `pnpm build` made). */
-export function assertBuilt(service: ServiceName): string {
+/** dist/main.js of a service; fails with the fix when it is missing. */
+export function builtMain(service: ServiceName): string {
   const main = join(repoRoot, "packages", service, "dist", "main.js");
   if (!existsSync(main)) {
     throw new Error(`${main} is missing: run \`pnpm build\` first (pnpm test:reliability does).`);
   }
+  return main;
+}
+
+/**
+ * Fails with the fix when a service's dist/ is older than its sources or those of the packages it
+ * uses: the suite tests what `pnpm build` made. Checked once, before the run (global setup).
+ */
+export function assertBuilt(service: ServiceName): void {
+  builtMain(service);
   for (const pkg of [service, "runtime", "message-schema"]) {
     const source = newestFile(join(repoRoot, "packages", pkg, "src"), ".ts");
     const built = newestFile(join(repoRoot, "packages", pkg, "dist"), ".js");
@@ -39,7 +48,6 @@ export function assertBuilt(service: ServiceName): string {
       );
     }
   }
-  return main;
 }
 
 function newestFile(dir: string, suffix: string): { path: string; mtimeMs: number } | undefined {
@@ -75,7 +83,7 @@ export class ServiceProcess {
     this.port = options.port;
     this.baseUrl = `http://127.0.0.1:${options.port}`;
     this.env = options.env;
-    this.main = assertBuilt(options.service);
+    this.main = builtMain(options.service);
   }
 
   get pid(): number | undefined {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { freePort, type RedisHandle, type StartRedisOptions, startRedis } from "@fogis/testing";
 import { calendarDifferences, parseFeed, wrongMatchIds } from "./calendar.js";
 import { type MatchChange, MatchScript } from "./match-script.js";
-import { assertBuilt, ServiceProcess } from "./service-process.js";
+import { builtMain, ServiceProcess } from "./service-process.js";
 
 /**
  * The whole stack for a fault test: a redis-server the test owns (it kills, restarts and freezes
@@ -80,8 +80,8 @@ export class Stack {
   }
 
   static async create(options: StackOptions = {}): Promise<Stack> {
-    assertBuilt("match-processor");
-    assertBuilt("calendar-sync");
+    builtMain("match-processor");
+    builtMain("calendar-sync");
     const redis = await startRedis({ ...options.redis, owned: true, kind: "server" });
     const dir = mkdtempSync(join(tmpdir(), "fogis-reliability-"));
     const apiToken = options.apiToken ?? API_TOKEN;

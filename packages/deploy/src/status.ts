@@ -38,7 +38,8 @@ export async function collectStatus(
         service,
         container: container?.name ?? null,
         state: container?.state ?? "absent",
-        health: container?.health ?? "-",
+        // A stopped container keeps its last health verdict; it means nothing then.
+        health: container?.state === "running" ? container.health : "-",
         pubsub: container && service !== "redis" ? pubsubEnabled(container.env) : null,
       };
       if (container?.state !== "running") return { ...base, redis_status: null, summary: "-" };

@@ -2,6 +2,8 @@ import {
   type DecodeResult,
   decodeEnvelope,
   type Envelope,
+  KnownMatches,
+  type Match,
   type MatchUpdatesEnvelope,
   type ProcessingStatusEnvelope,
   type Rejection,
@@ -87,6 +89,12 @@ export class SnapshotHandler {
   private lastAppliedVersion: AppliedVersion | undefined;
   private liveSnapshots = 0;
   private lastLiveSequence: number | undefined;
+  /**
+   * A snapshot repeats the previous one but for a few matches: those decode to the same objects
+   * (KnownMatches), which keeps them from being validated and rendered again.
+   */
+  private readonly knownMatches = new KnownMatches();
+  private readonly events = new WeakMap<Match, CalendarEvent | null>();
 
   constructor(options: SnapshotHandlerOptions) {
     this.options = options;
@@ -100,7 +108,11 @@ export class SnapshotHandler {
   async handleMessage(raw: string | Uint8Array, origin: MessageOrigin = "redis"): Promise<MessageResult> {
     this.stats.received(origin);
     const bytes = typeof raw === "string" ? Buffer.byteLength(raw) : raw.byteLength;
-    return this.dispatch(decodeEnvelope(raw, { maxBytes: this.options.maxMessageBytes }), origin, bytes);
+    const decoded = decodeEnvelope(raw, {
+      maxBytes: this.options.maxMessageBytes,
+      knownMatches: this.knownMatches,
+    });
+    return this.dispatch(decoded, origin, bytes);
   }
 
   /** A message decoded elsewhere (POST /manual-sync): counted and handled without decoding it again. */
@@ -246,7 +258,11 @@ export class SnapshotHandler {
       const now = this.clock();
       const desired: CalendarEvent[] = [];
       for (const match of envelope.payload.matches) {
-        const event = matchToCalendarEvent(match);
+        let event = this.events.get(match);
+        if (event === undefined) {
+          event = matchToCalendarEvent(match);
+          this.events.set(match, event);
+        }
         if (event) desired.push(event);
       }
       const changes = await this.options.backend.apply(desired, now);

@@ -8,6 +8,7 @@ import {
   MESSAGE_TYPES,
   type MessageType,
 } from "./envelope.js";
+import { type Match, MatchSchema } from "./match.js";
 
 /**
  * The one envelope codec. `decode*` never throws: it answers a typed envelope or a rejection
@@ -41,6 +42,45 @@ export type DecodeResult<E extends Envelope = Envelope> = Accepted<E> | Rejectio
 export interface DecodeOptions {
   /** Reject raw input longer than this many bytes before parsing it. */
   maxBytes?: number;
+  /** The previous snapshot's matches: those that did not change are not validated again. */
+  knownMatches?: KnownMatches;
+}
+
+/**
+ * The matches of the last snapshot decoded with it, by their JSON text. Every envelope carries the
+ * complete list and usually only a few matches changed, so a match whose text is unchanged is not
+ * validated again and decodes to the very object it did last time, which lets a receiver keep what
+ * it derived from it (a calendar event) by object identity. Decoded matches are shared: read-only.
+ * Holds one snapshot: each accepted list replaces the previous one.
+ */
+export class KnownMatches {
+  private byText = new Map<string, Match>();
+
+  /** Validates each match, or takes it from the previous list; issues get their full path. */
+  validate(items: readonly unknown[], path: PropertyKey[]): { matches: Match[]; issues: z.core.$ZodIssue[] } {
+    const next = new Map<string, Match>();
+    const matches: Match[] = [];
+    const issues: z.core.$ZodIssue[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      const text = JSON.stringify(item) ?? "";
+      let match = this.byText.get(text) ?? next.get(text);
+      if (!match) {
+        const result = MatchSchema.safeParse(item);
+        if (!result.success) {
+          for (const issue of result.error.issues) {
+            issues.push({ ...issue, path: [...path, i, ...issue.path] });
+          }
+          continue;
+        }
+        match = result.data;
+      }
+      next.set(text, match);
+      matches.push(match);
+    }
+    if (issues.length === 0) this.byText = next;
+    return { matches, issues };
+  }
 }
 
 const utf8 = new TextDecoder("utf-8");
@@ -58,11 +98,14 @@ export function decodeEnvelope(raw: string | Uint8Array, options: DecodeOptions 
   }
   const parsed = parseJson(typeof raw === "string" ? raw : utf8.decode(raw));
   if (!parsed.ok) return parsed;
-  return decodeEnvelopeValue(parsed.value);
+  return decodeEnvelopeValue(parsed.value, options);
 }
 
 /** Decodes an already-parsed JSON value (for example an HTTP body parsed by the framework). */
-export function decodeEnvelopeValue(value: unknown): DecodeResult {
+export function decodeEnvelopeValue(
+  value: unknown,
+  options: Pick<DecodeOptions, "knownMatches"> = {},
+): DecodeResult {
   if (!isPlainObject(value)) return reject("not_an_object", `expected a JSON object, got ${describe(value)}`);
   const type = value.type;
   if (type === undefined) return reject("missing_type", "missing 'type'");
@@ -80,6 +123,21 @@ export function decodeEnvelopeValue(value: unknown): DecodeResult {
     legacy.push("bare_match_list");
   }
   const schema = ENVELOPE_SCHEMAS[type as MessageType] as z.ZodType<Envelope>;
+  const payload = candidate.payload;
+  if (
+    type === "match_updates" &&
+    options.knownMatches &&
+    isPlainObject(payload) &&
+    Array.isArray(payload.matches)
+  ) {
+    // The envelope around the matches with the same schema, then the matches one by one.
+    const outer = schema.safeParse({ ...candidate, payload: { ...payload, matches: [] } });
+    const { matches, issues } = options.knownMatches.validate(payload.matches, ["payload", "matches"]);
+    if (!outer.success) issues.unshift(...outer.error.issues);
+    if (issues.length || !outer.success) return reject("invalid_envelope", formatIssues(issues));
+    (outer.data as MatchUpdatesEnvelope).payload.matches = matches;
+    return { ok: true, envelope: outer.data, legacy };
+  }
   const result = schema.safeParse(candidate);
   if (!result.success) return reject("invalid_envelope", formatIssues(result.error.issues));
   return { ok: true, envelope: result.data, legacy };

@@ -6,6 +6,7 @@ import {
   decodeEnvelope,
   decodeSyncRequest,
   encodeEnvelope,
+  KnownMatches,
   type Match,
   snapshotHash,
 } from "../src/index.js";
@@ -160,6 +161,64 @@ describe("rejections say why, and never throw", () => {
     expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
     expect(decoded.polluted).toBeUndefined();
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe("decoding with the previous snapshot's matches (KnownMatches)", () => {
+  const envelopeWith = (matches: unknown[]) => JSON.stringify({ ...pythonEnvelope(), payload: { matches } });
+  const matchesOf = (result: ReturnType<typeof decodeEnvelope>) => {
+    if (!result.ok || result.envelope.type !== "match_updates") throw new Error("expected match updates");
+    return result.envelope.payload.matches;
+  };
+
+  it("an unchanged match decodes to the same object, a changed one is read anew", () => {
+    const known = new KnownMatches();
+    const other = { ...match(), matchid: 6_201_002 };
+    const [first, second] = matchesOf(
+      decodeEnvelope(envelopeWith([match(), other]), { knownMatches: known }),
+    );
+    const next = matchesOf(
+      decodeEnvelope(envelopeWith([match(), { ...other, anlaggningnamn: "Ny arena" }]), {
+        knownMatches: known,
+      }),
+    );
+    expect(next[0]).toBe(first);
+    expect(next[1]).not.toBe(second);
+    expect(next[1]?.anlaggningnamn).toBe("Ny arena");
+    expect(next[1]?.matchid).toBe(6_201_002);
+  });
+
+  it("rejects what a full decode rejects, naming the same paths", () => {
+    const known = new KnownMatches();
+    decodeEnvelope(envelopeWith([match()]), { knownMatches: known });
+    const { matchid: _id, ...noId } = match();
+    for (const bad of [noId, { ...match(), lag1namn: 42 }, { ...match(), tid: "tomorrow" }]) {
+      const raw = envelopeWith([match(), bad]);
+      const full = decodeEnvelope(raw);
+      const cached = decodeEnvelope(raw, { knownMatches: known });
+      expect(cached.ok).toBe(false);
+      expect(!cached.ok && cached.reason).toBe(!full.ok && full.reason);
+    }
+    const noMessageId = { ...JSON.parse(envelopeWith([match()])), message_id: "" };
+    expect(decodeEnvelope(JSON.stringify(noMessageId), { knownMatches: known }).ok).toBe(false);
+  });
+
+  it("a rejected snapshot leaves the remembered matches as they were", () => {
+    const known = new KnownMatches();
+    const [first] = matchesOf(decodeEnvelope(envelopeWith([match()]), { knownMatches: known }));
+    decodeEnvelope(envelopeWith([match(), { ...match(), tid: "tomorrow" }]), { knownMatches: known });
+    expect(matchesOf(decodeEnvelope(envelopeWith([match()]), { knownMatches: known }))[0]).toBe(first);
+  });
+
+  it("accepts exactly what a full decode accepts (property)", () => {
+    const known = new KnownMatches();
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.constant(match()), fc.jsonValue()), { maxLength: 4 }), (matches) => {
+        const raw = envelopeWith(matches);
+        expect(decodeEnvelope(raw, { knownMatches: known }).ok).toBe(decodeEnvelope(raw).ok);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

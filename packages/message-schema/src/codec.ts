@@ -63,8 +63,8 @@ export class KnownMatches {
     const issues: z.core.$ZodIssue[] = [];
     for (let i = 0; i < items.length; i++) {
       const item = items[i];
-      const text = JSON.stringify(item) ?? "";
-      let match = this.byText.get(text) ?? next.get(text);
+      const text = serialise(item);
+      let match = text === undefined ? undefined : (this.byText.get(text) ?? next.get(text));
       if (!match) {
         const result = MatchSchema.safeParse(item);
         if (!result.success) {
@@ -75,11 +75,24 @@ export class KnownMatches {
         }
         match = result.data;
       }
-      next.set(text, match);
+      if (text !== undefined) next.set(text, match);
       matches.push(match);
     }
     if (issues.length === 0) this.byText = next;
     return { matches, issues };
+  }
+}
+
+/**
+ * The cache key of a match, or undefined when it cannot be serialised: JSON.parse accepts nesting
+ * far deeper than JSON.stringify can walk (an unknown field nested 100,000 levels throws a
+ * RangeError), and decoding must never throw. Such a match is validated without the cache.
+ */
+function serialise(item: unknown): string | undefined {
+  try {
+    return JSON.stringify(item) ?? "";
+  } catch {
+    return undefined;
   }
 }
 

@@ -210,6 +210,22 @@ describe("decoding with the previous snapshot's matches (KnownMatches)", () => {
     expect(matchesOf(decodeEnvelope(envelopeWith([match()]), { knownMatches: known }))[0]).toBe(first);
   });
 
+  it("a match nested deeper than JSON.stringify can walk is decoded, not thrown on (it crashed calendar-sync)", () => {
+    const known = new KnownMatches();
+    const depth = 100_000;
+    const raw = envelopeWith([match()]).replace(
+      '"matchid":',
+      `"extra":${"[".repeat(depth)}1${"]".repeat(depth)},"matchid":`,
+    );
+    expect(() => JSON.stringify(JSON.parse(raw))).toThrow(RangeError);
+    const full = decodeEnvelope(raw);
+    for (let i = 0; i < 2; i++) {
+      const cached = decodeEnvelope(raw, { knownMatches: known });
+      expect(cached.ok).toBe(full.ok);
+    }
+    expect(full.ok).toBe(true);
+  });
+
   it("accepts exactly what a full decode accepts (property)", () => {
     const known = new KnownMatches();
     fc.assert(

@@ -79,14 +79,15 @@ export interface ComposeCli {
   file: string;
   /** Arguments before the compose ones: ["compose"] for v2, none for v1. */
   prefix: string[];
+  generation: 1 | 2;
   version: string;
 }
 
 /** `docker compose` when it answers, else `docker-compose`; throws naming the fix when neither does. */
 export async function findComposeCli(env: NodeJS.ProcessEnv = process.env): Promise<ComposeCli> {
   const candidates: Array<Omit<ComposeCli, "version">> = [
-    { file: "docker", prefix: ["compose"] },
-    { file: "docker-compose", prefix: [] },
+    { file: "docker", prefix: ["compose"], generation: 2 },
+    { file: "docker-compose", prefix: [], generation: 1 },
   ];
   for (const candidate of candidates) {
     try {
@@ -159,8 +160,9 @@ export class ComposeProject {
   }
 
   build(services: string[] = [], timeoutMs = 900_000): Promise<CommandResult> {
-    // --force-rm: the legacy builder otherwise keeps the container of a failed step.
-    return this.run(["build", "--force-rm", ...services], timeoutMs);
+    // v1 keeps the container of a failed step unless told; v2 removes it anyway (and deprecates the flag).
+    const forceRm = this.options.cli.generation === 1 ? ["--force-rm"] : [];
+    return this.run(["build", ...forceRm, ...services], timeoutMs);
   }
 
   /** `up -d` without building; `noDeps` recreates just the named services. */

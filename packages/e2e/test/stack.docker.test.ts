@@ -119,7 +119,7 @@ beforeAll(async () => {
     cwd: repoRoot,
   });
   stackWithFileSource = stack.withFiles([composeFile, overrideFile]);
-  console.log(`[stack] ${cli.file} ${cli.prefix.join(" ")} ${cli.version}; project ${projectName}`);
+  console.log(`[stack] ${[cli.file, ...cli.prefix].join(" ")} ${cli.version}; project ${projectName}`);
 
   try {
     await timed("images built", () => buildImages(stack));

@@ -48,6 +48,58 @@ const stockholmParts = new Intl.DateTimeFormat("en-GB", {
   second: "2-digit",
 });
 
+const DAY_MS = 86_400_000;
+/** Shorter than the five months and more between Stockholm's two offset changes a year. */
+const SPAN_MS = 30 * DAY_MS;
+
+/**
+ * Stockholm's UTC offset by 30-day span, and by day within the spans where it changes (null where
+ * it changes within the day itself). Asking ICU (formatToParts) costs ~20 µs a call, and a snapshot
+ * asks thousands of times for a few hundred distinct days.
+ */
+const offsetBySpan = new Map<number, number | null>();
+const offsetByDay = new Map<number, number | null>();
+
+function stockholmOffsetMs(epochMs: number): number {
+  return (
+    uniformOffset(offsetBySpan, SPAN_MS, epochMs) ??
+    uniformOffset(offsetByDay, DAY_MS, epochMs) ??
+    offsetFromIcu(epochMs)
+  );
+}
+
+/**
+ * The offset throughout the interval of `length` that holds `epochMs`, or null if it changes in it.
+ * The offset changes at most once in such an interval, so the same offset at both ends holds throughout.
+ */
+function uniformOffset(cache: Map<number, number | null>, length: number, epochMs: number): number | null {
+  const n = Math.floor(epochMs / length);
+  let offset = cache.get(n);
+  if (offset === undefined) {
+    const first = offsetFromIcu(n * length);
+    offset = first === offsetFromIcu(n * length + length - 1) ? first : null;
+    if (cache.size >= 10_000) cache.clear();
+    cache.set(n, offset);
+  }
+  return offset;
+}
+
+function offsetFromIcu(epochMs: number): number {
+  const parts: Record<string, string> = {};
+  for (const part of stockholmParts.formatToParts(epochMs)) parts[part.type] = part.value;
+  const wall = Date.UTC(
+    Number(parts.year),
+    Number(parts.month) - 1,
+    Number(parts.day),
+    Number(parts.hour),
+    Number(parts.minute),
+    Number(parts.second),
+  );
+  return wall - Math.floor(epochMs / 1000) * 1000;
+}
+
+const pad2 = (n: number) => String(n).padStart(2, "0");
+
 /** Stockholm wall-clock fields of an instant. */
 export function toStockholmLocal(instant: Date): {
   date: string;
@@ -58,16 +110,17 @@ export function toStockholmLocal(instant: Date): {
   hour: number;
   minute: number;
 } {
-  const parts: Record<string, string> = {};
-  for (const part of stockholmParts.formatToParts(instant)) parts[part.type] = part.value;
-  const year = Number(parts.year);
-  const month = Number(parts.month);
-  const day = Number(parts.day);
-  const hour = Number(parts.hour);
-  const minute = Number(parts.minute);
+  const epochMs = instant.getTime();
+  if (Number.isNaN(epochMs)) throw new RangeError("Invalid time value");
+  const local = new Date(epochMs + stockholmOffsetMs(epochMs));
+  const year = local.getUTCFullYear();
+  const month = local.getUTCMonth() + 1;
+  const day = local.getUTCDate();
+  const hour = local.getUTCHours();
+  const minute = local.getUTCMinutes();
   return {
-    date: `${parts.year}-${parts.month}-${parts.day}`,
-    time: `${parts.hour}:${parts.minute}`,
+    date: `${year}-${pad2(month)}-${pad2(day)}`,
+    time: `${pad2(hour)}:${pad2(minute)}`,
     year,
     month,
     day,

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { MatchSchema, matchKickoff, parseTid, stockholmLocalToUtc, toStockholmLocal } from "../src/index.js";
 
@@ -44,5 +45,37 @@ describe("Stockholm time", () => {
     expect(stockholmLocalToUtc(2026, 3, 28, 12, 0)?.toISOString()).toBe("2026-03-28T11:00:00.000Z");
     expect(stockholmLocalToUtc(2026, 10, 25, 12, 0)?.toISOString()).toBe("2026-10-25T11:00:00.000Z");
     expect(toStockholmLocal(new Date("2026-10-24T22:30:00Z")).date).toBe("2026-10-25");
+  });
+
+  it("agrees with ICU minute by minute across the DST switches, and at any instant (property)", () => {
+    const icu = new Intl.DateTimeFormat("sv-SE", {
+      timeZone: "Europe/Stockholm",
+      hourCycle: "h23",
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+    });
+    const expected = (ms: number) => {
+      const p = Object.fromEntries(icu.formatToParts(ms).map((part) => [part.type, part.value]));
+      return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
+    };
+    const shown = (ms: number) => {
+      const local = toStockholmLocal(new Date(ms));
+      return `${local.date} ${local.time}`;
+    };
+    for (const around of ["2026-03-29T01:00:00Z", "2026-10-25T01:00:00Z", "1995-09-24T01:00:00Z"]) {
+      for (let minute = -180; minute <= 180; minute++) {
+        const ms = Date.parse(around) + minute * 60_000;
+        expect(shown(ms), new Date(ms).toISOString()).toBe(expected(ms));
+      }
+    }
+    fc.assert(
+      fc.property(fc.integer({ min: Date.UTC(1950, 0, 1), max: Date.UTC(2100, 0, 1) }), (ms) => {
+        expect(shown(ms)).toBe(expected(ms));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -1,4 +1,4 @@
-import { decodeEnvelope, decodeSyncRequest, type RejectionCode } from "@fogis/message-schema";
+import { decodeEnvelope, decodeSyncRequest, KnownMatches, type RejectionCode } from "@fogis/message-schema";
 import fc from "fast-check";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
@@ -54,12 +54,18 @@ const bump = (counts: Record<string, number>, key: string) => {
 describe("the decoder under hostile input (fast-check)", () => {
   it("never throws, answers an envelope or a rejection with a known code, and never touches Object.prototype", () => {
     const matches = new MatchScript({ initial: 3 }).matches;
+    // As calendar-sync decodes: with the previous snapshot's matches remembered.
+    const known = new KnownMatches();
     fc.assert(
       fc.property(hostileBodies(matches, LIMIT), ({ body }) => {
-        const decoded = decodeEnvelope(body, { maxBytes: LIMIT });
-        if (!decoded.ok) {
-          expect(CODES).toContain(decoded.code);
-          expect(decoded.reason).not.toBe("");
+        for (const decoded of [
+          decodeEnvelope(body, { maxBytes: LIMIT }),
+          decodeEnvelope(body, { maxBytes: LIMIT, knownMatches: known }),
+        ]) {
+          if (!decoded.ok) {
+            expect(CODES).toContain(decoded.code);
+            expect(decoded.reason).not.toBe("");
+          }
         }
         const text = typeof body === "string" ? body : Buffer.from(body).toString("utf8");
         let value: unknown;
@@ -252,7 +258,9 @@ describe("wrong and foreign messages on the Redis channels", () => {
     const stats = await s.calendarStats();
     expect((stats.messages_failed as number) - (statsBefore.messages_failed as number)).toBe(10_000);
     expect(healthFailures).toEqual([]);
-    expect(worstHealthMs).toBeLessThan(1000);
+    // Slow at worst while it works through the backlog, never so slow that docker-compose's
+    // healthcheck (timeout 3 s) would call the container unhealthy.
+    expect(worstHealthMs).toBeLessThan(3000);
     const changes = s.script.changesBetween(step);
     recordFault({
       fault: "10,000 invalid messages flooding the channel",

@@ -19,7 +19,7 @@ afterEach(async () => {
 const MB = 1024 * 1024;
 /**
  * The live heap is what a queue would grow: the lowest heap-used figure of a window (right after a
- * garbage collection) approximates it. 200 queued snapshots of ~150 kB would add well over 30 MB.
+ * garbage collection) approximates it. 200 queued snapshots of ~80 kB would add well over 16 MB.
  */
 const LIVE_HEAP_GROWTH_BOUND = 8 * MB;
 /** RSS also moves with V8's heap sizing and the allocator, so its bound is a looser sanity check. */
@@ -34,8 +34,8 @@ async function heapUsed(s: Stack): Promise<number> {
 
 describe("memory during a long Redis outage", () => {
   it("200 cycles with Redis down: the processor's RSS and heap stay bounded and every envelope is accounted for", async () => {
-    // 40 matches make every envelope ~150 kB, so a queue of them would show at once.
-    stack = await Stack.create({ script: new MatchScript({ initial: 40 }) });
+    // 25 matches make every envelope ~80 kB, so a queue of them would show at once.
+    stack = await Stack.create({ script: new MatchScript({ initial: 25 }) });
     const s = stack;
     await s.cycle();
     await s.redis.kill();

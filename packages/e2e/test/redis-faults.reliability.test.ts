@@ -108,6 +108,18 @@ describe("Redis killed and restarted while the processor runs", () => {
       superseded: 0,
       pending: 0,
     });
+    // /metrics tells the same story as /redis-status.
+    expect(await s.processorMetric("fogis_processor_envelopes_created_total")).toBe(
+      counters.envelopes_created,
+    );
+    expect(await s.processorMetric("fogis_processor_envelopes_delivered_total", { route: "redis" })).toBe(
+      counters.delivered_via_redis,
+    );
+    expect(await s.processorMetric("fogis_processor_envelopes_delivered_total", { route: "http" })).toBe(
+      counters.delivered_via_http,
+    );
+    expect(await s.processorMetric("fogis_processor_envelopes_superseded_total")).toBe(counters.superseded);
+    expect(await s.processorMetric("fogis_processor_envelopes_pending")).toBe(counters.pending);
     const reached = await s.reached(faultChanges);
     recordFault({
       fault: "Redis killed/stopped and restarted ×6 during 60 cycles",

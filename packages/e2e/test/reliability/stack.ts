@@ -154,13 +154,35 @@ export class Stack {
     return status.delivery;
   }
 
+  /** A counter or gauge from the processor's `/metrics` (Prometheus text), summed over matching series. */
+  async processorMetric(name: string, labels: Record<string, string> = {}): Promise<number> {
+    const { text } = await this.processor.getText("/metrics");
+    let total = 0;
+    let found = false;
+    for (const line of text.split("\n")) {
+      const match = /^([a-zA-Z_:][\w:]*)(?:\{([^}]*)\})? (\S+)$/.exec(line);
+      if (!match || match[1] !== name) continue;
+      const series = Object.fromEntries(
+        [...(match[2] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]] as [string, string]),
+      );
+      if (Object.entries(labels).every(([key, value]) => series[key] === value)) {
+        total += Number(match[3]);
+        found = true;
+      }
+    }
+    if (!found) throw new Error(`no ${name} ${JSON.stringify(labels)} in /metrics`);
+    return total;
+  }
+
   async calendarStats(): Promise<Record<string, unknown>> {
     const { body } = await this.calendar.getJson<{ stats: Record<string, unknown> }>("/redis-stats");
     return body.stats;
   }
 
   async events() {
-    const { status, text } = await this.calendar.getText("/calendar.ics");
+    const feedToken = this.calendar.env.FEED_TOKEN;
+    const path = feedToken ? `/calendar.ics?token=${encodeURIComponent(feedToken)}` : "/calendar.ics";
+    const { status, text } = await this.calendar.getText(path);
     if (status !== 200) throw new Error(`/calendar.ics answered ${status}`);
     return parseFeed(text);
   }

@@ -39,6 +39,8 @@ const NO_ENGINE = [
 let workDir: string;
 let matchFile: string;
 let overrideFile: string;
+/** Empty: compose reads it instead of a developer's .env beside docker-compose.yml. */
+let envFile: string;
 let composeEnv: NodeJS.ProcessEnv;
 let processorUrl: string;
 let calendarUrl: string;
@@ -49,7 +51,7 @@ async function compose(...args: string[]): Promise<string> {
   const [bin, ...prefix] = command as [string, ...string[]];
   const { stdout, stderr } = await exec(
     bin,
-    [...prefix, "-f", composeFile, "-f", overrideFile, "-p", project, ...args],
+    [...prefix, "-f", composeFile, "-f", overrideFile, "--env-file", envFile, "-p", project, ...args],
     {
       env: composeEnv,
       cwd: repo,
@@ -80,7 +82,19 @@ function deployCli(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Cl
   return new Promise((done) => {
     const child = spawn(
       tsx,
-      ["--conditions=fogis-source", cli, "-f", composeFile, "-f", overrideFile, "-p", project, ...args],
+      [
+        "--conditions=fogis-source",
+        cli,
+        ...args,
+        "-f",
+        composeFile,
+        "-f",
+        overrideFile,
+        "--env-file",
+        envFile,
+        "-p",
+        project,
+      ],
       { cwd: repo, env: { ...composeEnv, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] },
     );
     let stdout = "";
@@ -162,6 +176,8 @@ beforeAll(async () => {
   // Mounted into the processor, which runs as the image's user `node`, not as us.
   await chmod(workDir, 0o755);
   matchFile = join(workDir, "matches.json");
+  envFile = join(workDir, "empty.env");
+  await writeFile(envFile, "");
   overrideFile = join(workDir, "compose.test.yml");
   matches = fogisMatchList(3, 6_200_000, "2030-05-01");
   await writeFile(matchFile, JSON.stringify(matches));
@@ -189,8 +205,15 @@ beforeAll(async () => {
       .inspect()
       .then(() => name)
       .catch(() => undefined);
+  // Only what reaching the engine needs comes from our environment, so a stray API_TOKEN,
+  // COMPOSE_FILE or port in the shell cannot change this stack.
+  const kept = Object.entries(process.env).filter(
+    ([name, value]) =>
+      value !== undefined &&
+      (["PATH", "HOME", "USER", "TMPDIR"].includes(name) || name.startsWith("DOCKER_")),
+  );
   composeEnv = {
-    ...process.env,
+    ...Object.fromEntries(kept),
     CI: "true",
     API_TOKEN: token,
     REDIS_PASSWORD: "deploy-test-redis-password",

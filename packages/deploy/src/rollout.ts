@@ -1,12 +1,6 @@
+import { type GateEnv, type GateSettings, steadyState } from "./checks.js";
 import { EXIT, PreconditionError, UsageError } from "./errors.js";
-import {
-  GATE_SUMMARIES,
-  GATES,
-  type GateEnv,
-  type GateSettings,
-  STEADY_STATE_SUMMARY,
-  steadyState,
-} from "./gates.js";
+import { GATE_SUMMARIES, GATES, STEADY_STATE_SUMMARY } from "./gates.js";
 import { ActionFailure, GateFailure, PhaseRun } from "./phase-run.js";
 import {
   type AppService,

@@ -38,18 +38,24 @@ export function writeResults(dir: string, results: Results): string[] {
 }
 
 export function resultsTable(figures: readonly Figure[]): string {
-  const lines = [
-    "| Figure | Project: median (min–max) | Baseline median | Ratio | Target | Met |",
-    "| --- | --- | --- | --- | --- | --- |",
-  ];
-  for (const f of figures) {
-    lines.push(
-      `| \`${f.name}\` | ${number(f.median)} ${f.unit} (${number(f.min)}–${number(f.max)}) | ${
-        f.baseline_median === null ? "–" : `${number(f.baseline_median)} ${f.unit}`
-      } | ${f.ratio === null ? "–" : `${f.ratio}×`} | ${f.target ?? "–"} | ${f.met === null ? "–" : f.met ? "yes" : "**no**"} |`,
-    );
-  }
-  return lines.join("\n");
+  const rows = figures.map((f) => [
+    `\`${f.name}\``,
+    `${number(f.median)} ${f.unit} (${number(f.min)}–${number(f.max)})`,
+    f.baseline_median === null ? "–" : `${number(f.baseline_median)} ${f.unit}`,
+    f.ratio === null ? "–" : `${f.ratio}×`,
+    f.target ?? "–",
+    f.met === null ? "–" : f.met ? "yes" : "**no**",
+  ]);
+  return table(["Figure", "Project: median (min–max)", "Baseline median", "Ratio", "Target", "Met"], rows);
+}
+
+/** A Markdown table with padded columns, as biome formats it (pnpm lint checks bench/results.md). */
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((title, i) =>
+    Math.max(3, title.length, ...rows.map((row) => (row[i] ?? "").length)),
+  );
+  const line = (cells: string[]) => `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(" | ")} |`;
+  return [line(header), line(widths.map((width) => "-".repeat(width))), ...rows.map(line)].join("\n");
 }
 
 function markdown(results: Results): string {

@@ -1,7 +1,7 @@
-# One image recipe for every service: docker build --build-arg SERVICE=match-processor .
+# One image recipe for both services: docker build --build-arg SERVICE=match-processor .
 # (docker-compose.yml builds match-processor and calendar-sync from it). Both services build the
-# same way, so one file keeps the pnpm version, base image and user in one place, and everything up
-# to the install is one set of cached layers that the second service reuses.
+# same way, so one file keeps the pnpm version, base image and user in one place, and the whole
+# build stage is one set of cached layers: the second service only adds its final stage.
 # Build context: the repository root. Works with the legacy builder (DOCKER_BUILDKIT=0).
 ARG NODE_IMAGE=node:20-alpine
 
@@ -23,17 +23,20 @@ RUN pnpm fetch
 COPY --from=manifests /manifests/ ./
 RUN pnpm install --frozen-lockfile --offline
 COPY . .
-ARG SERVICE
-# `pnpm pm deploy`: the service, its production dependencies and its built workspace packages as
-# one self-contained folder (the root script named `deploy` is the rollout CLI).
-RUN test -n "$SERVICE" || { echo "pass --build-arg SERVICE=<folder under packages/>" >&2; exit 1; } \
- && pnpm --filter "@fogis/$SERVICE..." run build \
- && pnpm pm deploy --filter "@fogis/$SERVICE" --prod /out
+# Both services in one step (no SERVICE arg here): the shared packages compile once, and the second
+# service's build finds this whole stage cached. `pnpm pm deploy` writes a service, its production
+# dependencies and its built workspace packages as one self-contained folder (the root script
+# named `deploy` is the rollout CLI).
+RUN pnpm --filter "@fogis/match-processor..." --filter "@fogis/calendar-sync..." run build \
+ && pnpm pm deploy --filter @fogis/match-processor --prod /out/match-processor \
+ && pnpm pm deploy --filter @fogis/calendar-sync --prod /out/calendar-sync
 
 FROM ${NODE_IMAGE}
+ARG SERVICE
+RUN test -n "$SERVICE" || { echo "pass --build-arg SERVICE=match-processor (or calendar-sync)" >&2; exit 1; }
 ENV NODE_ENV=production DATA_DIR=/app/data
 WORKDIR /app
-COPY --from=build /out /app
+COPY --from=build /out/${SERVICE} /app
 # A named volume mounted on /app/data takes this ownership, so the non-root user can write state.
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node

@@ -169,7 +169,7 @@ describe("Redis and calendar-sync down together", () => {
 
 describe("a service killed in the middle of its work", () => {
   for (const service of ["match-processor", "calendar-sync"] as const) {
-    it(`${service}: 8 kills (SIGTERM and SIGKILL) mid-cycle leave no corrupt state file and lose no change`, async () => {
+    it(`${service}: 6 kills (SIGTERM and SIGKILL) mid-cycle leave no corrupt state file and lose no change`, async () => {
       stack = await Stack.create();
       const s = stack;
       await s.change();
@@ -181,12 +181,12 @@ describe("a service killed in the middle of its work", () => {
       const restarts: number[] = [];
       let midCycle = 0;
 
-      for (let i = 0; i < 8; i++) {
+      for (let i = 0; i < 6; i++) {
         const signal = i % 2 === 0 ? "SIGKILL" : "SIGTERM";
         await s.change(3);
         const finishedBefore = countEvents(s.processor.logs, "cycle_finished");
         const cycle = s.cycle().catch(() => undefined); // the processor may die before answering
-        await sleep(i * 4);
+        await sleep(i * 5);
         await target.stop(signal);
         if (countEvents(s.processor.logs, "cycle_finished") === finishedBefore) midCycle++;
         await cycle;
@@ -208,12 +208,12 @@ describe("a service killed in the middle of its work", () => {
       const changes = s.script.changesBetween(before);
       const reached = await s.reached(changes);
       recordFault({
-        fault: `${service} killed mid-cycle ×8 (SIGTERM/SIGKILL)`,
+        fault: `${service} killed mid-cycle ×6 (SIGTERM/SIGKILL)`,
         changes: changes.length,
         reached,
         detectionMs: null,
         recoveryMs: Math.max(...restarts),
-        notes: `${midCycle} of 8 kills before the cycle finished; no corrupt state file`,
+        notes: `${midCycle} of 6 kills before the cycle finished; no corrupt state file`,
       });
       expect(reached).toBe(changes.length);
     });

@@ -16,7 +16,7 @@ export class ReliabilityTableReporter implements Reporter {
   }
 
   onTestRunEnd(modules: ReadonlyArray<TestModule>, _errors: unknown, reason: TestRunEndReason): void {
-    const rows = readRows(this.rowsFile);
+    const rows = readRows(this.rowsFile).sort((a, b) => rank(a) - rank(b));
     rmSync(this.rowsFile, { force: true });
     if (rows.length === 0) return;
     const table = renderTable(rows);
@@ -34,6 +34,25 @@ export class ReliabilityTableReporter implements Reporter {
       );
     }
   }
+}
+
+/** Files run in whatever order vitest picks; the table keeps one order: Redis faults first, then services, input, secrets. */
+const ORDER = [
+  "Redis killed",
+  "Redis frozen",
+  "Redis down for",
+  "calendar-sync stopped",
+  "Redis + calendar-sync",
+  "match-processor killed",
+  "calendar-sync killed",
+  "300 hostile",
+  "10,000 invalid",
+  "secret scan",
+];
+
+function rank(row: FaultRow): number {
+  const index = ORDER.findIndex((prefix) => row.fault.startsWith(prefix));
+  return index < 0 ? ORDER.length : index;
 }
 
 function suiteFiles(): string[] {

@@ -322,8 +322,10 @@ describe("Redis with credentials and TLS through REDIS_URL", () => {
     for (const name of ["match-processor", "calendar-sync-subscriber", "calendar-sync"]) {
       expect(clients).toMatch(new RegExp(`laddr=127\\.0\\.0\\.1:${tlsPort} .*name=${name} `));
     }
-    const restartedAt = performance.now();
+    const killedAt = performance.now();
     await s.redis.kill();
+    await watcher.both(killedAt, (status) => status !== "pass", 10_000, "both notice Redis is gone");
+    const restartedAt = performance.now();
     await s.redis.start();
     await watcher.both(restartedAt, (status) => status === "pass", 15_000, "both back over TLS");
     await s.change();

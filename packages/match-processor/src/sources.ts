@@ -76,7 +76,9 @@ export function parseMatchList(value: unknown, origin: string): Match[] {
       );
     }
     seen.set(result.data.matchid, index);
-    matches.push(result.data);
+    // The parsed match, not zod's copy (MatchSchema only checks): the copy is three times the
+    // size, and the list is kept as the baseline until the next cycle.
+    matches.push(item as Match);
   });
   if (invalid > 0) {
     const more = invalid > problems.length ? ` (+${invalid - problems.length} more)` : "";

@@ -73,7 +73,9 @@ export class KnownMatches {
           }
           continue;
         }
-        match = result.data;
+        // The parsed JSON itself, not zod's copy: the schema only checks (no defaults or
+        // transforms, see match.ts), and its copy is three times the size, kept for a snapshot.
+        match = item as Match;
       }
       if (text !== undefined) next.set(text, match);
       matches.push(match);

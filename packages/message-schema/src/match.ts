@@ -5,6 +5,9 @@ import { parseTid, stockholmLocalToUtc } from "./time.js";
  * The FOGIS match as the referee's match list delivers it (DESIGN §3). The fields this project
  * uses are typed and checked; every other field passes through untouched, because FOGIS adds
  * fields and the Python services downstream may read them.
+ *
+ * The schema only checks, it never changes a match (no defaults, no transforms): a match it
+ * accepts can be used as parsed, without zod's copy (KnownMatches and the processor's sources do).
  */
 
 const optionalText = z.string().nullish();

@@ -188,6 +188,21 @@ describe("decoding with the previous snapshot's matches (KnownMatches)", () => {
     expect(next[1]?.matchid).toBe(6_201_002);
   });
 
+  it("decodes to the data a full decode gives, which is the JSON as sent (the schema never changes a match)", () => {
+    const odd = {
+      ...match(),
+      matchid: 6_201_002,
+      tid: "2026-05-06T17:00:00",
+      domaruppdraglista: null,
+      anlaggningnamn: undefined,
+      extra: { nested: [1, null, "x"] },
+    };
+    const raw = envelopeWith([match(), odd]);
+    const full = matchesOf(decodeEnvelope(raw));
+    expect(matchesOf(decodeEnvelope(raw, { knownMatches: new KnownMatches() }))).toStrictEqual(full);
+    expect(full).toStrictEqual(JSON.parse(raw).payload.matches);
+  });
+
   it("rejects what a full decode rejects, naming the same paths", () => {
     const known = new KnownMatches();
     decodeEnvelope(envelopeWith([match()]), { knownMatches: known });

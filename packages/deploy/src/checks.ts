@@ -161,15 +161,20 @@ export async function runCycle(
   env: GateEnv,
   route: "redis" | "http",
   prefix = "",
+  { resend = false }: { resend?: boolean } = {},
 ): Promise<CycleAnswer | undefined> {
   let answer: CycleAnswer | undefined;
   await env.run.check(
-    { name: `${prefix}POST /process runs a cycle`, service: MATCH_PROCESSOR, expected: "HTTP 200, success" },
+    {
+      name: `${prefix}POST /process${resend ? "?resend=true" : ""} runs a cycle`,
+      service: MATCH_PROCESSOR,
+      expected: resend ? "HTTP 200, success, a snapshot sent" : "HTTP 200, success",
+    },
     async () => {
-      const response = await env.stack.runCycle();
+      const response = await env.stack.runCycle({ resend });
       answer = response.body;
       return {
-        passed: response.status === 200 && answer?.success === true,
+        passed: response.status === 200 && answer?.success === true && (!resend || snapshotSent(answer)),
         observed: describeCycle(response.status, answer),
       };
     },

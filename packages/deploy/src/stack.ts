@@ -184,10 +184,11 @@ export class Stack {
   }
 
   /** POST /process: one processing cycle now. Cycles may wait for a slow match source. */
-  async runCycle(): Promise<ServiceAnswer<CycleAnswer>> {
+  /** `resend`: the processor sends its current snapshot even when the list did not change. */
+  async runCycle({ resend = false }: { resend?: boolean } = {}): Promise<ServiceAnswer<CycleAnswer>> {
     return this.post<CycleAnswer>(
       "match-processor",
-      "/process",
+      resend ? "/process?resend=true" : "/process",
       undefined,
       Math.max(this.requestTimeoutMs, 60_000),
     );

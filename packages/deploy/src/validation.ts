@@ -9,7 +9,6 @@ import {
   MATCH_PROCESSOR,
   runCycle,
   serviceStatus,
-  snapshotSent,
   steadyState,
 } from "./checks.js";
 import { phase } from "./phases.js";
@@ -48,26 +47,11 @@ async function fallbackDrill(env: GateEnv): Promise<void> {
     );
     drill.noticed_after_ms = stack.runtime.now() - pausedAt;
     const before = await calendarCounters(stack);
-    const answer = await runCycle(env, "http", "drill: ");
+    // resend: the processor sends its snapshot even if the list did not change, so the drill
+    // proves the processor's own fallback, not a request the tool makes itself.
+    const answer = await runCycle(env, "http", "drill: ", { resend: true });
     drill.cycle = describeCycle(200, answer);
-    if (!snapshotSent(answer)) {
-      // The list did not change, so the processor has nothing to send: send its latest snapshot
-      // to /manual-sync exactly as its fallback would, to prove the HTTP path end to end.
-      await run.action(
-        "drill: nothing new to send; POST the processor's latest snapshot to /manual-sync as its fallback does",
-        async () => {
-          const latest = await stack.get(MATCH_PROCESSOR, "/matches/latest");
-          if (latest.status !== 200) throw new Error(`GET /matches/latest answered ${latest.status}`);
-          const answer = await stack.post(CALENDAR_SYNC, "/manual-sync", latest.text);
-          if (answer.status < 200 || answer.status >= 300)
-            throw new Error(`/manual-sync answered ${answer.status}`);
-        },
-        { service: CALENDAR_SYNC },
-      );
-      drill.http_path = "latest snapshot sent to /manual-sync by the tool";
-    } else {
-      drill.http_path = "the processor's fallback delivered the cycle's snapshot";
-    }
+    drill.http_path = "the processor's fallback delivered the cycle's snapshot";
     await run.check(
       {
         name: "drill: the snapshot reached calendar-sync over HTTP",

@@ -228,7 +228,7 @@ export class FakeStack {
     this.calendar.lastSequence = envelope.payload.metadata?.sequence ?? this.calendar.lastSequence;
   }
 
-  private runCycle(): Record<string, unknown> {
+  private runCycle(resend = false): Record<string, unknown> {
     const cycle = ++this.cycle;
     const processorRedis = Boolean(this.pubsub("match-processor")) && this.redisUp();
     const status = (state: string) =>
@@ -243,7 +243,8 @@ export class FakeStack {
     status("started");
     const hash = JSON.stringify(this.matches);
     const recovered = processorRedis && this.confirmedRoute === "http";
-    const reason = hash !== this.confirmedHash ? "changes" : recovered ? "redis_recovered" : null;
+    const reason =
+      hash !== this.confirmedHash ? "changes" : recovered ? "redis_recovered" : resend ? "resend" : null;
     let delivery: Record<string, unknown> = {
       route: "none",
       confirmed: false,
@@ -295,7 +296,7 @@ export class FakeStack {
   }
 
   private http(url: string, method: string, body: string | undefined): HttpResponse {
-    const { port, pathname } = new URL(url);
+    const { port, pathname, searchParams } = new URL(url);
     const json = (value: unknown, status = 200): HttpResponse => ({ status, text: JSON.stringify(value) });
     const service = Number(port) === PROCESSOR_PORT ? "match-processor" : "calendar-sync";
     if (this.containers.get(service)?.state !== "running") throw new Error("ECONNREFUSED");
@@ -314,7 +315,7 @@ export class FakeStack {
             delivery: { ...this.processor },
           });
         case "POST /process":
-          return json(this.runCycle());
+          return json(this.runCycle(searchParams.get("resend") === "true"));
         case "GET /matches/latest":
           return this.latest ? json(this.latest) : json({ success: false }, 404);
         case "GET /metrics":

@@ -77,8 +77,9 @@ export function createApp(deps: AppDeps): Express {
     res.status(httpStatusFor(report.status)).json(report);
   });
 
-  app.post("/process", async (_req, res) => {
+  app.post("/process", async (req, res) => {
     try {
+      if (/^(1|true|yes)$/i.test(String(req.query.resend ?? ""))) processor.requestResend();
       const result = await processor.runCycle("http");
       // 502: the upstream (match source) or the downstream (delivery) failed; the body says which.
       res.status(result.success ? 200 : 502).json(result);

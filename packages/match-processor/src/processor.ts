@@ -51,7 +51,8 @@ export type PublishReason =
   | "unconfirmed"
   | "first_delivery"
   | "redis_recovered"
-  | "heartbeat";
+  | "heartbeat"
+  | "resend";
 
 export interface CycleResult {
   success: boolean;
@@ -123,6 +124,7 @@ export class MatchProcessor {
   private loading: Promise<void> | null = null;
   private baseline: Match[] = [];
   private confirmed: ConfirmedDelivery | null = null;
+  private resendRequested = false;
   private latest: MatchUpdatesEnvelope | null = null;
   /** Created by this process and not confirmed yet. */
   private pending: MatchUpdatesEnvelope | null = null;
@@ -180,6 +182,14 @@ export class MatchProcessor {
   load(): Promise<void> {
     this.loading ??= this.loadState();
     return this.loading;
+  }
+
+  /**
+   * The next cycle sends the current snapshot even if nothing changed (an operator's drill, or a
+   * calendar to rebuild): `POST /process?resend=true`.
+   */
+  requestResend(): void {
+    this.resendRequested = true;
   }
 
   /** Runs a cycle now, or right after the running one (cycles never overlap). */
@@ -441,6 +451,7 @@ export class MatchProcessor {
     if (hash !== this.confirmed.snapshotHash) return "content_changed";
     if (this.redisRecovered && this.delivery.redisConnected) return "redis_recovered";
     if (now.getTime() - this.confirmed.deliveredAt.getTime() >= this.heartbeatMs) return "heartbeat";
+    if (this.resendRequested) return "resend";
     return null;
   }
 
@@ -451,6 +462,7 @@ export class MatchProcessor {
     now: Date,
   ): Promise<MatchUpdatesEnvelope> {
     const sequence = ++this.lastSequence;
+    this.resendRequested = false;
     const envelope = createMatchUpdatesEnvelope({
       source: this.envelopeSource,
       matches,

@@ -70,6 +70,25 @@ describe("POST /process", () => {
     });
   });
 
+  it("?resend=true sends the unchanged snapshot again; a plain call after it sends nothing", async () => {
+    const { app, rig } = await appWith();
+    const subscriber = await Subscriber.start(redis.url, rig.channels);
+    cleanup.push(() => subscriber.close());
+    const auth = { Authorization: `Bearer ${TOKEN}` };
+    await request(app).post("/process").set(auth).expect(200);
+    const quiet = await request(app).post("/process").set(auth).expect(200);
+    expect(quiet.body).toMatchObject({ outcome: "unchanged", delivery: { route: "none" } });
+    const resent = await request(app).post("/process?resend=true").set(auth).expect(200);
+    expect(resent.body).toMatchObject({
+      outcome: "delivered",
+      publish_reason: "resend",
+      changes: { total: 0 },
+      delivery: { route: "redis", sequence: 2 },
+    });
+    await expect.poll(() => subscriber.on(rig.channels.matchUpdates).length).toBe(2);
+    expect((await request(app).post("/process").set(auth).expect(200)).body.outcome).toBe("unchanged");
+  });
+
   it("answers 502 with the reason when the cycle fails", async () => {
     const { app, source } = await appWith();
     source.failure = new Error("FOGIS is down");

@@ -143,7 +143,8 @@ export function createApp(deps: AppDeps): Express {
       res.status(400).json({ success: false, error: reason, code: "not_json" });
       return;
     }
-    const result = await handler.handleDecoded(decodeSyncRequest(req.body, "manual-sync"), "http");
+    const decoded = decodeSyncRequest(req.body, "manual-sync", { knownMatches: handler.knownMatches });
+    const result = await handler.handleDecoded(decoded, "http");
     if (!result.accepted) {
       res.status(400).json({ success: false, error: result.rejection.reason, code: result.rejection.code });
       return;

@@ -91,9 +91,10 @@ export class SnapshotHandler {
   private lastLiveSequence: number | undefined;
   /**
    * A snapshot repeats the previous one but for a few matches: those decode to the same objects
-   * (KnownMatches), which keeps them from being validated and rendered again.
+   * (KnownMatches), which keeps them from being validated and rendered again. Pass it to every
+   * decode of a snapshot for this handler (Redis, POST /manual-sync).
    */
-  private readonly knownMatches = new KnownMatches();
+  readonly knownMatches = new KnownMatches();
   private readonly events = new WeakMap<Match, CalendarEvent | null>();
 
   constructor(options: SnapshotHandlerOptions) {

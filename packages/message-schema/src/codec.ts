@@ -165,6 +165,7 @@ export function decodeEnvelopeValue(
 export function decodeSyncRequest(
   value: unknown,
   source = "manual-sync",
+  options: Pick<DecodeOptions, "knownMatches"> = {},
 ): DecodeResult<MatchUpdatesEnvelope> {
   let wrapped: unknown = value;
   const legacy: string[] = [];
@@ -175,7 +176,7 @@ export function decodeSyncRequest(
     wrapped = wrapMatches(value.matches, source);
     legacy.push("matches_object");
   }
-  const decoded = decodeEnvelopeValue(wrapped);
+  const decoded = decodeEnvelopeValue(wrapped, options);
   if (!decoded.ok) return decoded;
   if (decoded.envelope.type !== "match_updates") {
     return reject("unknown_type", `expected a match_updates envelope, got '${decoded.envelope.type}'`);

@@ -26,6 +26,9 @@ export async function benchServiceMemory(ctx: BenchContext): Promise<Figure[]> {
     afterBaseline: [] as number[],
     peakProcessor: [] as number[],
     peakCalendar: [] as number[],
+    anonProcessor: [] as number[],
+    anonCalendar: [] as number[],
+    anonBaseline: [] as number[],
   };
 
   for (let round = 0; round < profile.memoryRounds; round++) {
@@ -96,9 +99,13 @@ export async function benchServiceMemory(ctx: BenchContext): Promise<Figure[]> {
       const calendarMemory = calendar.memory();
       rss.afterProcessor.push(processorMemory.rssMb);
       rss.afterCalendar.push(calendarMemory.rssMb);
-      rss.afterBaseline.push(plain.memory().rssMb);
+      const plainMemory = plain.memory();
+      rss.afterBaseline.push(plainMemory.rssMb);
+      rss.anonBaseline.push(plainMemory.anonMb);
       rss.peakProcessor.push(processorMemory.peakMb);
       rss.peakCalendar.push(calendarMemory.peakMb);
+      rss.anonProcessor.push(processorMemory.anonMb);
+      rss.anonCalendar.push(calendarMemory.anonMb);
       ctx.log(
         `service memory round ${round + 1}: processor ${processorMemory.rssMb.toFixed(0)} MB, calendar-sync ${calendarMemory.rssMb.toFixed(0)} MB after the snapshot`,
       );
@@ -152,6 +159,21 @@ export async function benchServiceMemory(ctx: BenchContext): Promise<Figure[]> {
       unit: "MB",
       description: "calendar-sync's peak RSS (VmHWM) while applying and serving, for context",
       measured: rss.peakCalendar,
+    }),
+    figure({
+      name: "rss_anon_after_snapshot_processor",
+      unit: "MB",
+      description:
+        "the anonymous part of rss_after_snapshot_processor (RssAnon: heap and buffers, without the node binary's shared file pages), for context",
+      measured: rss.anonProcessor,
+      baseline: rss.anonBaseline,
+    }),
+    figure({
+      name: "rss_anon_after_snapshot_calendar",
+      unit: "MB",
+      description: "the anonymous part of rss_after_snapshot_calendar (RssAnon), for context",
+      measured: rss.anonCalendar,
+      baseline: rss.anonBaseline,
     }),
   ];
 }

@@ -67,8 +67,12 @@ export class ServiceProcess {
     return this.child.pid as number;
   }
 
-  /** Resident memory now and at its peak, in MB, from /proc/<pid>/status. */
-  memory(): { rssMb: number; peakMb: number } {
+  /**
+   * Resident memory in MB from /proc/<pid>/status: all of it now and at its peak, and the part that
+   * is the process's own (anonymous: heap, buffers) rather than file pages of the node binary,
+   * which every Node process maps and the kernel shares between them.
+   */
+  memory(): { rssMb: number; peakMb: number; anonMb: number } {
     if (this.child.exitCode !== null) throw new Error(`${this.name} has exited:\n${this.output}`);
     const status = readFileSync(`/proc/${this.pid}/status`, "utf8");
     const kb = (field: string) => {
@@ -76,7 +80,7 @@ export class ServiceProcess {
       if (!match) throw new Error(`no ${field} in /proc/${this.pid}/status`);
       return Number(match[1]);
     };
-    return { rssMb: kb("VmRSS") / 1024, peakMb: kb("VmHWM") / 1024 };
+    return { rssMb: kb("VmRSS") / 1024, peakMb: kb("VmHWM") / 1024, anonMb: kb("RssAnon") / 1024 };
   }
 
   async getJson(path: string): Promise<Record<string, unknown>> {

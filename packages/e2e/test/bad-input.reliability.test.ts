@@ -131,6 +131,18 @@ describe("POST /manual-sync under hostile input (fast-check, against the running
     }
     expect(byKind["over the size limit"]).toEqual({ too_large: expect.any(Number) });
 
+    // A "__proto__" member is data, never a prototype: a match without `installd` and
+    // `anlaggningnamn` must not borrow them from one.
+    const [first, ...rest] = s.script.matches;
+    const { installd: _installd, anlaggningnamn: _venue, ...bare } = first as Record<string, unknown>;
+    const poisoned = `{"matches":[${JSON.stringify(bare).replace(
+      /^\{/,
+      '{"__proto__":{"installd":true,"anlaggningnamn":"Hijacked"},',
+    )},${rest.map((match) => JSON.stringify(match)).join(",")}]}`;
+    expect((await s.calendar.post("/manual-sync", { token: s.apiToken, body: poisoned })).status).toBe(200);
+    const shown = (await s.events()).find((event) => event.uid.includes(String(bare.matchid)));
+    expect(shown).toMatchObject({ status: "CONFIRMED", location: "" });
+
     // The calendar follows the next valid snapshot, from the processor as from a direct POST.
     const step = s.script.currentStep;
     await s.change(3);

@@ -115,8 +115,14 @@ export class Stack {
       apiToken,
     });
     if (options.start !== false) {
-      await stack.writeMatches();
-      await Promise.all([calendar.start(), processor.start()]);
+      try {
+        await stack.writeMatches();
+        await Promise.all([calendar.start(), processor.start()]);
+      } catch (error) {
+        // The test never gets the stack to close: leave no redis-server or service behind.
+        await stack.close();
+        throw error;
+      }
     }
     return stack;
   }

@@ -105,7 +105,20 @@ export async function createCalendarSyncService(
         channels: config.redis.channels,
         logger,
         stats,
-        onMessage: (_channel, message) => void handler.handleMessage(message, "redis"),
+        onMessage: (_channel, message) => {
+          // The handler never throws by design; if a future bug makes it, one bad message must
+          // be counted and logged, never end the process through an unhandled rejection.
+          handler.handleMessage(message, "redis").catch((error: unknown) => {
+            stats.failed();
+            logger.error(
+              {
+                event: "message_handler_crashed",
+                err: error instanceof Error ? error.message : String(error),
+              },
+              "a message could not be handled",
+            );
+          });
+        },
         onSubscribed: () => resyncLater("subscribed"),
         heartbeatIntervalMs: config.redis.heartbeatIntervalMs,
         heartbeatTimeoutMs: config.redis.heartbeatTimeoutMs,

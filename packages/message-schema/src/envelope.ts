@@ -13,10 +13,11 @@ export const MATCH_UPDATES_SCHEMA_VERSION = "2.0";
 export const MESSAGE_TYPES = ["match_updates", "processing_status", "system_alert"] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
 
+// Bounded: these are logged with every message, so a hostile sender must not fill the logs.
 const envelopeFields = {
-  message_id: z.string().min(1),
-  timestamp: z.string().min(1),
-  source: z.string().min(1),
+  message_id: z.string().min(1).max(200),
+  timestamp: z.string().min(1).max(64),
+  source: z.string().min(1).max(200),
   version: z.string().regex(/^1(\.\d+)*$/, 'expected a "1.x" envelope version'),
 };
 

@@ -122,6 +122,12 @@ describe("rejections say why, and never throw", () => {
     expect(r.reason).toContain("payload.matches.0.tid");
   });
 
+  it("an oversized message_id, so no hostile sender can fill the logs through it", () => {
+    const r = rejectionOf(JSON.stringify({ ...pythonEnvelope(), message_id: "x".repeat(100_000) }));
+    expect(r.reason).toContain("message_id");
+    expect(r.reason.length).toBeLessThan(300);
+  });
+
   it("messages over the size limit, before parsing them", () => {
     const r = decodeEnvelope(pythonEnvelopeJson, { maxBytes: 100 });
     expect(r.ok || r.code).toBe("too_large");

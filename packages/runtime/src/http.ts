@@ -104,7 +104,15 @@ export function requireBearerToken(options: BearerAuthOptions): RequestHandler {
       next();
       return;
     }
-    if (failures.size > 10_000) failures.clear(); // bounded memory under a spray of addresses
+    if (failures.size >= 10_000) {
+      // Bounded memory under a spray of addresses: forget the oldest tenth (Map keeps insertion
+      // order), never the whole table, so a client cannot reset its own lockout that way.
+      let drop = 1_000;
+      for (const key of failures.keys()) {
+        if (drop-- <= 0) break;
+        failures.delete(key);
+      }
+    }
     const entry = failures.get(client) ?? { count: 0, since: now() };
     entry.count += 1;
     failures.set(client, entry);

@@ -64,6 +64,8 @@ export class Phonebook {
   private contactList: VcardContact[] | undefined;
   private readonly logger: Logger;
   private readonly ownRefereeNumber: string | undefined;
+  /** An unchanged match decodes to the same object (KnownMatches), so its entry is kept by it. */
+  private readonly entryByMatch = new WeakMap<Match, MatchEntry | null>();
 
   constructor(options: PhonebookOptions) {
     this.statePath = join(options.dataDir, STATE_FILE);
@@ -91,12 +93,18 @@ export class Phonebook {
   async apply(matches: readonly Match[], now: Date): Promise<PhonebookChanges> {
     const next = new Map<number, MatchEntry>();
     for (const match of matches) {
-      const entry = toEntry(match);
+      let entry = this.entryByMatch.get(match);
+      if (entry === undefined) {
+        entry = toEntry(match);
+        this.entryByMatch.set(match, entry);
+      }
       if (entry) next.set(entry.matchid, entry);
     }
     for (const [matchid, entry] of this.entries) {
       if (!next.has(matchid) && isPlayed(entry.end, now)) next.set(matchid, entry);
     }
+    // Most snapshots change nothing a contact shows: tell that without hashing the whole phonebook.
+    if (sameEntries(next, this.entries)) return { changed: false, contacts: this.contacts().length };
     const nextHash = hashEntries(next);
     if (nextHash === this.hash) return { changed: false, contacts: this.contacts().length };
     await writeJsonAtomic(this.statePath, { version: 1, matches: [...next.values()] });
@@ -199,6 +207,18 @@ function toContact(latest: RefereeEntry, matches: Array<[MatchEntry, RefereeEntr
     title: latest.role,
     note: lines.join("\n"),
   };
+}
+
+/** The same matches with the same content; entries that are not the same object are compared as JSON. */
+function sameEntries(a: Map<number, MatchEntry>, b: Map<number, MatchEntry>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [matchid, entry] of a) {
+    const other = b.get(matchid);
+    if (other !== entry && (other === undefined || JSON.stringify(other) !== JSON.stringify(entry))) {
+      return false;
+    }
+  }
+  return true;
 }
 
 function hashEntries(entries: Map<number, MatchEntry>): string {

@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { decodeSyncRequest } from "@fogis/message-schema";
 import { fogisMatch, pythonMatchUpdatesEnvelope } from "@fogis/testing";
 import ICAL from "ical.js";
@@ -112,6 +113,37 @@ describe("contacts.vcf", () => {
     await handler.handleDecoded(decodeSyncRequest(pythonMatchUpdatesEnvelope([])));
     const cards = parseCards((await request(t.service.app).get("/contacts.vcf")).text);
     expect(cards.map((card) => card.fn)).toEqual(["Played Person"]);
+  });
+
+  it("follows a referee's new number over Redis-style decodes, and leaves contacts.json alone when no contact changed", async () => {
+    t = await startTestService();
+    const { app, handler, phonebook } = t.service;
+    const bertil = { domareid: 10_773, domarnr: "61438", name: "Bertil Berg", mobile: "070-2222222" };
+    const snapshot = (mobile: string, venue: string) =>
+      JSON.stringify(
+        pythonMatchUpdatesEnvelope([
+          fogisMatch({ matchid: 1001, referees: [{ ...bertil, mobile }] }),
+          fogisMatch({ matchid: 1002, venue }),
+        ]),
+      );
+    const mobiles = async () =>
+      parseCards((await request(app).get("/contacts.vcf")).text).flatMap((card) =>
+        card.tel.map((tel) => tel.value),
+      );
+    await handler.handleMessage(snapshot("070-2222222", "Arena 1"));
+    expect(await mobiles()).toContain("070-2222222");
+    const written = statSync(phonebook.statePath).mtimeMs;
+
+    const venueOnly = await handler.handleMessage(snapshot("070-2222222", "Ny arena"));
+    expect(venueOnly).toMatchObject({
+      accepted: true,
+      outcome: { status: "applied", contacts: { changed: false } },
+    });
+    expect(statSync(phonebook.statePath).mtimeMs).toBe(written);
+
+    await handler.handleMessage(snapshot("070-3333333", "Ny arena"));
+    expect(await mobiles()).toContain("070-3333333");
+    expect(await mobiles()).not.toContain("070-2222222");
   });
 
   it("escapes names, addresses and notes so they read back unchanged", () => {

@@ -104,7 +104,14 @@ export function createSystemAlertEnvelope(input: SystemAlertInput): SystemAlertE
  */
 export function snapshotHash(matches: readonly Match[]): string {
   const ordered = [...matches].sort((a, b) => a.matchid - b.matchid);
-  return createHash("sha256").update(canonicalJson(ordered)).digest("hex");
+  // The same bytes as canonicalJson(ordered), hashed match by match: the whole text of a large
+  // list (~3 MB) would sit in V8's large-object space until the next full GC.
+  const hash = createHash("sha256").update("[");
+  ordered.forEach((match, i) => {
+    if (i > 0) hash.update(",");
+    hash.update(canonicalJson(match));
+  });
+  return hash.update("]").digest("hex");
 }
 
 /** JSON with object keys sorted at every level. */

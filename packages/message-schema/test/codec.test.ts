@@ -1,7 +1,9 @@
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  canonicalJson,
   createMatchUpdatesEnvelope,
   decodeEnvelope,
   decodeSyncRequest,
@@ -323,5 +325,15 @@ describe("snapshot hash", () => {
     const refereeSwapped = structuredClone(a);
     if (refereeSwapped.domaruppdraglista?.[1]) refereeSwapped.domaruppdraglista[1].domareid = 99;
     expect(snapshotHash([a, b])).not.toBe(snapshotHash([refereeSwapped, b]));
+  });
+
+  it("is the sha256 of the canonical JSON of the list ordered by matchid", () => {
+    const a = match();
+    const b = { ...match(), matchid: 6_201_002 };
+    for (const list of [[], [a], [b, a]]) {
+      const ordered = [...list].sort((x, y) => x.matchid - y.matchid);
+      const expected = createHash("sha256").update(canonicalJson(ordered)).digest("hex");
+      expect(snapshotHash(list)).toBe(expected);
+    }
   });
 });

@@ -100,7 +100,7 @@ function chart(results: Results): string {
   return latencyChart(
     [
       {
-        title: "Small message (~300 B) at 1,000 msg/s",
+        title: "Small message (275–420 B) at 1,000 msg/s",
         rows: [
           { label: "p50", figure: find("small_latency_p50_at_1000") },
           { label: "p99", figure: find("small_latency_p99_at_1000") },

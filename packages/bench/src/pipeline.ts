@@ -129,6 +129,13 @@ export class ProjectPipeline implements MessagePath {
     return { ms: at - started, result };
   }
 
+  /** Renders calendar-sync's feed as GET /calendar.ics does (it is cached until the next change); answers ms. */
+  timeFeedRender(): number {
+    const started = performance.now();
+    this.service.calendar.renderIcs();
+    return performance.now() - started;
+  }
+
   /** Throws the first problem seen by the receiving side (a rejected or failed message). */
   assertHealthy(): void {
     if (this.failure) throw this.failure;

@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { encodeEnvelope, type MatchUpdatesEnvelope } from "@fogis/message-schema";
+import { pythonMatchUpdatesEnvelope } from "@fogis/testing";
 import { PlainRedisBaseline } from "./baseline.js";
 import { type BenchContext, benchChannels, collectGarbage } from "./context.js";
 import { type Figure, figure, targets } from "./figures.js";
@@ -15,6 +16,9 @@ import { ProjectPipeline } from "./pipeline.js";
  *
  * Two cases: a calendar that already holds the previous snapshot and one match changed (every
  * cycle with a change after the first), and an empty calendar (first start, or a new DATA_DIR).
+ * For context also: the same snapshot again (the processor's hourly heartbeat), the same list from
+ * the Python processor (no hash), and rendering the feed after a change and cold.
+ * (This replaces calendar-sync's own bench/apply-snapshot.ts, which timed these in the handler.)
  */
 export async function benchLargeSnapshot(ctx: BenchContext): Promise<Figure[]> {
   const { profile } = ctx;
@@ -50,6 +54,8 @@ export async function benchLargeSnapshot(ctx: BenchContext): Promise<Figure[]> {
     expectApplied(await project.timeSnapshot(first, timeoutMs), { created: count });
 
     const changed = { project: [] as number[], baseline: [] as number[] };
+    const feedAfterChange: number[] = [];
+    const feedCold: number[] = [];
     for (let round = 0; round < profile.warmupRounds + profile.snapshotRounds; round++) {
       matches = withVenueChanged(matches, round % count, String(round));
       const envelope = build();
@@ -64,9 +70,23 @@ export async function benchLargeSnapshot(ctx: BenchContext): Promise<Figure[]> {
           const timed = await project.timeSnapshot(envelope, timeoutMs);
           expectApplied(timed, { updated: 1 });
           ms = timed.ms;
+          if (round >= profile.warmupRounds) feedAfterChange.push(project.timeFeedRender());
         }
         if (round >= profile.warmupRounds) changed[side].push(ms);
       }
+    }
+
+    const repeated: number[] = [];
+    const python: number[] = [];
+    for (let round = 0; round < profile.snapshotRounds; round++) {
+      collectGarbage();
+      repeated.push(expectOutcome(await project.timeSnapshot(build(), timeoutMs), "skipped"));
+    }
+    // Last: a snapshot without a hash makes the next one with a hash count as new again.
+    for (let round = 0; round < profile.snapshotRounds; round++) {
+      const fromPython = pythonMatchUpdatesEnvelope(matches) as MatchUpdatesEnvelope;
+      collectGarbage();
+      python.push(expectOutcome(await project.timeSnapshot(fromPython, timeoutMs), "unchanged"));
     }
 
     const cold = { project: [] as number[], baseline: [] as number[] };
@@ -81,6 +101,7 @@ export async function benchLargeSnapshot(ctx: BenchContext): Promise<Figure[]> {
       const timed = await project.timeSnapshot(envelope, timeoutMs);
       expectApplied(timed, { created: count });
       cold.project.push(timed.ms);
+      feedCold.push(project.timeFeedRender());
     }
     project.assertHealthy();
 
@@ -103,6 +124,30 @@ export async function benchLargeSnapshot(ctx: BenchContext): Promise<Figure[]> {
         target: targets.ratioAtMost(3),
       }),
       figure({
+        name: "snapshot_1000_repeat",
+        unit: "ms",
+        description: `${size}, the same list again (the processor's heartbeat; same snapshot_hash, so skipped): deliverSnapshot() -> handled, for context`,
+        measured: repeated,
+      }),
+      figure({
+        name: "snapshot_1000_python_unchanged",
+        unit: "ms",
+        description: `${size}, the same list as the Python processor publishes it (no hash: validated and compared, nothing written): publish -> handled, for context`,
+        measured: python,
+      }),
+      figure({
+        name: "feed_render_after_change",
+        unit: "ms",
+        description: `GET /calendar.ics's rendering of the ${count}-event feed after a one-match change (unchanged events come from a cache), for context`,
+        measured: feedAfterChange,
+      }),
+      figure({
+        name: "feed_render_cold",
+        unit: "ms",
+        description: `the first rendering of the ${count}-event feed after an empty calendar received the snapshot, for context`,
+        measured: feedCold,
+      }),
+      figure({
         name: "snapshot_1000_envelope_build",
         unit: "ms",
         description: `${size}: the processor building the envelope before delivering it (createMatchUpdatesEnvelope + snapshotHash), for context`,
@@ -113,6 +158,15 @@ export async function benchLargeSnapshot(ctx: BenchContext): Promise<Figure[]> {
     await project.close();
     await baseline.close();
   }
+}
+
+/** Answers the ms of a snapshot the handler answered with `status`; throws on anything else. */
+function expectOutcome(timed: Awaited<ReturnType<ProjectPipeline["timeSnapshot"]>>, status: string): number {
+  const { result } = timed;
+  if (!result.accepted || result.outcome?.status !== status) {
+    throw new Error(`expected the snapshot to be ${status}, got ${JSON.stringify(result).slice(0, 300)}`);
+  }
+  return timed.ms;
 }
 
 function expectApplied(

@@ -17,6 +17,7 @@ const BAR = 11;
 const ROW = 2 * BAR + 12;
 const BASELINE_COLOR = "#9aa5b1";
 const PROJECT_COLOR = "#2f6fde";
+const TITLE = "FOGIS Realtime: latency, project vs baseline (lower is better)";
 
 export function latencyChart(panels: ChartPanel[], caption: string): string {
   const parts: string[] = [];
@@ -77,13 +78,9 @@ export function latencyChart(panels: ChartPanel[], caption: string): string {
   const height = legendY + 28;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="system-ui, sans-serif" font-size="12">`,
+    `<title>${escape(`${TITLE}. ${caption}`)}</title>`,
     `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`,
-    text(
-      8,
-      16,
-      "FOGIS Realtime: latency, project vs baseline (lower is better)",
-      'font-weight="bold" font-size="13"',
-    ),
+    text(8, 16, TITLE, 'font-weight="bold" font-size="13"'),
     ...parts,
     "</svg>",
     "",
@@ -95,8 +92,11 @@ function rect(x: number, y: number, width: number, height: number, fill: string)
 }
 
 function text(x: number, y: number, content: string, attributes = ""): string {
-  const escaped = content.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-  return `<text x="${round(x)}" y="${round(y)}" ${attributes}>${escaped}</text>`;
+  return `<text x="${round(x)}" y="${round(y)}" ${attributes}>${escape(content)}</text>`;
+}
+
+function escape(content: string): string {
+  return content.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 function round(value: number): number {

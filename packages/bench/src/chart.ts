@@ -78,7 +78,7 @@ export function latencyChart(panels: ChartPanel[], caption: string): string {
   const height = legendY + 28;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="system-ui, sans-serif" font-size="12">`,
-    `<title>${escape(`${TITLE}. ${caption}`)}</title>`,
+    `<title>${escapeXml(`${TITLE}. ${caption}`)}</title>`,
     `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`,
     text(8, 16, TITLE, 'font-weight="bold" font-size="13"'),
     ...parts,
@@ -92,10 +92,10 @@ function rect(x: number, y: number, width: number, height: number, fill: string)
 }
 
 function text(x: number, y: number, content: string, attributes = ""): string {
-  return `<text x="${round(x)}" y="${round(y)}" ${attributes}>${escape(content)}</text>`;
+  return `<text x="${round(x)}" y="${round(y)}" ${attributes}>${escapeXml(content)}</text>`;
 }
 
-function escape(content: string): string {
+function escapeXml(content: string): string {
   return content.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { DeliveryCounters } from "@fogis/match-processor";
 import { freePort, type RedisHandle, type StartRedisOptions, startRedis } from "@fogis/testing";
 import { calendarDifferences, parseFeed, wrongMatchIds } from "./calendar.js";
 import { type MatchChange, MatchScript } from "./match-script.js";
@@ -30,16 +31,8 @@ export interface StackOptions {
   start?: boolean;
 }
 
-export interface DeliveryCounters {
-  envelopes_created: number;
-  delivered_via_redis: number;
-  delivered_via_http: number;
-  superseded: number;
-  pending: number;
-  zero_receiver_publishes: number;
-  delivery_failures: number;
-  cycles: Record<string, number>;
-}
+/** The processor's own counter contract: the suite checks the fields the service publishes. */
+export type { DeliveryCounters };
 
 export interface CycleResult {
   success: boolean;

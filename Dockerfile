@@ -3,7 +3,7 @@
 # same way, so one file keeps the pnpm version, base image and user in one place, and the whole
 # build stage is one set of cached layers: the second service only adds its final stage.
 # Build context: the repository root. Works with the legacy builder (DOCKER_BUILDKIT=0).
-ARG NODE_IMAGE=node:20-alpine
+ARG NODE_IMAGE=node:24-alpine
 
 # Just the package manifests, at their paths. COPY --from is cached by content, so the install
 # below reruns when a package.json changes, not on every source edit (and no 300 MB node_modules

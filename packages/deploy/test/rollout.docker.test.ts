@@ -221,7 +221,7 @@ beforeAll(async () => {
     CALENDAR_SYNC_HOST_PORT: String(calendarPort),
     REDIS_HOST_PORT: String(redisPort),
     REDIS_IMAGE: process.env.REDIS_IMAGE ?? (await localImage("fogis-local/redis:7")) ?? "redis:7-alpine",
-    NODE_IMAGE: process.env.NODE_IMAGE ?? (await localImage("fogis-local/node:20")) ?? "node:20-alpine",
+    NODE_IMAGE: process.env.NODE_IMAGE ?? (await localImage("fogis-local/node:24")) ?? "node:24-alpine",
     DOCKER_BUILDKIT: "0",
     COMPOSE_DOCKER_CLI_BUILD: "0",
   };

@@ -24,15 +24,15 @@ import {
  * pages say `warn`; with Redis back, delivery returns to Redis.
  *
  * Needs a Docker engine (bash scripts/docker/ensure-engine.sh) and base images: the official
- * redis:7-alpine / node:20-alpine, or local stand-ins where no registry is reachable
+ * redis:7-alpine / node:24-alpine, or local stand-ins where no registry is reachable
  * (bash scripts/docker/build-local-images.sh, then REDIS_IMAGE=fogis-local/redis:7
- * NODE_IMAGE=fogis-local/node:20).
+ * NODE_IMAGE=fogis-local/node:24).
  */
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const composeFile = join(repoRoot, "docker-compose.yml");
 const REDIS_IMAGE = process.env.REDIS_IMAGE || "redis:7-alpine";
-const NODE_IMAGE = process.env.NODE_IMAGE || "node:20-alpine";
+const NODE_IMAGE = process.env.NODE_IMAGE || "node:24-alpine";
 // Tags of their own: the test never retags the images a developer's stack runs (:local), while
 // the layer cache is shared with them all the same.
 const SERVICE_IMAGES = {
@@ -386,7 +386,7 @@ function imageHint(error: unknown): string {
   return (
     `\nREDIS_IMAGE=${REDIS_IMAGE}, NODE_IMAGE=${NODE_IMAGE}: without a reachable registry, build local ` +
     "base images (bash scripts/docker/build-local-images.sh) and set " +
-    "REDIS_IMAGE=fogis-local/redis:7 NODE_IMAGE=fogis-local/node:20."
+    "REDIS_IMAGE=fogis-local/redis:7 NODE_IMAGE=fogis-local/node:24."
   );
 }
 

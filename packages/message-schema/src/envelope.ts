@@ -4,7 +4,7 @@ import { MatchSchema } from "./match.js";
 
 /**
  * The v1 envelope (DESIGN §4), wire-compatible with the Python services. Our additions
- * (sequence, snapshot hash, change summary) live in `payload.metadata`, where Python readers
+ * (sequence, processor epoch, snapshot hash, change summary) live in `payload.metadata`, where Python readers
  * ignore them. Every level passes unknown fields through.
  */
 
@@ -29,6 +29,11 @@ export const MatchUpdatesMetadataSchema = z.looseObject({
   processor_type: z.string().optional(),
   /** Ours: increases by one per published snapshot; a gap tells the subscriber to resync. */
   sequence: z.number().int().nonnegative().optional(),
+  /**
+   * Ours: a random id the processor saves with its state. Sequences are comparable only within
+   * one epoch; a processor whose state was lost starts a new one (DESIGN §5.3).
+   */
+  processor_epoch: z.string().min(1).max(100).optional(),
   /** Ours: sha256 of the canonical match list, so a repeated snapshot is recognised cheaply. */
   snapshot_hash: z.string().optional(),
 });

@@ -1,6 +1,7 @@
 import { type Channels, resolveChannels } from "@fogis/message-schema";
 import { envInteger, envUrl, loadConfig, sharedEnv } from "@fogis/runtime";
 import { z } from "zod";
+import { DEFAULT_MAX_REDIS_MESSAGE_BYTES } from "./delivery.js";
 
 /**
  * The processor's one config loader (DESIGN §9): the shared variables plus the processor's own,
@@ -29,6 +30,15 @@ export const processorEnvSchema = z
     SNAPSHOT_HEARTBEAT_SECONDS: envInteger(3600, { min: 1, max: 7 * 24 * 3600 }),
     /** How long a GET of the match list from fogis-api-client-service may take. */
     FOGIS_API_TIMEOUT_SECONDS: envInteger(30, { min: 1, max: 600 }),
+    /** An empty list after a non-empty one is applied only after this many empty fetches in a row ... */
+    EMPTY_LIST_CONFIRM_FETCHES: envInteger(3, { min: 1, max: 1000 }),
+    /** ... spanning at least this many seconds. */
+    EMPTY_LIST_CONFIRM_SECONDS: envInteger(1800, { min: 0, max: 30 * 24 * 3600 }),
+    /** Largest snapshot published over Redis (also capped by Redis's own pub/sub buffer limit). */
+    REDIS_MAX_MESSAGE_BYTES: envInteger(DEFAULT_MAX_REDIS_MESSAGE_BYTES, {
+      min: 1024,
+      max: 512 * 1024 * 1024,
+    }),
   })
   .superRefine((env, ctx) => {
     if (env.MATCH_SOURCE_FILE && env.FOGIS_API_CLIENT_URL) {
@@ -58,6 +68,9 @@ export interface ProcessorConfig {
   intervalSeconds: number;
   calendarSyncUrl: string;
   heartbeatSeconds: number;
+  emptyListConfirmFetches: number;
+  emptyListConfirmSeconds: number;
+  maxRedisMessageBytes: number;
 }
 
 /** Reads and validates the environment; throws `ConfigError` (from @fogis/runtime) naming each bad variable. */
@@ -85,5 +98,8 @@ export function loadProcessorConfig(env: Record<string, string | undefined>): Pr
     intervalSeconds: parsed.SERVICE_INTERVAL,
     calendarSyncUrl: parsed.CALENDAR_SYNC_URL,
     heartbeatSeconds: parsed.SNAPSHOT_HEARTBEAT_SECONDS,
+    emptyListConfirmFetches: parsed.EMPTY_LIST_CONFIRM_FETCHES,
+    emptyListConfirmSeconds: parsed.EMPTY_LIST_CONFIRM_SECONDS,
+    maxRedisMessageBytes: parsed.REDIS_MAX_MESSAGE_BYTES,
   };
 }

@@ -1,5 +1,5 @@
 import type { Server } from "node:http";
-import { closeServer, type Logger, listen, RedisLink, redactUrl } from "@fogis/runtime";
+import { closeServer, type Logger, listen, RedisLink, redactUrl, StateFileWriter } from "@fogis/runtime";
 import { createApp } from "./app.js";
 import type { ProcessorConfig } from "./config.js";
 import { SERVICE_NAME } from "./config.js";
@@ -40,14 +40,17 @@ export async function startProcessorService(
     fallbackUrl: config.calendarSyncUrl,
     apiToken: config.apiToken,
     logger,
+    maxRedisMessageBytes: config.maxRedisMessageBytes,
   });
   const source = createMatchSource(config.source);
   const processor = new MatchProcessor({
     source,
-    store: new StateStore(config.dataDir),
+    store: new StateStore(config.dataDir, new StateFileWriter(logger)),
     delivery,
     logger,
     heartbeatMs: config.heartbeatSeconds * 1000,
+    emptyListConfirmFetches: config.emptyListConfirmFetches,
+    emptyListConfirmMs: config.emptyListConfirmSeconds * 1000,
   });
   const app = createApp({
     processor,

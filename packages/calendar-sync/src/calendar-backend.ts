@@ -42,6 +42,8 @@ export interface CalendarChanges {
 export type StateLoadReport =
   | { state: "ok"; count: number }
   | { state: "missing" }
+  /** The file was corrupt; the previous generation (`count` entries) is served until the next snapshot. */
+  | { state: "restored"; reason: string; count: number }
   | { state: "corrupt"; reason: string };
 
 export function countChanges(changes: CalendarChanges): number {

@@ -1,14 +1,15 @@
 import { join } from "node:path";
 import { latestEnvelopeKey } from "@fogis/message-schema";
-import { createMetricsRegistry, type Registry, readJsonFile, writeJsonAtomic } from "@fogis/runtime";
+import { createMetricsRegistry, type Registry, readJsonFile, StateFileWriter } from "@fogis/runtime";
 import type { Express } from "express";
 import type { Logger } from "pino";
 import { createApp } from "./app.js";
 import { type CalendarSyncConfig, publicConfig } from "./config.js";
 import { FeedCalendarBackend } from "./feed-calendar.js";
 import { Phonebook } from "./phonebook.js";
-import { fetchLatestEnvelope, Resynchronizer, type ResyncResult } from "./resync.js";
-import { type AppliedVersion, SnapshotHandler } from "./snapshot-handler.js";
+import { fetchLatestEnvelopes, Resynchronizer, type ResyncResult } from "./resync.js";
+import { type ApplyOutcome, SnapshotHandler } from "./snapshot-handler.js";
+import { type PersistedOrder, SnapshotOrder } from "./snapshot-order.js";
 import { SyncStats } from "./stats.js";
 import { MatchSubscriber } from "./subscriber.js";
 
@@ -55,23 +56,37 @@ export async function createCalendarSyncService(
   const { config, logger } = options;
   const metrics = options.metrics ?? createMetricsRegistry("calendar-sync");
   const stats = new SyncStats(metrics);
+  const writer = new StateFileWriter(logger);
   const calendar = new FeedCalendarBackend({
     dataDir: config.dataDir,
     logger,
     calendarName: config.calendarName,
+    writer,
   });
   const phonebook = new Phonebook({
     dataDir: config.dataDir,
     logger,
     ownRefereeNumber: config.ownRefereeNumber,
+    writer,
   });
   const stateFiles = { calendar: await calendar.load(), contacts: await phonebook.load() };
-  // Which snapshot the stored calendar came from, so that after a restart a resync from an older
-  // envelope (e.g. the Redis key, while the HTTP fallback carried newer ones) is still refused.
-  // Only trusted when the calendar itself was read back; otherwise any snapshot must rebuild it.
-  const versionPath = join(config.dataDir, "applied_snapshot.json");
-  const appliedVersion =
-    stateFiles.calendar.state === "ok" ? await readAppliedVersion(versionPath) : undefined;
+  // Which processor epoch and sequence the stored calendar came from, so that after a restart an
+  // older envelope (the Redis key, while the HTTP fallback carried newer ones; a replaced epoch) is
+  // still refused. The sequence is trusted only when the calendar itself was read back (or its
+  // previous generation); otherwise the next snapshot of the epoch must rebuild it.
+  const orderPath = join(config.dataDir, "applied_snapshot.json");
+  const order = new SnapshotOrder(await readPersistedOrder(orderPath), {
+    trustSequence: stateFiles.calendar.state === "ok" || stateFiles.calendar.state === "restored",
+  });
+  // One save at a time, each of the newest order, so an older one never lands last.
+  let savingOrder = Promise.resolve();
+  const saveOrder = () => {
+    savingOrder = savingOrder
+      .then(() => writer.writeJson(orderPath, order.toJSON()))
+      .catch((error: Error) =>
+        logger.warn({ event: "state_write_failed", file: orderPath, err: error.message }, "could not save"),
+      );
+  };
 
   const resyncLater = (reason: string) => {
     void resynchronizer.resync(reason);
@@ -93,11 +108,18 @@ export async function createCalendarSyncService(
     clock: options.clock,
     onSequenceGap: () => resyncLater("sequence gap"),
     onApplyFailed: retryAfterFailure,
-    appliedVersion,
-    onAppliedVersion: (version) =>
-      writeJsonAtomic(versionPath, version).catch((error: Error) =>
-        logger.warn({ event: "state_write_failed", file: versionPath, err: error.message }, "could not save"),
-      ),
+    order,
+    onOrderChanged: saveOrder,
+    // A live snapshot of an epoch the calendar does not follow: ask the processor whose it is.
+    resolveEpoch: async (envelope): Promise<ApplyOutcome> => {
+      const result = await resynchronizer.resync("processor epoch changed", envelope);
+      return (
+        result.live ?? {
+          status: "stale",
+          reason: `not applied: the resync found ${result.error ?? result.source}`,
+        }
+      );
+    },
   });
   const subscriber = config.redis.enabled
     ? new MatchSubscriber({
@@ -134,7 +156,7 @@ export async function createCalendarSyncService(
     fetchLatest: async () => {
       // The subscriber connection can come up before the command connection; give it a moment.
       await subscriber?.commandLink.waitUntilUp(REDIS_WAIT_FOR_RESYNC_MS).catch(() => {});
-      return fetchLatestEnvelope({
+      return fetchLatestEnvelopes({
         redis: subscriber && { link: subscriber.commandLink, key: latestKey },
         processorUrl: config.processorUrl,
         maxBytes: config.maxBodyBytes,
@@ -159,6 +181,12 @@ export async function createCalendarSyncService(
     resync,
     metrics,
     stateFiles,
+    issues: () => [
+      ...handler.issues,
+      ...(writer.issue ? [writer.issue] : []),
+      ...(calendar.stateIssue ? [calendar.stateIssue] : []),
+    ],
+    stateWriteIssue: () => writer.issue,
   });
 
   let poll: NodeJS.Timeout | undefined;
@@ -184,14 +212,29 @@ export async function createCalendarSyncService(
       clearTimeout(retry);
       await subscriber?.close();
       await handler.idle();
+      await savingOrder;
     },
   };
 }
 
-async function readAppliedVersion(path: string): Promise<AppliedVersion | undefined> {
+/** `applied_snapshot.json`; one written before epochs (`{sequence, timestamp}`) reads as its timestamp only. */
+async function readPersistedOrder(path: string): Promise<PersistedOrder | undefined> {
   const read = await readJsonFile(path);
   if (read.state !== "ok" || typeof read.value !== "object" || read.value === null) return undefined;
-  const { sequence, timestamp } = read.value as Record<string, unknown>;
-  if (typeof timestamp !== "number" || !Number.isFinite(timestamp)) return undefined;
-  return { sequence: typeof sequence === "number" ? sequence : undefined, timestamp };
+  const value = read.value as Record<string, unknown>;
+  const epoch = typeof value.processor_epoch === "string" ? value.processor_epoch : undefined;
+  const retired = Array.isArray(value.retired)
+    ? value.retired.filter(
+        (entry): entry is { epoch: string; sequence: number } =>
+          typeof entry?.epoch === "string" && typeof entry?.sequence === "number",
+      )
+    : [];
+  return {
+    ...(epoch ? { processor_epoch: epoch } : {}),
+    ...(epoch && typeof value.sequence === "number" ? { sequence: value.sequence } : {}),
+    ...(typeof value.timestamp === "number" && Number.isFinite(value.timestamp)
+      ? { timestamp: value.timestamp }
+      : {}),
+    retired,
+  };
 }

@@ -46,12 +46,16 @@ async function setUp(options: { owned?: boolean; env?: Record<string, string>; s
 }
 
 /** What the match-processor does: the latest envelope SET in the same MULTI as the PUBLISH. */
+/** The processor epoch of the snapshots these tests publish. */
+const EPOCH = "epoch-redis-subscriber-test";
+
 async function publishSnapshot(client: Redis, matches: Match[], sequence: number): Promise<number> {
   const text = encodeEnvelope(
     createMatchUpdatesEnvelope({
       source: "match-processor",
       matches,
       sequence,
+      processorEpoch: EPOCH,
       snapshotHash: `hash-${sequence}`,
     }),
   );
@@ -148,6 +152,7 @@ describe("Redis subscriber", () => {
       source: "match-processor",
       matches: [fogisMatch({ matchid: 1004 })],
       sequence: 4,
+      processorEpoch: EPOCH,
       snapshotHash: "hash-4",
     });
     await publisher.set(latestEnvelopeKey(channels), encodeEnvelope(four));
@@ -155,6 +160,7 @@ describe("Redis subscriber", () => {
       source: "match-processor",
       matches: [fogisMatch({ matchid: 1003 })],
       sequence: 3,
+      processorEpoch: EPOCH,
       snapshotHash: "hash-3",
     });
     await publisher.publish(channels.matchUpdates, encodeEnvelope(three));
@@ -171,6 +177,7 @@ describe("Redis subscriber", () => {
       source: "match-processor",
       matches: [fogisMatch({ matchid: 1001 })],
       sequence: 1,
+      processorEpoch: EPOCH,
       now: new Date("2026-11-20T10:00:00Z"),
     });
     await publisher.set(latestEnvelopeKey(channels), encodeEnvelope(old));
@@ -179,7 +186,9 @@ describe("Redis subscriber", () => {
       source: "match-processor",
       matches: [fogisMatch({ matchid: 1002 })],
       sequence: 2,
-      now: new Date("2026-11-20T10:05:00Z"),
+      processorEpoch: EPOCH,
+      // A clock that ran behind: within an epoch only the sequence counts.
+      now: new Date("2026-11-20T09:55:00Z"),
     });
     const posted = await request(t.service.app)
       .post("/manual-sync")
@@ -207,7 +216,8 @@ describe("Redis subscriber", () => {
 
     await eventually(async () => expect(await feedMatchIds(t)).toEqual([1002]), 8000);
     await subscribed(t, 8000);
-    expect(resyncCount(t)).toBeGreaterThan(resyncsBefore);
+    // The resubscribe's resync finishes a moment after the subscription.
+    await eventually(() => expect(resyncCount(t)).toBeGreaterThan(resyncsBefore));
 
     expect(await publishSnapshot(publisher, [fogisMatch({ matchid: 1003 })], 3)).toBe(1);
     await eventually(async () => expect(await feedMatchIds(t)).toEqual([1003]));
@@ -261,6 +271,10 @@ describe("Redis subscriber", () => {
     );
 
     await eventually(async () => expect(await feedMatchIds(t)).toEqual([1001]));
+    // The feed changes before the apply is counted: wait for the counters too.
+    await eventually(async () =>
+      expect((await request(t.service.app).get("/redis-stats")).body.stats.messages_processed).toBe(2),
+    );
     const stats = (await request(t.service.app).get("/redis-stats")).body.stats;
     expect(stats.invalid_by_reason).toEqual({
       not_json: 1,

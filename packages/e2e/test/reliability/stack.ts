@@ -19,6 +19,8 @@ export const API_TOKEN = "reliability-api-token-5f0c9e2d41";
 export interface StackOptions {
   /** Options for the owned redis-server (password, extra args). */
   redis?: Omit<StartRedisOptions, "owned" | "kind">;
+  /** Another stack's redis-server instead of one of its own (two stacks on one Redis); not closed with this stack. */
+  sharedRedis?: RedisHandle;
   /** REDIS_URL for both services; defaults to the owned server's URL. */
   redisUrl?: (redis: RedisHandle) => string;
   processorEnv?: Record<string, string>;
@@ -64,6 +66,7 @@ export class Stack {
     readonly calendar: ServiceProcess,
     readonly script: MatchScript,
     dirs: { dir: string; apiToken: string },
+    private readonly ownsRedis: boolean,
   ) {
     this.dir = dirs.dir;
     this.apiToken = dirs.apiToken;
@@ -75,7 +78,8 @@ export class Stack {
   static async create(options: StackOptions = {}): Promise<Stack> {
     builtMain("match-processor");
     builtMain("calendar-sync");
-    const redis = await startRedis({ ...options.redis, owned: true, kind: "server" });
+    const redis =
+      options.sharedRedis ?? (await startRedis({ ...options.redis, owned: true, kind: "server" }));
     const dir = mkdtempSync(join(tmpdir(), "fogis-reliability-"));
     const apiToken = options.apiToken ?? API_TOKEN;
     const [processorPort, calendarPort] = [await freePort(), await freePort()];
@@ -103,10 +107,14 @@ export class Stack {
         ...options.calendarEnv,
       },
     });
-    const stack = new Stack(redis, processor, calendar, options.script ?? new MatchScript(), {
-      dir,
-      apiToken,
-    });
+    const stack = new Stack(
+      redis,
+      processor,
+      calendar,
+      options.script ?? new MatchScript(),
+      { dir, apiToken },
+      options.sharedRedis === undefined,
+    );
     if (options.start !== false) {
       try {
         await stack.writeMatches();
@@ -188,7 +196,7 @@ export class Stack {
 
   /** How the calendar differs from the current match list (empty: equal). */
   async differences(): Promise<string[]> {
-    return calendarDifferences(await this.events(), this.script.matches);
+    return calendarDifferences(await this.events(), this.script.matches, this.script.history);
   }
 
   /** Waits until the calendar equals the current list; answers how long that took (ms). */
@@ -209,13 +217,13 @@ export class Stack {
 
   /** Of `changes`, how many the calendar shows (a change to a match whose event differs from the list is lost). */
   async reached(changes: readonly MatchChange[]): Promise<number> {
-    const wrong = wrongMatchIds(await this.events(), this.script.matches);
+    const wrong = wrongMatchIds(await this.events(), this.script.matches, this.script.history);
     return changes.filter((change) => !wrong.has(change.matchid)).length;
   }
 
   async close(): Promise<void> {
     await Promise.all([this.processor.stop("SIGKILL"), this.calendar.stop("SIGKILL")]);
-    await this.redis.close();
+    if (this.ownsRedis) await this.redis.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

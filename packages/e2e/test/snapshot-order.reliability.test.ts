@@ -1,6 +1,7 @@
-import { existsSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
+import { fillRedis, skewedClock } from "./reliability/faults.js";
 import { MatchScript } from "./reliability/match-script.js";
 import { recordFault } from "./reliability/report.js";
 import { Stack, sleep, timeUntil } from "./reliability/stack.js";
@@ -72,45 +73,6 @@ async function expectSteady(s: Stack, ms: number): Promise<void> {
     expect(await s.differences()).toEqual([]);
     await sleep(100);
   }
-}
-
-/** Fills a Redis started with `--maxmemory` and `noeviction` until it refuses writes; answers the keys written. */
-async function fillRedis(client: Redis): Promise<string[]> {
-  const keys: string[] = [];
-  // Ever smaller values, so what is left is too little for even a small envelope.
-  for (const size of [64 * 1024, 4096, 256]) {
-    const value = "x".repeat(size);
-    for (;;) {
-      if (keys.length > 10_000) {
-        throw new Error("Redis never refused a write: is it started with --maxmemory and noeviction?");
-      }
-      const key = `filler:${keys.length}`;
-      try {
-        await client.set(key, value);
-        keys.push(key);
-      } catch (error) {
-        if (/OOM/.test((error as Error).message)) break;
-        throw error;
-      }
-    }
-  }
-  return keys;
-}
-
-/**
- * The environment that runs a process with its clock shifted by `offset` (libfaketime, Debian
- * package faketime). LD_PRELOAD rather than the `faketime` program: that one forks, so a signal to
- * it would not reach the service.
- */
-function skewedClock(offset: string): Record<string, string> {
-  const arch = process.arch === "arm64" ? "aarch64" : "x86_64";
-  const library = `/usr/lib/${arch}-linux-gnu/faketime/libfaketime.so.1`;
-  if (!existsSync(library)) {
-    throw new Error(
-      `${library} is missing: this test skews a clock with libfaketime (apt-get install faketime).`,
-    );
-  }
-  return { LD_PRELOAD: library, FAKETIME: offset };
 }
 
 async function wipeProcessor(s: Stack): Promise<void> {

@@ -247,14 +247,15 @@ export class SnapshotDelivery {
               "no subscriber received the snapshot; sending it over HTTP",
             );
           } catch (error) {
+            const message = redisErrorMessage(error as Error);
             if ((error as Error).name === "ReplyError") {
               // Redis is up and answered: it does not take writes (maxmemory, read-only replica, ...).
               redisRefused = true;
-              this.redisRefusal ??= { error: (error as Error).message, since: new Date().toISOString() };
+              this.redisRefusal ??= { error: message, since: new Date().toISOString() };
             }
-            errors.push(`attempt ${attempt}: redis: ${(error as Error).message}`);
+            errors.push(`attempt ${attempt}: redis: ${message}`);
             this.logger.warn(
-              { event: "redis_publish_failed", sequence, attempt, err: (error as Error).message },
+              { event: "redis_publish_failed", sequence, attempt, err: message },
               "publishing to Redis failed; sending the snapshot over HTTP",
             );
           }
@@ -407,6 +408,12 @@ export class SnapshotDelivery {
     }
     return failure;
   }
+}
+
+/** An EXECABORT says only that the transaction was discarded; the reason is the queued command's error (e.g. OOM). */
+function redisErrorMessage(error: Error & { previousErrors?: Error[] }): string {
+  const cause = error.previousErrors?.[0]?.message;
+  return cause ? `${error.message.split(".")[0]}: ${cause}` : error.message;
 }
 
 /**

@@ -255,6 +255,12 @@ describe("two processors on one Redis channel", () => {
     const status = await a.calendarStatus();
     expect(status.status).toBe("fail");
     expect(JSON.stringify(status.issues)).toMatch(/another processor/i);
+    // The processors see each other in the publisher key too.
+    for (const s of [a, b]) {
+      const processor = await s.processorStatus();
+      expect(processor.status).toBe("fail");
+      expect(JSON.stringify(processor.issues)).toMatch(/second_publisher/);
+    }
     const refused = (await stats(a)).snapshots_refused as number;
     expect(refused).toBeGreaterThanOrEqual(3);
     const changes = [...a.script.changesBetween(beforeA), ...b.script.changesBetween(beforeB)];

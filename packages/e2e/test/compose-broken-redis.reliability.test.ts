@@ -174,5 +174,5 @@ describe("docker compose with a broken Redis", () => {
       notes: `${cli.file}${cli.prefix.length ? ` ${cli.prefix.join(" ")}` : ""} ${cli.version}: both services up on HTTP, /redis-status warn; Redis exits at start`,
     });
     expect(reached).toBe(DEMO_MATCH_IDS.length);
-  });
+  }, 600_000); // the image build takes minutes when the sources changed
 });

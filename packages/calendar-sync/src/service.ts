@@ -7,9 +7,11 @@ import { createApp } from "./app.js";
 import { type CalendarSyncConfig, publicConfig } from "./config.js";
 import { FeedCalendarBackend } from "./feed-calendar.js";
 import { Phonebook } from "./phonebook.js";
+import { RecentChanges } from "./recent-changes.js";
 import { fetchLatestEnvelope, Resynchronizer, type ResyncResult } from "./resync.js";
 import { type AppliedVersion, SnapshotHandler } from "./snapshot-handler.js";
 import { SyncStats } from "./stats.js";
+import { ProcessorStatusReader } from "./status-page/processor-status.js";
 import { MatchSubscriber } from "./subscriber.js";
 
 /**
@@ -35,6 +37,7 @@ export interface CalendarSyncService {
   readonly calendar: FeedCalendarBackend;
   readonly phonebook: Phonebook;
   readonly stats: SyncStats;
+  readonly recentChanges: RecentChanges;
   /** Absent when REDIS_PUBSUB_ENABLED=false. */
   readonly subscriber: MatchSubscriber | undefined;
   resync(reason: string): Promise<ResyncResult>;
@@ -66,6 +69,8 @@ export async function createCalendarSyncService(
     ownRefereeNumber: config.ownRefereeNumber,
   });
   const stateFiles = { calendar: await calendar.load(), contacts: await phonebook.load() };
+  const recentChanges = new RecentChanges({ dataDir: config.dataDir, logger });
+  await recentChanges.load();
   // Which snapshot the stored calendar came from, so that after a restart a resync from an older
   // envelope (e.g. the Redis key, while the HTTP fallback carried newer ones) is still refused.
   // Only trusted when the calendar itself was read back; otherwise any snapshot must rebuild it.
@@ -94,6 +99,7 @@ export async function createCalendarSyncService(
     onSequenceGap: () => resyncLater("sequence gap"),
     onApplyFailed: retryAfterFailure,
     appliedVersion,
+    recentChanges,
     onAppliedVersion: (version) =>
       writeJsonAtomic(versionPath, version).catch((error: Error) =>
         logger.warn({ event: "state_write_failed", file: versionPath, err: error.message }, "could not save"),
@@ -159,6 +165,29 @@ export async function createCalendarSyncService(
     resync,
     metrics,
     stateFiles,
+    statusPage: {
+      // The service's clock, which also decides what is played: "upcoming" agrees with the calendar.
+      now: options.clock ?? (() => new Date()),
+      refreshSeconds: config.pageRefreshSeconds,
+      processor: new ProcessorStatusReader({ processorUrl: config.processorUrl, fetch: options.fetch }),
+      subscriber: () => ({
+        enabled: subscriber !== undefined,
+        subscribed: subscriber?.subscribed ?? false,
+        lastSubscribed: subscriber?.lastSubscribedAt,
+        lastError: subscriber?.lastError,
+      }),
+      calendarSync: () => {
+        const { lastSuccess, lastFailure, snapshotHash } = handler.health;
+        const stateProblems = Object.entries(stateFiles).flatMap(([name, report]) =>
+          report.state === "corrupt" ? [`${name}: ${report.reason}`] : [],
+        );
+        return { lastSuccess, lastFailure, snapshotHash, stateProblems };
+      },
+      backends: () => [],
+      matches: () => handler.currentMatches,
+      recentChanges: () => recentChanges.list(),
+      lastSynced: () => handler.health.lastSuccess,
+    },
   });
 
   let poll: NodeJS.Timeout | undefined;
@@ -168,6 +197,7 @@ export async function createCalendarSyncService(
     calendar,
     phonebook,
     stats,
+    recentChanges,
     subscriber,
     resync,
     start() {
@@ -184,6 +214,7 @@ export async function createCalendarSyncService(
       clearTimeout(retry);
       await subscriber?.close();
       await handler.idle();
+      await recentChanges.flushed();
     },
   };
 }

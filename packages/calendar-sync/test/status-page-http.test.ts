@@ -1,7 +1,8 @@
 import { fogisMatch } from "@fogis/testing";
 import request from "supertest";
 import { afterEach, describe, expect, it } from "vitest";
-import { startTestService, type TestService, TOKEN } from "./helpers.js";
+import { type PushBackend, PushError, type StateLoadReport } from "../src/index.js";
+import { eventually, startTestService, type TestService, TOKEN } from "./helpers.js";
 
 /**
  * GET / and /status.json over HTTP, without a browser: the server-rendered page (what a reader
@@ -18,8 +19,15 @@ afterEach(async () => {
 const auth = { Authorization: `Bearer ${TOKEN}` };
 const FEED_TOKEN = "feed-token-abcdefghijklmnop";
 
-async function serviceWithMatches(env: Record<string, string> = {}): Promise<TestService> {
-  const service = await startTestService({ env });
+async function serviceWithMatches(
+  env: Record<string, string> = {},
+  pushBackends?: PushBackend[],
+): Promise<TestService> {
+  const service = await startTestService({
+    env,
+    pushBackends,
+    pushRetry: { initialMs: 50, maxMs: 200, permanentMs: 300 },
+  });
   await request(service.service.app)
     .post("/manual-sync")
     .set(auth)
@@ -141,6 +149,50 @@ describe("GET / (the status page, server-rendered)", () => {
       expect(text).not.toContain(TOKEN);
       expect(text).not.toContain("s3cret-redis-password");
     }
+  });
+});
+
+describe("push backends on the page", () => {
+  /** A CalDAV server that refuses the password: the user must act, so the step fails with the fix. */
+  const refusing: PushBackend = {
+    name: "caldav",
+    kind: "caldav",
+    async load(): Promise<StateLoadReport> {
+      return { state: "missing" };
+    },
+    async sync() {
+      throw new PushError("the server refused the user name or password (401)", {
+        kind: "permanent",
+        fix: "check CALDAV_USERNAME and CALDAV_PASSWORD",
+      });
+    },
+    pending: (snapshot) => snapshot.events.length,
+    describe: () => ({ url: "https://dav.example/" }),
+  };
+
+  it("each push backend is a step after calendar-sync; a failing one breaks the verdict and says how to fix it", async () => {
+    const service = await serviceWithMatches({}, [refusing]);
+    t = service;
+    const view = await eventually(async () => {
+      const body = (await request(service.service.app).get("/status.json").set("Accept-Language", "en")).body;
+      expect(body.pipeline.at(-1)).toMatchObject({ id: "backend:caldav", status: "fail" });
+      return body;
+    });
+    expect(view.pipeline.map((step: { id: string }) => step.id)).toEqual([
+      "source",
+      "processor",
+      "delivery",
+      "calendar-sync",
+      "backend:caldav",
+    ]);
+    expect(view.pipeline.at(-1)).toMatchObject({
+      name: "CalDAV",
+      statusLabel: "Failing",
+      lastWorkedText: "Has not worked yet",
+      reason:
+        "the server refused the user name or password (401). Fix: check CALDAV_USERNAME and CALDAV_PASSWORD",
+    });
+    expect(view.verdict.state).toBe("broken");
   });
 });
 

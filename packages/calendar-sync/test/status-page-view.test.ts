@@ -256,6 +256,20 @@ describe("the pipeline and its verdict", () => {
       reason: { code: "reported", detail: "HTTP 503 from ntfy" },
     });
     expect(verdictOf(steps)).toBe("degraded");
+    const pending = buildStatusView(
+      viewInput({
+        steps: buildPipeline(
+          input({
+            backends: [{ name: "caldav", kind: "caldav", status: "warn", lastError: null, pending: 3 }],
+          }),
+        ),
+      }),
+    );
+    expect(pending.pipeline.at(-1)).toMatchObject({
+      name: "CalDAV",
+      reason: "3 changes waiting to be pushed",
+    });
+    expect(pending.verdict.state).toBe("degraded");
     const backendDown = buildPipeline(
       input({
         backends: [{ name: "CalDAV", status: "fail", lastError: "401 Unauthorized: check CALDAV_PASSWORD" }],

@@ -73,6 +73,27 @@ export interface Texts {
   dateTime(iso: string): string;
 }
 
+/** Product names for the kinds of backends and notification targets; the configured name when it says more. */
+const KIND_NAMES: Record<string, string> = {
+  caldav: "CalDAV",
+  carddav: "CardDAV",
+  "google-calendar": "Google Calendar",
+  "google-people": "Google Contacts",
+  ntfy: "ntfy",
+  webhook: "Webhook",
+  discord: "Discord",
+  slack: "Slack",
+  email: "E-mail",
+  smtp: "E-mail",
+};
+
+function targetName(step: PipelineStep): string {
+  const name = step.name ?? "";
+  const kind = step.targetKind ? (KIND_NAMES[step.targetKind] ?? step.targetKind) : undefined;
+  if (!kind) return name;
+  return name && name.toLowerCase() !== step.targetKind?.toLowerCase() ? `${kind} (${name})` : kind;
+}
+
 const formatters = new Map<string, Intl.DateTimeFormat>();
 function formatter(locale: string, options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
   const key = `${locale}|${JSON.stringify(options)}`;
@@ -153,9 +174,9 @@ const sv: Texts = {
       case "calendar-sync":
         return "calendar-sync";
       case "backend":
-        return step.name ?? "Kalender";
+        return targetName(step);
       case "notification":
-        return `Avisering: ${step.name ?? ""}`;
+        return `Avisering: ${targetName(step)}`;
     }
   },
   lastWorked: (relative) => (relative ? `Fungerade senast ${relative}` : "Har inte fungerat ännu"),
@@ -188,8 +209,8 @@ const sv: Texts = {
         return `sparat läge kunde inte läsas vid start; nästa ögonblicksbild bygger om det${detail}`;
       case "behind_processor":
         return `kalendern saknar processorns senast levererade ögonblicksbild ${reason.detail ?? ""}`.trim();
-      case "backend_failing":
-        return `kalendern tar inte emot ändringar${detail}`;
+      case "backend_pending":
+        return `${reason.detail ?? "några"} ändringar väntar på att skickas`;
     }
   },
   matchState: {
@@ -290,9 +311,9 @@ const en: Texts = {
       case "calendar-sync":
         return "calendar-sync";
       case "backend":
-        return step.name ?? "Calendar";
+        return targetName(step);
       case "notification":
-        return `Notification: ${step.name ?? ""}`;
+        return `Notification: ${targetName(step)}`;
     }
   },
   lastWorked: (relative) => (relative ? `Last worked ${relative}` : "Has not worked yet"),
@@ -325,8 +346,8 @@ const en: Texts = {
         return `saved state was unreadable at start; the next snapshot rebuilds it${detail}`;
       case "behind_processor":
         return `the calendar lacks the processor's latest delivered snapshot ${reason.detail ?? ""}`.trim();
-      case "backend_failing":
-        return `the calendar does not take changes${detail}`;
+      case "backend_pending":
+        return `${reason.detail ?? "some"} changes waiting to be pushed`;
     }
   },
   matchState: {

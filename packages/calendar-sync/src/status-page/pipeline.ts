@@ -29,7 +29,7 @@ export interface StepReason {
     | "no_snapshot_yet"
     | "state_file_unreadable"
     | "behind_processor"
-    | "backend_failing";
+    | "backend_pending";
   detail?: string;
 }
 
@@ -39,6 +39,8 @@ export interface PipelineStep {
   kind: StepKind;
   /** The name of a backend or notification target; fixed steps are named by the page. */
   name?: string;
+  /** What a backend or notification target is, e.g. "caldav", "ntfy". */
+  targetKind?: string;
   /** For the delivery step: which path carries updates now. */
   via?: "redis" | "http" | "none";
   status: StepState;
@@ -56,6 +58,8 @@ export interface TargetStatus {
   status: StepState;
   lastSuccess?: string | null;
   lastError?: string | null;
+  /** Changes not yet on the remote side (push backends). */
+  pending?: number | null;
 }
 
 export interface PipelineInput {
@@ -241,16 +245,23 @@ function targetStep(
   target: TargetStatus,
   affectsCalendar: boolean,
 ): PipelineStep {
+  let reason: StepReason | undefined;
+  if (target.status !== "pass") {
+    reason = target.lastError
+      ? { code: "reported", detail: target.lastError }
+      : target.pending
+        ? { code: "backend_pending", detail: String(target.pending) }
+        : { code: "reported" };
+  }
   return {
     id: `${kind}:${target.name}`,
     kind,
     name: target.name,
+    targetKind: target.kind ?? undefined,
     status: target.status,
     lastWorked: target.lastSuccess ?? null,
     affectsCalendar,
-    ...(target.status !== "pass"
-      ? { reason: { code: "reported", detail: target.lastError ?? undefined } satisfies StepReason }
-      : {}),
+    ...(reason ? { reason } : {}),
   };
 }
 

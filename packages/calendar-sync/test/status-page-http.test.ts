@@ -136,6 +136,16 @@ describe("GET / (the status page, server-rendered)", () => {
     const page = await request(t.service.app).get("/").set("Host", "calendar.lan:5003");
     expect(page.text).toContain('href="webcal://calendar.lan:5003/calendar.ics"');
     expect(page.text).toMatch(/<svg[^>]+role="img"/);
+    // Behind a TLS-terminating reverse proxy, the links say https.
+    const proxied = await request(t.service.app)
+      .get("/status.json")
+      .set("Host", "fogis.example.org")
+      .set("X-Forwarded-Proto", "https");
+    expect(proxied.body.subscribe).toMatchObject({
+      feed: "https://fogis.example.org/calendar.ics",
+      webcal: "webcal://fogis.example.org/calendar.ics",
+      vcard: "https://fogis.example.org/contacts.vcf",
+    });
   });
 
   it("shows no secret: neither the API token nor a Redis password", async () => {

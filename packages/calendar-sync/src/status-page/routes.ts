@@ -107,11 +107,12 @@ async function buildView(req: Request, deps: StatusPageDeps, language: "sv" | "e
 }
 
 /**
- * Links as the browser reached us: the Host it used, and the scheme, which honours
- * X-Forwarded-Proto only when express trusts the proxy (`trust proxy`).
+ * Links as the browser reached us: the Host it used, and the scheme a TLS-terminating reverse
+ * proxy says it used (X-Forwarded-Proto). Both come from the request and only shape the links
+ * shown back to that same requester, so they are taken as given, like the Host header.
  */
 export function subscribeLinks(req: Request, feedToken: string | undefined): SubscribeLinks {
-  const base = `${req.protocol}://${req.host}`;
+  const base = `${requestScheme(req)}://${req.host}`;
   const query = feedToken ? `?token=${encodeURIComponent(feedToken)}` : "";
   const feed = `${base}/calendar.ics${query}`;
   return {
@@ -130,7 +131,7 @@ function checkAccess(req: Request, res: Response, feedToken: string | undefined)
     res.cookie(TOKEN_COOKIE, feedToken, {
       httpOnly: true,
       sameSite: "strict",
-      secure: req.secure,
+      secure: requestScheme(req) === "https",
       maxAge: 400 * 24 * 3600 * 1000,
     });
     return "ok";
@@ -138,6 +139,12 @@ function checkAccess(req: Request, res: Response, feedToken: string | undefined)
   const fromCookie = readCookie(req.get("cookie"), TOKEN_COOKIE);
   if (fromCookie === undefined) return "missing";
   return sameSecret(fromCookie, feedToken) ? "ok" : "wrong";
+}
+
+function requestScheme(req: Request): "http" | "https" {
+  const forwarded = req.get("x-forwarded-proto")?.split(",")[0]?.trim().toLowerCase();
+  if (forwarded === "https" || forwarded === "http") return forwarded;
+  return req.protocol === "https" ? "https" : "http";
 }
 
 function sameSecret(given: string, expected: string): boolean {

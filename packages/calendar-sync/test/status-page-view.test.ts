@@ -213,16 +213,41 @@ describe("the pipeline and its verdict", () => {
     expect(byId(justDelivered, "calendar-sync").status).toBe("pass");
   });
 
-  it("a reason the processor reports itself is shown as it is", () => {
+  it("issues the processor reports go to their step and are shown as the processor says them", () => {
     const steps = buildPipeline(
       input({
-        processor: processorReport({ status: "fail", reason: "two publishers on fogis:matches:updates" }),
+        processor: processorReport({
+          status: "fail",
+          issues: [
+            {
+              status: "fail",
+              code: "second_publisher",
+              message: "another processor publishes on fogis:matches:updates",
+            },
+            {
+              status: "warn",
+              code: "empty_list_held",
+              message: "FOGIS answered an empty list; held until confirmed",
+            },
+            {
+              status: "warn",
+              code: "snapshot_too_large_for_redis",
+              message: "the snapshot went over HTTP: too large for pub/sub",
+            },
+          ],
+        }),
       }),
     );
     expect(byId(steps, "processor")).toMatchObject({
       status: "fail",
-      reason: { code: "reported", detail: "two publishers on fogis:matches:updates" },
+      reason: { code: "reported", detail: "another processor publishes on fogis:matches:updates" },
     });
+    expect(byId(steps, "source")).toMatchObject({
+      status: "warn",
+      reason: { detail: "FOGIS answered an empty list; held until confirmed" },
+    });
+    expect(byId(steps, "delivery")).toMatchObject({ status: "warn" });
+    expect(verdictOf(steps)).toBe("broken");
   });
 
   it("push backends and notification targets are steps; a failing notification only degrades", () => {

@@ -94,10 +94,20 @@ export const BEHIND_AFTER_MS = 15_000;
 export function buildPipeline(input: PipelineInput): PipelineStep[] {
   const processor = input.processor;
   const report: ProcessorReport | undefined = processor.reachable ? processor.report : processor.lastReport;
+  const issues = processor.reachable ? (processor.report.issues ?? []) : [];
   return [
-    sourceStep(processor, report),
-    processorStep(processor, report),
-    deliveryStep(input, report),
+    withIssues(
+      sourceStep(processor, report),
+      issues.filter((issue) => issueStep(issue.code) === "source"),
+    ),
+    withIssues(
+      processorStep(processor, report),
+      issues.filter((issue) => issueStep(issue.code) === "processor"),
+    ),
+    withIssues(
+      deliveryStep(input, report),
+      issues.filter((issue) => issueStep(issue.code) === "delivery"),
+    ),
     calendarSyncStep(input, report),
     ...input.backends.map((backend) => targetStep("backend", backend, true)),
     ...(report?.notifications ?? []).map((target) => targetStep("notification", target, false)),
@@ -143,22 +153,12 @@ function processorStep(processor: ProcessorReading, report: ProcessorReport | un
       reason: { code: "processor_unreachable", detail: processor.error },
     };
   }
-  const reported = reportedReason(processor.report);
   if (processor.report.last_cycle?.outcome === "delivery_failed") {
     return {
       ...step,
       status: "fail",
       lastWorked,
-      reason: { code: "delivery_failed", detail: processor.report.last_cycle.error ?? reported },
-    };
-  }
-  // A reason the processor gives itself (e.g. another publisher on the channel) is shown as it is.
-  if (reported && processor.report.status !== "pass") {
-    return {
-      ...step,
-      status: processor.report.status,
-      lastWorked,
-      reason: { code: "reported", detail: reported },
+      reason: { code: "delivery_failed", detail: processor.report.last_cycle.error ?? undefined },
     };
   }
   return { ...step, status: "pass", lastWorked };
@@ -265,11 +265,31 @@ function targetStep(
   };
 }
 
-function reportedReason(report: ProcessorReport): string | undefined {
-  const reasons = [report.reason, ...(report.reasons ?? [])].filter((reason): reason is string =>
-    Boolean(reason),
-  );
-  return reasons.length ? reasons.join("; ") : undefined;
+type ReportedIssue = NonNullable<ProcessorReport["issues"]>[number];
+
+/** Issues about the match list belong to the fetch, those about Redis carrying a snapshot to the delivery path. */
+const ISSUE_STEPS: Record<string, "source" | "delivery"> = {
+  empty_list_held: "source",
+  demo_source_refused: "source",
+  redis_refused_snapshot: "delivery",
+  snapshot_too_large_for_redis: "delivery",
+};
+
+function issueStep(code: string): "source" | "processor" | "delivery" {
+  return ISSUE_STEPS[code] ?? "processor";
+}
+
+/** A step is at least as bad as the issues the service reports about it, and shows their messages as it is told. */
+function withIssues(step: PipelineStep, issues: readonly ReportedIssue[]): PipelineStep {
+  if (!issues.length) return step;
+  const worst = issues.some((issue) => issue.status === "fail") ? "fail" : "warn";
+  const status = step.status === "fail" || worst === "fail" ? "fail" : "warn";
+  const messages = issues.map((issue) => issue.message).join("; ");
+  const reason: StepReason =
+    step.status === "pass" || !step.reason
+      ? { code: "reported", detail: messages }
+      : { ...step.reason, detail: [step.reason.detail, messages].filter(Boolean).join("; ") };
+  return { ...step, status, reason };
 }
 
 function latest(...times: Array<string | null | undefined>): string | null {

@@ -58,9 +58,14 @@ export const ProcessorReportSchema = z.looseObject({
     )
     .optional()
     .catch(undefined),
-  /** Why the status is not pass, when the processor says so itself. */
-  reason: text,
-  reasons: z.array(z.string()).optional().catch(undefined),
+  /**
+   * What else makes the processor's status less than pass (a second publisher, a match list held
+   * back, a state file that cannot be written): each with a stable code and a message to show.
+   */
+  issues: z
+    .array(z.looseObject({ status: z.enum(["warn", "fail"]), code: z.string(), message: z.string() }))
+    .optional()
+    .catch(undefined),
 });
 
 export type ProcessorReport = z.infer<typeof ProcessorReportSchema>;

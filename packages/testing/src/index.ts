@@ -1,2 +1,3 @@
 export * from "./fixtures.js";
 export * from "./redis.js";
+export * from "./sentinel.js";

@@ -62,7 +62,7 @@ const REDIS_WAIT_FOR_RESYNC_MS = 1000;
  * failover. Worth the wait: the HTTP alternative needs our processor (the Python one serves none).
  */
 const REDIS_WAIT_FOR_RESYNC_SUBSCRIBED_MS = 3000;
-/** After a failed apply, try again from the latest envelope this much later. */
+/** After a failed apply (or a failed resync while subscribed), try again from the latest envelope this much later. */
 const RETRY_AFTER_FAILED_APPLY_MS = 5000;
 
 export async function createCalendarSyncService(
@@ -108,13 +108,19 @@ export async function createCalendarSyncService(
     stateFiles.calendar.state === "ok" ? await readAppliedVersion(versionPath) : undefined;
 
   const resyncLater = (reason: string) => {
-    void resynchronizer.resync(reason);
+    void resynchronizer.resync(reason).then((result) => {
+      // Subscribed, yet neither the Redis key nor the processor answered (e.g. the command
+      // connection still reconnecting after a failover, and no processor at PROCESSOR_URL): what
+      // was missed would otherwise wait for the next snapshot. Unsubscribed, the resubscribe resyncs.
+      if (result.source === "failed" && subscriber?.subscribed)
+        retryAfterFailure("retry after a failed resync");
+    });
   };
   let retry: NodeJS.Timeout | undefined;
-  const retryAfterFailure = () => {
+  const retryAfterFailure = (reason = "retry after a failed apply") => {
     retry ??= setTimeout(() => {
       retry = undefined;
-      resyncLater("retry after a failed apply");
+      resyncLater(reason);
     }, RETRY_AFTER_FAILED_APPLY_MS);
     retry.unref();
   };

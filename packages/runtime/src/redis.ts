@@ -10,10 +10,11 @@ import { formatAddress, redactUrl, type SentinelConfig } from "./config.js";
  * background with capped exponential backoff, forever.
  *
  * With `sentinel` (DESIGN §14) every (re)connect asks the sentinels for the master (ioredis's own
- * Sentinel support, which also checks the answer's ROLE), and a `+switch-master` announced by any
- * sentinel drops the connection so that it follows a failover at once. A write refused with
- * READONLY (a master demoted to a replica) drops it as well: the link goes down, so callers treat
- * Redis as unavailable, and the reconnect finds the new master.
+ * Sentinel support, which also checks the answer's ROLE, so the link never comes up on a replica),
+ * and a `+switch-master` announced by any sentinel drops the connection so that it follows a
+ * failover at once. A write refused with READONLY (a master demoted to a replica) drops it as
+ * well: the link goes down, so callers treat Redis as unavailable, and the reconnect finds the
+ * new master.
  */
 
 export interface RedisConnectionOptions {
@@ -74,6 +75,9 @@ export class RedisLink extends EventEmitter<{ up: []; down: [reason: string] }> 
   private readonly logger: Logger;
   private heartbeat: NodeJS.Timeout | undefined;
   private heartbeatInFlight = false;
+  private readonly backoff: (attempt: number) => number;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private restarts = 0;
 
   constructor(options: RedisConnectionOptions) {
     super();
@@ -87,6 +91,7 @@ export class RedisLink extends EventEmitter<{ up: []; down: [reason: string] }> 
     // Reconnect forever; jitter keeps two services from hammering a recovering Redis in step.
     const backoff = (attempt: number) =>
       Math.min(maxBackoff, 50 * 2 ** Math.min(attempt, 10)) + Math.random() * 100;
+    this.backoff = backoff;
     const redisOptions: RedisOptions = {
       connectionName: options.name,
       lazyConnect: true,
@@ -97,9 +102,11 @@ export class RedisLink extends EventEmitter<{ up: []; down: [reason: string] }> 
       retryStrategy: backoff,
       keepAlive: 5000,
       noDelay: true,
-      reconnectOnError: (error) => this.refusedAsReplica(error),
       ...(options.sentinel
-        ? sentinelOptions(options.sentinel, options.url, backoff, options.commandTimeoutMs)
+        ? {
+            ...sentinelOptions(options.sentinel, options.url, backoff, options.commandTimeoutMs),
+            reconnectOnError: (error: Error) => this.refusedAsReplica(error),
+          }
         : {}),
     };
     this.client = new Redis(options.url, redisOptions);
@@ -108,7 +115,7 @@ export class RedisLink extends EventEmitter<{ up: []; down: [reason: string] }> 
       this.transition("up");
     });
     this.client.on("close", () => this.transition("down", this.lastErrorValue ?? "connection closed"));
-    this.client.on("end", () => this.transition("closed"));
+    this.client.on("end", () => this.restartAfterEnd());
     this.client.on("error", (error: Error) => {
       // ioredis emits an error per failed reconnect attempt; log the first of each outage only.
       const message = error.message;
@@ -200,6 +207,7 @@ export class RedisLink extends EventEmitter<{ up: []; down: [reason: string] }> 
 
   async close(): Promise<void> {
     clearInterval(this.heartbeat);
+    clearTimeout(this.restartTimer);
     this.transition("closed");
     try {
       await Promise.race([this.client.quit(), new Promise((resolve) => setTimeout(resolve, 500))]);
@@ -222,9 +230,31 @@ export class RedisLink extends EventEmitter<{ up: []; down: [reason: string] }> 
   }
 
   /**
-   * ioredis asks this for every error reply. READONLY means the Redis we write to is a replica now
-   * (a failover demoted it, or REDIS_URL names a replica): reconnect, which with Sentinel finds the
-   * new master, and with a plain URL re-resolves its host name.
+   * ioredis ends a client for good in a few races, e.g. when a failover is announced (or the link
+   * is told to reconnect) while it is still asking the sentinels for the master. The link never
+   * gives up: unless `close()` ended it, it starts connecting again after a backoff.
+   */
+  private restartAfterEnd(): void {
+    if (this.stateValue === "closed") return;
+    this.transition("down", this.lastErrorValue ?? "connection ended");
+    const delay = this.backoff(++this.restarts);
+    this.logger.warn(
+      { event: "redis_restart", delayMs: Math.round(delay) },
+      "the Redis client ended; starting it again",
+    );
+    clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.stateValue !== "closed") this.connect();
+    }, delay);
+    this.restartTimer.unref();
+  }
+
+  /**
+   * With Sentinel, ioredis asks this for every error reply. READONLY means the Redis we write to is
+   * a replica now (a failover demoted it): reconnect, and ask the sentinels for the master again.
+   * (Without Sentinel a reconnect would only reach the same replica again: the refused write is
+   * reported to the caller, and that is all.)
    */
   private refusedAsReplica(error: Error): boolean {
     if (!error.message.startsWith("READONLY")) return false;
@@ -261,6 +291,7 @@ export class RedisLink extends EventEmitter<{ up: []; down: [reason: string] }> 
     this.changedAt = Date.now();
     if (next === "up") {
       this.lastErrorValue = undefined;
+      this.restarts = 0;
       this.logger.info(
         { event: "redis_up", url: this.redactedUrl, master: this.masterAddress },
         this.sentinel ? `redis connected to the master at ${this.masterAddress}` : "redis connected",

@@ -5,16 +5,18 @@ import type { Express } from "express";
 import type { Logger } from "pino";
 import { createApp } from "./app.js";
 import { createPushBackends } from "./backends/configured.js";
-import { BackendFanOut } from "./backends/fan-out.js";
+import { BackendFanOut, FEED_BACKEND_NAME } from "./backends/fan-out.js";
 import type { PushBackend, PushSnapshot } from "./backends/push-backend.js";
 import type { RetryPolicy } from "./backends/push-runner.js";
 import { type CalendarSyncConfig, publicConfig } from "./config.js";
 import { FeedCalendarBackend } from "./feed-calendar.js";
 import { Phonebook } from "./phonebook.js";
+import { RecentChanges } from "./recent-changes.js";
 import { fetchLatestEnvelopes, Resynchronizer, type ResyncResult } from "./resync.js";
 import { type ApplyOutcome, SnapshotHandler } from "./snapshot-handler.js";
 import { type PersistedOrder, SnapshotOrder } from "./snapshot-order.js";
 import { SyncStats } from "./stats.js";
+import { ProcessorStatusReader } from "./status-page/processor-status.js";
 import { MatchSubscriber } from "./subscriber.js";
 
 /**
@@ -46,6 +48,7 @@ export interface CalendarSyncService {
   /** The feed and the push backends, with their statuses. */
   readonly backends: BackendFanOut;
   readonly stats: SyncStats;
+  readonly recentChanges: RecentChanges;
   /** Absent when REDIS_PUBSUB_ENABLED=false. */
   readonly subscriber: MatchSubscriber | undefined;
   resync(reason: string): Promise<ResyncResult>;
@@ -57,7 +60,13 @@ export interface CalendarSyncService {
 
 /** How long a resync waits for the command connection before asking the processor over HTTP. */
 const REDIS_WAIT_FOR_RESYNC_MS = 1000;
-/** After a failed apply, try again from the latest envelope this much later. */
+/**
+ * The same while the subscriber connection is up: Redis answers, and the command connection, on
+ * its own reconnect schedule (backoff up to 2 s), follows within one more attempt, e.g. after a
+ * failover. Worth the wait: the HTTP alternative needs our processor (the Python one serves none).
+ */
+const REDIS_WAIT_FOR_RESYNC_SUBSCRIBED_MS = 3000;
+/** After a failed apply (or a failed resync while subscribed), try again from the latest envelope this much later. */
 const RETRY_AFTER_FAILED_APPLY_MS = 5000;
 
 export async function createCalendarSyncService(
@@ -101,6 +110,8 @@ export async function createCalendarSyncService(
     contacts: phonebook.contacts(),
     appliedAt: clock(),
   });
+  const recentChanges = new RecentChanges({ dataDir: config.dataDir, logger });
+  await recentChanges.load();
   // Which processor epoch and sequence the stored calendar came from, so that after a restart an
   // older envelope (the Redis key, while the HTTP fallback carried newer ones; a replaced epoch) is
   // still refused. The sequence is trusted only when the calendar itself was read back (or its
@@ -120,13 +131,19 @@ export async function createCalendarSyncService(
   };
 
   const resyncLater = (reason: string) => {
-    void resynchronizer.resync(reason);
+    void resynchronizer.resync(reason).then((result) => {
+      // Subscribed, yet neither the Redis key nor the processor answered (e.g. the command
+      // connection still reconnecting after a failover, and no processor at PROCESSOR_URL): what
+      // was missed would otherwise wait for the next snapshot. Unsubscribed, the resubscribe resyncs.
+      if (result.source === "failed" && subscriber?.subscribed)
+        retryAfterFailure("retry after a failed resync");
+    });
   };
   let retry: NodeJS.Timeout | undefined;
-  const retryAfterFailure = () => {
+  const retryAfterFailure = (reason = "retry after a failed apply") => {
     retry ??= setTimeout(() => {
       retry = undefined;
-      resyncLater("retry after a failed apply");
+      resyncLater(reason);
     }, RETRY_AFTER_FAILED_APPLY_MS);
     retry.unref();
   };
@@ -164,10 +181,13 @@ export async function createCalendarSyncService(
         }
       );
     },
+    calendarLoaded: stateFiles.calendar.state === "ok" || stateFiles.calendar.state === "restored",
+    recentChanges,
   });
   const subscriber = config.redis.enabled
     ? new MatchSubscriber({
         url: config.redis.url,
+        sentinel: config.redis.sentinel,
         channels: config.redis.channels,
         logger,
         stats,
@@ -199,7 +219,10 @@ export async function createCalendarSyncService(
     logger,
     fetchLatest: async () => {
       // The subscriber connection can come up before the command connection; give it a moment.
-      await subscriber?.commandLink.waitUntilUp(REDIS_WAIT_FOR_RESYNC_MS).catch(() => {});
+      const wait = subscriber?.subscriberLink.isUp
+        ? REDIS_WAIT_FOR_RESYNC_SUBSCRIBED_MS
+        : REDIS_WAIT_FOR_RESYNC_MS;
+      await subscriber?.commandLink.waitUntilUp(wait).catch(() => {});
       return fetchLatestEnvelopes({
         redis: subscriber && { link: subscriber.commandLink, key: latestKey },
         processorUrl: config.processorUrl,
@@ -210,6 +233,12 @@ export async function createCalendarSyncService(
   });
   const resync = (reason: string) => resynchronizer.resync(reason);
 
+  /** What makes calendar-sync's status less than pass besides the Redis path (/redis-status and the page). */
+  const serviceIssues = () => [
+    ...handler.issues,
+    ...(writer.issue ? [writer.issue] : []),
+    ...(calendar.stateIssue ? [calendar.stateIssue] : []),
+  ];
   const app = createApp({
     logger,
     apiToken: config.apiToken,
@@ -226,12 +255,38 @@ export async function createCalendarSyncService(
     resync,
     metrics,
     stateFiles,
-    issues: () => [
-      ...handler.issues,
-      ...(writer.issue ? [writer.issue] : []),
-      ...(calendar.stateIssue ? [calendar.stateIssue] : []),
-    ],
+    issues: serviceIssues,
     stateWriteIssue: () => writer.issue,
+    statusPage: {
+      // The service's clock, which also decides what is played: "upcoming" agrees with the calendar.
+      now: options.clock ?? (() => new Date()),
+      refreshSeconds: config.pageRefreshSeconds,
+      processor: new ProcessorStatusReader({ processorUrl: config.processorUrl, fetch: options.fetch }),
+      subscriber: () => ({
+        enabled: subscriber !== undefined,
+        subscribed: subscriber?.subscribed ?? false,
+        lastSubscribed: subscriber?.lastSubscribedAt,
+        lastError: subscriber?.lastError,
+      }),
+      calendarSync: () => {
+        const { lastSuccess, lastFailure, snapshotHash } = handler.health;
+        // The calendar's own files; a push backend's state file is in that backend's own status.
+        const stateProblems = (["calendar", "contacts"] as const).flatMap((name) => {
+          const report = stateFiles[name];
+          if (report.state === "corrupt") return [`${name}: ${report.reason}`];
+          return report.state === "restored"
+            ? [`${name}: ${report.reason} (the previous generation is served)`]
+            : [];
+        });
+        // The same issues /redis-status lists: another processor, a state file that cannot be written, ...
+        return { lastSuccess, lastFailure, snapshotHash, stateProblems, issues: serviceIssues() };
+      },
+      // The feed is the calendar-sync step itself (its apply); the push backends follow it.
+      backends: () => backends.statuses().filter((status) => status.name !== FEED_BACKEND_NAME),
+      matches: () => handler.currentMatches,
+      recentChanges: () => recentChanges.list(),
+      lastSynced: () => handler.health.lastSuccess,
+    },
   });
 
   let poll: NodeJS.Timeout | undefined;
@@ -242,6 +297,7 @@ export async function createCalendarSyncService(
     phonebook,
     backends,
     stats,
+    recentChanges,
     subscriber,
     resync,
     start() {
@@ -262,6 +318,7 @@ export async function createCalendarSyncService(
       await subscriber?.close();
       await handler.idle();
       await backends.stop();
+      await recentChanges.flushed();
       await savingOrder;
     },
   };

@@ -14,6 +14,7 @@ import type { Logger } from "pino";
 import { type CalendarBackend, type CalendarChanges, countChanges } from "./calendar-backend.js";
 import { type CalendarEvent, matchToCalendarEvent } from "./match-event.js";
 import type { Phonebook, PhonebookChanges } from "./phonebook.js";
+import type { RecentChanges } from "./recent-changes.js";
 import { type Candidate, type CandidateOrigin, SnapshotOrder } from "./snapshot-order.js";
 import type { MessageOrigin, SyncStats } from "./stats.js";
 
@@ -58,6 +59,13 @@ export interface SnapshotHandlerOptions {
    * epoch is its own, and answers what became of it. Without it, a new epoch is taken as a reset.
    */
   resolveEpoch?: (envelope: MatchUpdatesEnvelope) => Promise<ApplyOutcome>;
+  /**
+   * The calendar was read back from its state file at start: the first snapshot applied is then
+   * news (recent changes), not the setup of a new or rebuilt calendar.
+   */
+  calendarLoaded?: boolean;
+  /** Told what each apply changed (the status page's "recent changes"). */
+  recentChanges?: RecentChanges;
 }
 
 /** A processor other than ours is reported for this long after its last snapshot (longer than the default 1 h heartbeat). */
@@ -114,6 +122,11 @@ export class SnapshotHandler {
    */
   readonly knownMatches = new KnownMatches();
   private readonly events = new WeakMap<Match, CalendarEvent | null>();
+  private matchesById: ReadonlyMap<number, Match> = new Map();
+  /** A snapshot has been applied to this calendar (or it was loaded from its state file). */
+  private calendarFilled: boolean;
+  private lastSuccess: Date | undefined;
+  private lastFailure: { at: Date; error: string } | undefined;
 
   constructor(options: SnapshotHandlerOptions) {
     this.options = options;
@@ -121,6 +134,7 @@ export class SnapshotHandler {
     this.stats = options.stats;
     this.clock = options.clock ?? (() => new Date());
     this.order = options.order ?? new SnapshotOrder();
+    this.calendarFilled = options.calendarLoaded ?? false;
   }
 
   /** Other processors seen on the channel lately: the service fails until they are gone. */
@@ -239,6 +253,27 @@ export class SnapshotHandler {
     return { outcome, live };
   }
 
+  /** The matches of the last snapshot applied, by matchid (empty until the first one since start). */
+  get currentMatches(): ReadonlyMap<number, Match> {
+    return this.matchesById;
+  }
+
+  /**
+   * How the last snapshot went: when one was last applied (or found already applied), and the
+   * last failure with its reason. A failure older than the last success is history.
+   */
+  get health(): {
+    lastSuccess: Date | undefined;
+    lastFailure: { at: Date; error: string } | undefined;
+    snapshotHash: string | undefined;
+  } {
+    return {
+      lastSuccess: this.lastSuccess,
+      lastFailure: this.lastFailure,
+      snapshotHash: this.lastAppliedHash,
+    };
+  }
+
   /** Resolves once nothing is being applied or waiting. */
   async idle(): Promise<void> {
     if (!this.draining && !this.pending) return;
@@ -291,6 +326,7 @@ export class SnapshotHandler {
       matches: envelope.payload.matches.length,
     };
     if (hash !== undefined && hash === this.lastAppliedHash) {
+      this.lastSuccess = this.clock();
       this.stats.snapshot("skipped");
       this.logger.debug({ event: "snapshot_skipped", ...context }, "same snapshot as the last one applied");
       return { status: "skipped" };
@@ -307,9 +343,27 @@ export class SnapshotHandler {
         }
         if (event) desired.push(event);
       }
+      const before = this.options.backend.list();
+      // The first snapshot into a new (or rebuilt) calendar is setup, not news.
+      const firstFill = !this.calendarFilled;
       const changes = await this.options.backend.apply(desired, now);
       const contacts = await this.options.phonebook.apply(envelope.payload.matches, now);
       this.lastAppliedHash = hash;
+      this.calendarFilled = true;
+      const previousMatches = this.matchesById;
+      this.matchesById = new Map(envelope.payload.matches.map((match) => [match.matchid, match]));
+      this.lastSuccess = now;
+      if (!firstFill) {
+        this.options.recentChanges?.record({
+          changes,
+          before,
+          after: this.options.backend.list(),
+          previousMatches,
+          matches: this.matchesById,
+          appliedAt: now,
+          origin,
+        });
+      }
       this.options.onApplied?.(changes, contacts);
       const seconds = (performance.now() - started) / 1000;
       const status = countChanges(changes) > 0 || contacts.changed ? "applied" : "unchanged";
@@ -345,6 +399,7 @@ export class SnapshotHandler {
       this.lastAppliedHash = undefined;
       this.stats.snapshot("failed");
       const message = error instanceof Error ? error.message : String(error);
+      this.lastFailure = { at: this.clock(), error: message };
       this.logger.error({ event: "snapshot_failed", ...context, err: message }, "could not apply snapshot");
       this.options.onApplyFailed?.(message);
       return { status: "failed", error: message };

@@ -54,6 +54,8 @@ export function createApp(deps: AppDeps): Express {
         role: "publisher",
         processor_epoch: processor.processorEpoch,
         ...(deps.redisUrl ? { redis_url: deps.redisUrl } : {}),
+        // Which Redis the processor publishes to and, with Sentinel, the failovers it followed.
+        redis_connection: delivery.redisConnection,
         fallback: delivery.fallbackState,
         delivery: processor.counters,
         last_confirmed_delivery: confirmed
@@ -78,6 +80,7 @@ export function createApp(deps: AppDeps): Express {
             }
           : null,
         source: processor.sourceDescription,
+        last_successful_fetch: processor.lastSuccessfulFetch?.toISOString() ?? null,
       },
     });
     res.status(httpStatusFor(report.status)).json(report);

@@ -6,7 +6,13 @@ import {
   type MatchUpdatesEnvelope,
   publisherKey,
 } from "@fogis/message-schema";
-import { type Logger, type RedisLink, redactUrl, type StatusIssue } from "@fogis/runtime";
+import {
+  type Logger,
+  type RedisConnectionInfo,
+  type RedisLink,
+  redactUrl,
+  type StatusIssue,
+} from "@fogis/runtime";
 
 /**
  * Delivers a match-updates snapshot (DESIGN §5). A delivery is confirmed when the PUBLISH reached
@@ -132,6 +138,11 @@ export class SnapshotDelivery {
     return this.link?.isUp ?? false;
   }
 
+  /** Where the link is connected (null with pub/sub off). */
+  get redisConnection(): RedisConnectionInfo | null {
+    return this.link?.connectionInfo() ?? null;
+  }
+
   get fallbackState(): FallbackState {
     return { ...this.fallback };
   }
@@ -202,7 +213,7 @@ export class SnapshotDelivery {
         "snapshot over the Redis pub/sub limit: not published (Redis would drop the subscriber); sending it over HTTP",
       );
       // Resyncs still find it in the key: a GET is not limited like a subscriber's buffer.
-      await this.storeLatest(envelope);
+      await this.storeOnly(body);
     }
     const result = (confirmed: boolean, route: DeliveryRoute, attempts: number): DeliveryResult => ({
       confirmed,
@@ -247,7 +258,7 @@ export class SnapshotDelivery {
               "no subscriber received the snapshot; sending it over HTTP",
             );
           } catch (error) {
-            const message = redisErrorMessage(error as Error);
+            const message = redisErrorMessage(error);
             if ((error as Error).name === "ReplyError") {
               // Redis is up and answered: it does not take writes (maxmemory, read-only replica, ...).
               redisRefused = true;
@@ -291,16 +302,38 @@ export class SnapshotDelivery {
   }
 
   /**
-   * SETs the latest-envelope key alone, best effort. Used when Redis comes back: snapshots sent
-   * over HTTP meanwhile never reached the key, and subscribers resync from it as they resubscribe.
+   * SETs the latest-envelope key and PUBLISHes the envelope again, in one MULTI, best effort. Used
+   * when Redis comes back (restarted, or a new master after a failover): snapshots sent over HTTP
+   * meanwhile reached only the fallback target and never the key. A subscriber that resubscribes
+   * after this reads the key; one that resubscribed before it (and read an older key) gets the
+   * message. Subscribers that already have the snapshot skip it. Not a delivery: no counter moves.
    */
-  async storeLatest(envelope: MatchUpdatesEnvelope): Promise<boolean> {
+  async announceLatest(envelope: MatchUpdatesEnvelope): Promise<boolean> {
     if (!this.link?.isUp) return false;
+    const body = encodeEnvelope(envelope);
+    // Too large to publish (it would drop the subscribers): the key alone, for their resyncs.
+    if (Buffer.byteLength(body) > this.maxRedisMessageBytes) return this.storeOnly(body);
     try {
-      await this.link.client.set(this.latestKey, encodeEnvelope(envelope));
+      const receivers = await this.publishAndStore(body, envelope.payload.metadata?.processor_epoch);
+      this.logger.info(
+        { event: "latest_announced", sequence: envelope.payload.metadata?.sequence, receivers },
+        "Redis is back: the latest snapshot is in its key and published again",
+      );
       return true;
     } catch (error) {
-      this.logger.warn({ event: "latest_key_refresh_failed", err: (error as Error).message });
+      this.logger.warn({ event: "latest_key_refresh_failed", err: redisErrorMessage(error) });
+      return false;
+    }
+  }
+
+  /** SETs the latest-envelope key alone, best effort: for a snapshot too large to publish. */
+  private async storeOnly(body: string): Promise<boolean> {
+    if (!this.link?.isUp) return false;
+    try {
+      await this.link.client.set(this.latestKey, body);
+      return true;
+    } catch (error) {
+      this.logger.warn({ event: "latest_key_refresh_failed", err: redisErrorMessage(error) });
       return false;
     }
   }
@@ -410,10 +443,14 @@ export class SnapshotDelivery {
   }
 }
 
-/** An EXECABORT says only that the transaction was discarded; the reason is the queued command's error (e.g. OOM). */
-function redisErrorMessage(error: Error & { previousErrors?: Error[] }): string {
-  const cause = error.previousErrors?.[0]?.message;
-  return cause ? `${error.message.split(".")[0]}: ${cause}` : error.message;
+/**
+ * A refused MULTI fails as EXECABORT; the reason is the refused command's error (READONLY from a
+ * master demoted to a replica, OOM, ...), which ioredis keeps in `previousErrors`.
+ */
+function redisErrorMessage(error: unknown): string {
+  const { message, previousErrors } = error as { message: string; previousErrors?: Error[] };
+  const cause = previousErrors?.[0]?.message;
+  return cause ? `${cause} (the transaction was discarded: nothing stored, nothing published)` : message;
 }
 
 /**

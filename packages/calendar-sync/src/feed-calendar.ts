@@ -6,6 +6,7 @@ import {
   type CalendarBackend,
   type CalendarChanges,
   isPlayed,
+  type Staged,
   type StateLoadReport,
   type StoredCalendarEvent,
 } from "./calendar-backend.js";
@@ -89,7 +90,7 @@ export class FeedCalendarBackend implements CalendarBackend {
     return { state: "corrupt", reason };
   }
 
-  async apply(desired: readonly CalendarEvent[], now: Date): Promise<CalendarChanges> {
+  async stage(desired: readonly CalendarEvent[], now: Date): Promise<Staged<CalendarChanges>> {
     const changes: CalendarChanges = { created: [], updated: [], removed: [], unchanged: 0, history: 0 };
     const stamp = now.toISOString();
     const next = new Map<string, StoredCalendarEvent>();
@@ -122,13 +123,13 @@ export class FeedCalendarBackend implements CalendarBackend {
         changes.removed.push(event.matchid);
       }
     }
-    if (changes.created.length || changes.updated.length || changes.removed.length) {
-      // Written before it is shown: a failed write leaves the calendar as it was, and the apply
-      // fails, so the sender (or the next resync) delivers the snapshot again.
-      await writeJsonAtomic(this.statePath, { version: STATE_VERSION, events: [...next.values()] });
-      this.replace(next);
+    if (!(changes.created.length || changes.updated.length || changes.removed.length)) {
+      return { changes, show: () => {} };
     }
-    return changes;
+    // Written before it is shown: a failed write leaves the calendar as it was, and the apply
+    // fails, so the sender (or the next resync) delivers the snapshot again.
+    await writeJsonAtomic(this.statePath, { version: STATE_VERSION, events: [...next.values()] });
+    return { changes, show: () => this.replace(next) };
   }
 
   list(): readonly StoredCalendarEvent[] {

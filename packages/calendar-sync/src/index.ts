@@ -4,6 +4,7 @@ export {
   type CalendarChanges,
   countChanges,
   isPlayed,
+  type Staged,
   type StateLoadReport,
   type StoredCalendarEvent,
 } from "./calendar-backend.js";

@@ -266,8 +266,13 @@ export class SnapshotHandler {
         }
         if (event) desired.push(event);
       }
-      const changes = await this.options.backend.apply(desired, now);
-      const contacts = await this.options.phonebook.apply(envelope.payload.matches, now);
+      // Both saved before either is shown, then shown together (see `Staged`).
+      const calendar = await this.options.backend.stage(desired, now);
+      const phonebook = await this.options.phonebook.stage(envelope.payload.matches, now);
+      calendar.show();
+      phonebook.show();
+      const changes = calendar.changes;
+      const contacts = phonebook.changes;
       this.lastAppliedHash = hash;
       await this.rememberApplied(envelope);
       const seconds = (performance.now() - started) / 1000;

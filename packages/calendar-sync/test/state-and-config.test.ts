@@ -188,6 +188,33 @@ describe("state files", () => {
     expect(t.service.stats.toJSON()).toMatchObject({ snapshots_failed: 1, messages_failed: 1 });
     expect(parseFeed((await request(t.service.app).get("/calendar.ics")).text).events).toHaveLength(0);
   });
+  it("shows a snapshot's calendar and phonebook together: when the phonebook cannot be saved, neither changes", async () => {
+    const dataDir = tempDir();
+    const t = await service({ dataDir });
+    const sync = (matchids: number[]) =>
+      request(t.service.app)
+        .post("/manual-sync")
+        .set("Authorization", `Bearer ${TOKEN}`)
+        .send(matchids.map((matchid) => fogisMatch({ matchid })));
+    expect((await sync([1001])).status).toBe(200);
+    const feedBefore = (await request(t.service.app).get("/calendar.ics")).text;
+    const contactsBefore = (await request(t.service.app).get("/contacts.vcf")).text;
+    expect(contactsBefore).toContain("BEGIN:VCARD");
+
+    // A directory where the phonebook's state file goes: the calendar saves, the phonebook cannot.
+    rmSync(join(dataDir, "contacts.json"));
+    mkdirSync(join(dataDir, "contacts.json"));
+    expect((await sync([1001, 1002])).status).toBe(500);
+    expect((await request(t.service.app).get("/calendar.ics")).text).toBe(feedBefore);
+    expect((await request(t.service.app).get("/contacts.vcf")).text).toBe(contactsBefore);
+    expect(t.service.stats.toJSON()).toMatchObject({ snapshots_failed: 1 });
+
+    // Once it can be saved again, the same snapshot shows in both.
+    rmSync(join(dataDir, "contacts.json"), { recursive: true });
+    expect((await sync([1001, 1002])).status).toBe(200);
+    const uids = parseFeed((await request(t.service.app).get("/calendar.ics")).text).events.map((e) => e.uid);
+    expect(uids).toEqual(["fogis-match-1001@fogis-realtime", "fogis-match-1002@fogis-realtime"]);
+  });
 });
 
 describe("HTTP-only mode (REDIS_PUBSUB_ENABLED=false)", () => {

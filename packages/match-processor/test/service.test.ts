@@ -1,5 +1,4 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
@@ -17,27 +16,10 @@ const mainJs = join(packageDir, "dist", "main.js");
 
 let redis: RedisHandle;
 beforeAll(async () => {
-  // `pnpm test` builds before it tests; building here only when dist/ is missing or stale keeps
-  // this file from rewriting dist/ while other tests may be running it.
-  const stale = !existsSync(mainJs) || newestMtime(join(packageDir, "src")) > statSync(mainJs).mtimeMs;
-  const build = stale
-    ? spawnSync("pnpm", ["--filter", "@fogis/match-processor", "run", "build"], {
-        cwd: packageDir,
-        encoding: "utf8",
-      })
-    : spawnSync(process.execPath, ["scripts/build-dependencies.mjs"], { cwd: packageDir, encoding: "utf8" });
-  if (build.status !== 0) throw new Error(`build failed:\n${build.stdout}\n${build.stderr}`);
+  // dist/ is fresh: every vitest run starts with the one build step (scripts/build-before-tests.ts).
   redis = await startRedis();
 });
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
 afterAll(async () => {
   await redis?.close();
 });

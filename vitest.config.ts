@@ -11,5 +11,7 @@ export default defineConfig({
     exclude: ["**/node_modules/**", "**/*.docker.test.ts", "**/*.reliability.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // expect.poll waits for a condition; its 1 s default is too short when the machine is shared.
+    expect: { poll: { timeout: 15_000 } },
   },
 });

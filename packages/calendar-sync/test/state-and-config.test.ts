@@ -226,6 +226,6 @@ describe("HTTP-only mode (REDIS_PUBSUB_ENABLED=false)", () => {
       parseFeed((await request(t.service.app).get("/calendar.ics")).text).events.map((event) => event.uid);
     await eventually(async () => expect(await ids()).toEqual(["fogis-match-1001@fogis-realtime"]));
     latest = pythonMatchUpdatesEnvelope([fogisMatch({ matchid: 1002 })]);
-    await eventually(async () => expect(await ids()).toEqual(["fogis-match-1002@fogis-realtime"]), 3000);
+    await eventually(async () => expect(await ids()).toEqual(["fogis-match-1002@fogis-realtime"]));
   });
 });

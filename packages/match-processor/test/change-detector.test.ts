@@ -233,23 +233,19 @@ describe("detectChanges", () => {
     expect(categories).toEqual(["cancellation", "date_change", "time_change", "venue_change"]);
   });
 
-  it("compares 10,000 matches in under 100 ms", () => {
+  it("finds the 100 changed kick-offs among 10,000 matches listed in another order", () => {
+    // How fast is `pnpm bench`'s to measure (target < 100 ms, against a baseline in the same run):
+    // a time limit here fails whenever the machine is busy, and says nothing about the code.
     const before = fogisMatchList(10_000);
     const after = structuredClone(before).reverse();
     for (let i = 0; i < after.length; i += 100) {
       const match = after[i] as Match;
       match.avsparkstid = "20:45";
     }
-    // Best of five: the machine may be busy with other work; the claim is about the code.
-    let best = Number.POSITIVE_INFINITY;
-    let result = detectChanges(before, after, { now: NOW });
-    for (let run = 0; run < 5; run++) {
-      const started = performance.now();
-      result = detectChanges(before, after, { now: NOW });
-      best = Math.min(best, performance.now() - started);
-    }
+    const result = detectChanges(before, after, { now: NOW });
     expect(result.updatedMatchIds).toHaveLength(100);
     expect(result.changes.every((c) => c.category === "time_change")).toBe(true);
-    expect(best).toBeLessThan(100);
+    expect(result.newMatchIds).toEqual([]);
+    expect(result.removedMatchIds).toEqual([]);
   });
 });

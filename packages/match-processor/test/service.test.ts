@@ -158,6 +158,33 @@ describe("the built service", { timeout: 120_000 }, () => {
     expect((await service.exited).code).toBe(0);
   });
 
+  it("says loudly at start, with the fix, that a mistyped MATCH_SOURCE_FILE cannot be read, and why each cycle fails", async () => {
+    const missing = join(tempDir(), "matchs.json");
+    const service = await startService({
+      ...(await baseEnv()),
+      REDIS_PUBSUB_ENABLED: "false",
+      MATCH_SOURCE_FILE: missing,
+    });
+    await expect.poll(() => service.output()).toContain('"event":"source_unusable"');
+    const start = service
+      .output()
+      .split("\n")
+      .find((line) => line.includes('"event":"source_unusable"'));
+    expect(start, "a source_unusable line at start").toBeDefined();
+    expect(JSON.parse(start as string)).toMatchObject({
+      level: 50,
+      msg: expect.stringMatching(
+        /^NO MATCH LIST: MATCH_SOURCE_FILE .*matchs\.json does not exist.*Fix: point MATCH_SOURCE_FILE at/,
+      ),
+    });
+
+    const response = await process_(service.base);
+    expect(response.status).toBe(502);
+    await expect
+      .poll(() => service.output())
+      .toContain(`"msg":"cycle 1 source_failed: MATCH_SOURCE_FILE ${missing} does not exist`);
+  });
+
   it("stops at once with a readable message naming each bad variable", async () => {
     const service = spawnService({ PORT: "abc", CALENDAR_SYNC_URL: "calendar-sync:5003" });
     const exit = await service.exited;

@@ -56,6 +56,40 @@ export type StateLoadReport =
   | { state: "missing" }
   | { state: "corrupt"; reason: string };
 
+/** A state file as `/health` shows it: as it is now, and how it loaded at start when that was not ok. */
+export type StateFileReport = (StateLoadReport | { state: "ok"; count?: number; saved_at: string }) & {
+  at_start?: StateLoadReport;
+};
+
+/**
+ * The state of one state file over the service's life: "missing" or "corrupt" at start turns
+ * "ok" once the file is saved, so /health reports the file as it is, not as it was at start.
+ */
+export class StateFileStatus {
+  private atStart: StateLoadReport = { state: "missing" };
+  private current: StateFileReport = { state: "missing" };
+
+  loaded(report: StateLoadReport): StateLoadReport {
+    this.atStart = report;
+    this.current = report;
+    return report;
+  }
+
+  /** The file was written at `at`, holding `count` items when the owner knows it. */
+  saved(at: Date, count?: number): void {
+    this.current = {
+      state: "ok",
+      ...(count === undefined ? {} : { count }),
+      saved_at: at.toISOString(),
+      ...(this.atStart.state === "ok" ? {} : { at_start: this.atStart }),
+    };
+  }
+
+  report(): StateFileReport {
+    return this.current;
+  }
+}
+
 export function countChanges(changes: CalendarChanges): number {
   return changes.created.length + changes.updated.length + changes.removed.length;
 }

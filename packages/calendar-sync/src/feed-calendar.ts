@@ -7,6 +7,8 @@ import {
   type CalendarChanges,
   isPlayed,
   type Staged,
+  type StateFileReport,
+  StateFileStatus,
   type StateLoadReport,
   type StoredCalendarEvent,
 } from "./calendar-backend.js";
@@ -61,6 +63,7 @@ export class FeedCalendarBackend implements CalendarBackend {
   private readonly rendered = new Map<string, { event: StoredCalendarEvent; text: string }>();
   private readonly logger: Logger;
   private readonly calendarName: string;
+  private readonly file = new StateFileStatus();
 
   constructor(options: FeedCalendarOptions) {
     this.statePath = join(options.dataDir, STATE_FILE);
@@ -69,6 +72,15 @@ export class FeedCalendarBackend implements CalendarBackend {
   }
 
   async load(): Promise<StateLoadReport> {
+    return this.file.loaded(await this.read());
+  }
+
+  /** calendar.json now (for /health). */
+  stateFile(): StateFileReport {
+    return this.file.report();
+  }
+
+  private async read(): Promise<StateLoadReport> {
     const read = await readJsonFile(this.statePath);
     if (read.state === "missing") return read;
     let reason: string;
@@ -129,7 +141,13 @@ export class FeedCalendarBackend implements CalendarBackend {
     // Written before it is shown: a failed write leaves the calendar as it was, and the apply
     // fails, so the sender (or the next resync) delivers the snapshot again.
     await writeJsonAtomic(this.statePath, { version: STATE_VERSION, events: [...next.values()] });
-    return { changes, show: () => this.replace(next) };
+    return {
+      changes,
+      show: () => {
+        this.replace(next);
+        this.file.saved(now, next.size);
+      },
+    };
   }
 
   list(): readonly StoredCalendarEvent[] {

@@ -6,6 +6,8 @@ export {
   countChanges,
   isPlayed,
   type Staged,
+  type StateFileReport,
+  StateFileStatus,
   type StateLoadReport,
   type StoredCalendarEvent,
 } from "./calendar-backend.js";

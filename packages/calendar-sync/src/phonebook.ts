@@ -4,7 +4,13 @@ import { type Match, matchKickoff, matchReferees, toStockholmLocal } from "@fogi
 import { readJsonFile, writeJsonAtomic } from "@fogis/runtime";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { isPlayed, type Staged, type StateLoadReport } from "./calendar-backend.js";
+import {
+  isPlayed,
+  type Staged,
+  type StateFileReport,
+  StateFileStatus,
+  type StateLoadReport,
+} from "./calendar-backend.js";
 import { MATCH_DURATION_MS } from "./match-event.js";
 import { renderVcards, type VcardContact } from "./vcard.js";
 
@@ -64,6 +70,7 @@ export class Phonebook {
   private contactList: VcardContact[] | undefined;
   private readonly logger: Logger;
   private readonly ownRefereeNumber: string | undefined;
+  private readonly file = new StateFileStatus();
   /** An unchanged match decodes to the same object (KnownMatches), so its entry is kept by it. */
   private readonly entryByMatch = new WeakMap<Match, MatchEntry | null>();
 
@@ -74,6 +81,15 @@ export class Phonebook {
   }
 
   async load(): Promise<StateLoadReport> {
+    return this.file.loaded(await this.read());
+  }
+
+  /** contacts.json now (for /health). */
+  stateFile(): StateFileReport {
+    return this.file.report();
+  }
+
+  private async read(): Promise<StateLoadReport> {
     const read = await readJsonFile(this.statePath);
     if (read.state === "missing") return read;
     const parsed = read.state === "ok" ? StateSchema.safeParse(read.value) : undefined;
@@ -113,7 +129,10 @@ export class Phonebook {
     const contacts = buildContacts(next, this.ownRefereeNumber);
     return {
       changes: { changed: true, contacts: contacts.length },
-      show: () => this.replace(next, nextHash, contacts),
+      show: () => {
+        this.replace(next, nextHash, contacts);
+        this.file.saved(now, contacts.length);
+      },
     };
   }
 

@@ -87,6 +87,11 @@ export async function createCalendarSyncService(
     contacts: await phonebook.load(),
     ...(await backends.load()),
   };
+  const currentStateFiles = () => ({
+    calendar: calendar.stateFile(),
+    contacts: phonebook.stateFile(),
+    ...backends.stateFiles(),
+  });
   if (stateFiles.calendar.state === "corrupt") backends.feedStateCorrupt(stateFiles.calendar.reason);
   const clock = options.clock ?? (() => new Date());
   const pushSnapshot = (): PushSnapshot => ({
@@ -200,7 +205,7 @@ export async function createCalendarSyncService(
     redisConfig: publicConfig(config),
     resync,
     metrics,
-    stateFiles,
+    stateFiles: currentStateFiles,
   });
 
   let poll: NodeJS.Timeout | undefined;

@@ -173,6 +173,25 @@ describe("state files", () => {
     expect(asked).toContain("http://127.0.0.1:9/matches/latest");
     expect(t.service.stats.resyncs.http).toBe(1);
     expect((await request(t.service.app).get("/contacts.vcf")).text).toContain("BEGIN:VCARD");
+    // Rebuilt: /health tells the files as they are now, and that they were corrupt at start.
+    const after = (await request(t.service.app).get("/health")).body.state_files;
+    expect(after.calendar).toMatchObject({ state: "ok", count: 1, at_start: { state: "corrupt" } });
+    expect(after.contacts).toMatchObject({ state: "ok", at_start: { state: "corrupt" } });
+  });
+
+  it("reports state files missing at start as saved once the first snapshot wrote them", async () => {
+    const t = await service({ dataDir: tempDir() });
+    const before = (await request(t.service.app).get("/health")).body.state_files;
+    expect(before.calendar).toEqual({ state: "missing" });
+    await request(t.service.app)
+      .post("/manual-sync")
+      .set("Authorization", `Bearer ${TOKEN}`)
+      .send([fogisMatch({ matchid: 1001 }), fogisMatch({ matchid: 1002 })])
+      .expect(200);
+    const after = (await request(t.service.app).get("/health")).body.state_files;
+    expect(after.calendar).toMatchObject({ state: "ok", count: 2, at_start: { state: "missing" } });
+    expect(after.contacts).toMatchObject({ state: "ok", at_start: { state: "missing" } });
+    expect(Date.parse(after.calendar.saved_at)).not.toBeNaN();
   });
 
   it("answers 500 when the calendar cannot be saved, so the processor sends the snapshot again", async () => {

@@ -48,6 +48,8 @@ export function createApp(deps: AppDeps): Express {
         service: SERVICE_NAME,
         role: "publisher",
         ...(deps.redisUrl ? { redis_url: deps.redisUrl } : {}),
+        // Which Redis the processor publishes to and, with Sentinel, the failovers it followed.
+        redis_connection: delivery.redisConnection,
         fallback: delivery.fallbackState,
         delivery: processor.counters,
         last_confirmed_delivery: confirmed
@@ -72,6 +74,7 @@ export function createApp(deps: AppDeps): Express {
             }
           : null,
         source: processor.sourceDescription,
+        last_successful_fetch: processor.lastSuccessfulFetch?.toISOString() ?? null,
       },
     });
     res.status(httpStatusFor(report.status)).json(report);

@@ -233,19 +233,27 @@ describe("detectChanges", () => {
     expect(categories).toEqual(["cancellation", "date_change", "time_change", "venue_change"]);
   });
 
-  it("finds the 100 changed kick-offs among 10,000 matches listed in another order", () => {
-    // How fast is `pnpm bench`'s to measure (target < 100 ms, against a baseline in the same run):
-    // a time limit here fails whenever the machine is busy, and says nothing about the code.
+  it("finds the 100 changed kick-offs among 10,000 matches listed in another order, in under 100 ms", () => {
     const before = fogisMatchList(10_000);
     const after = structuredClone(before).reverse();
     for (let i = 0; i < after.length; i += 100) {
       const match = after[i] as Match;
       match.avsparkstid = "20:45";
     }
-    const result = detectChanges(before, after, { now: NOW });
+    // CPU time of this process, best of five: the claim is about the code, and wall-clock time on a
+    // machine shared with other test runs measures the other runs as well.
+    let best = Number.POSITIVE_INFINITY;
+    let result = detectChanges(before, after, { now: NOW });
+    for (let run = 0; run < 5; run++) {
+      const started = process.cpuUsage();
+      result = detectChanges(before, after, { now: NOW });
+      const used = process.cpuUsage(started);
+      best = Math.min(best, (used.user + used.system) / 1000);
+    }
     expect(result.updatedMatchIds).toHaveLength(100);
     expect(result.changes.every((c) => c.category === "time_change")).toBe(true);
     expect(result.newMatchIds).toEqual([]);
     expect(result.removedMatchIds).toEqual([]);
+    expect(best).toBeLessThan(100);
   });
 });

@@ -6,6 +6,9 @@ import {
   type CalendarBackend,
   type CalendarChanges,
   isPlayed,
+  type Staged,
+  type StateFileReport,
+  StateFileStatus,
   type StateLoadReport,
   type StoredCalendarEvent,
 } from "./calendar-backend.js";
@@ -67,6 +70,7 @@ export class FeedCalendarBackend implements CalendarBackend {
   private readonly writer: StateFileWriter;
   /** How the state loaded when it was not right (corrupt, restored), until the next snapshot applied. */
   private damaged: Exclude<StateLoadReport, { state: "ok" | "missing" }> | undefined;
+  private readonly file = new StateFileStatus();
 
   constructor(options: FeedCalendarOptions) {
     this.statePath = join(options.dataDir, STATE_FILE);
@@ -76,6 +80,15 @@ export class FeedCalendarBackend implements CalendarBackend {
   }
 
   async load(): Promise<StateLoadReport> {
+    return this.file.loaded(await this.read());
+  }
+
+  /** calendar.json now (for /health). */
+  stateFile(): StateFileReport {
+    return this.file.report();
+  }
+
+  private async read(): Promise<StateLoadReport> {
     const read = await readStateFile(this.statePath, (value) => {
       const parsed = StateSchema.safeParse(value);
       return parsed.success
@@ -124,7 +137,7 @@ export class FeedCalendarBackend implements CalendarBackend {
     };
   }
 
-  async apply(desired: readonly CalendarEvent[], now: Date): Promise<CalendarChanges> {
+  async stage(desired: readonly CalendarEvent[], now: Date): Promise<Staged<CalendarChanges>> {
     const changes: CalendarChanges = { created: [], updated: [], removed: [], unchanged: 0, history: 0 };
     const stamp = now.toISOString();
     const next = new Map<string, StoredCalendarEvent>();
@@ -157,17 +170,23 @@ export class FeedCalendarBackend implements CalendarBackend {
         changes.removed.push(event.matchid);
       }
     }
-    if (changes.created.length || changes.updated.length || changes.removed.length || this.damaged) {
-      // Written before it is shown: a failed write leaves the calendar as it was, and the apply
-      // fails, so the sender (or the next resync) delivers the snapshot again.
-      // After a corrupt start the file on disk may be the corrupt one: never keep that as "previous".
-      await this.writer.writeJson(this.statePath, this.stateOf(next), {
-        keepPrevious: this.damaged === undefined,
-      });
-      this.replace(next);
+    if (!(changes.created.length || changes.updated.length || changes.removed.length || this.damaged)) {
+      return { changes, show: () => {} };
     }
-    this.damaged = undefined;
-    return changes;
+    // Written before it is shown: a failed write leaves the calendar as it was, and the apply
+    // fails, so the sender (or the next resync) delivers the snapshot again. After a corrupt start
+    // the file on disk may be the corrupt one: never keep that as the previous generation.
+    await this.writer.writeJson(this.statePath, this.stateOf(next), {
+      keepPrevious: this.damaged === undefined,
+    });
+    return {
+      changes,
+      show: () => {
+        this.replace(next);
+        this.file.saved(now, next.size);
+        this.damaged = undefined;
+      },
+    };
   }
 
   private stateOf(events: Map<string, StoredCalendarEvent>): unknown {

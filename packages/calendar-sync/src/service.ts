@@ -100,6 +100,11 @@ export async function createCalendarSyncService(
     contacts: await phonebook.load(),
     ...(await backends.load()),
   };
+  const currentStateFiles = () => ({
+    calendar: calendar.stateFile(),
+    contacts: phonebook.stateFile(),
+    ...backends.stateFiles(),
+  });
   if (stateFiles.calendar.state === "corrupt") backends.feedStateCorrupt(stateFiles.calendar.reason);
   if (stateFiles.calendar.state === "restored") {
     backends.feedStateCorrupt(`${stateFiles.calendar.reason}; the previous generation is served meanwhile`);
@@ -254,7 +259,7 @@ export async function createCalendarSyncService(
     redisConfig: publicConfig(config),
     resync,
     metrics,
-    stateFiles,
+    stateFiles: currentStateFiles,
     issues: serviceIssues,
     stateWriteIssue: () => writer.issue,
     statusPage: {
@@ -272,7 +277,7 @@ export async function createCalendarSyncService(
         const { lastSuccess, lastFailure, snapshotHash } = handler.health;
         // The calendar's own files; a push backend's state file is in that backend's own status.
         const stateProblems = (["calendar", "contacts"] as const).flatMap((name) => {
-          const report = stateFiles[name];
+          const report = currentStateFiles()[name];
           if (report.state === "corrupt") return [`${name}: ${report.reason}`];
           return report.state === "restored"
             ? [`${name}: ${report.reason} (the previous generation is served)`]

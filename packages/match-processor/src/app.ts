@@ -32,7 +32,7 @@ export function createApp(deps: AppDeps): Express {
   app.get("/health", (_req, res) => {
     const stateWrites = processor.stateWriteIssue;
     res.status(stateWrites ? 503 : 200).json({
-      status: stateWrites ? "fail" : "ok",
+      status: stateWrites ? "fail" : "healthy",
       service: SERVICE_NAME,
       timestamp: new Date().toISOString(),
       uptime_seconds: Math.round((Date.now() - startedAt) / 1000),

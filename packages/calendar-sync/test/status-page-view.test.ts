@@ -295,6 +295,27 @@ describe("the pipeline and its verdict", () => {
       reason: "3 changes waiting to be pushed",
     });
     expect(pending.verdict.state).toBe("degraded");
+    // Names as a reader knows them: the product, and the configured name only when it says more.
+    const named = buildStatusView(
+      viewInput({
+        steps: buildPipeline(
+          input({
+            backends: [{ name: "work-calendar", kind: "caldav", status: "pass" }],
+            processor: processorReport({
+              notifications: [
+                { name: "webhook", kind: "discord", status: "pass" },
+                { name: "email", kind: "email", status: "pass" },
+              ],
+            }),
+          }),
+        ),
+      }),
+    );
+    expect(named.pipeline.slice(4).map((step) => step.name)).toEqual([
+      "CalDAV (work-calendar)",
+      "Notification: Discord",
+      "Notification: E-mail",
+    ]);
     const backendDown = buildPipeline(
       input({
         backends: [{ name: "CalDAV", status: "fail", lastError: "401 Unauthorized: check CALDAV_PASSWORD" }],

@@ -73,25 +73,26 @@ export interface Texts {
   dateTime(iso: string): string;
 }
 
-/** Product names for the kinds of backends and notification targets; the configured name when it says more. */
+/** Product names for the kinds of backends and notification targets (DESIGN §11, §12). */
 const KIND_NAMES: Record<string, string> = {
   caldav: "CalDAV",
   carddav: "CardDAV",
   "google-calendar": "Google Calendar",
   "google-people": "Google Contacts",
   ntfy: "ntfy",
-  webhook: "Webhook",
+  json: "Webhook",
   discord: "Discord",
   slack: "Slack",
   email: "E-mail",
-  smtp: "E-mail",
 };
 
+/** The kind's product name, and the configured name too when it says more than the kind. */
 function targetName(step: PipelineStep): string {
   const name = step.name ?? "";
-  const kind = step.targetKind ? (KIND_NAMES[step.targetKind] ?? step.targetKind) : undefined;
-  if (!kind) return name;
-  return name && name.toLowerCase() !== step.targetKind?.toLowerCase() ? `${kind} (${name})` : kind;
+  const kind = step.targetKind;
+  const label = kind ? (KIND_NAMES[kind] ?? kind) : name;
+  const saysMore = name !== "" && name !== kind && !(name in KIND_NAMES) && name !== "webhook";
+  return saysMore ? `${label} (${name})` : label;
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>();

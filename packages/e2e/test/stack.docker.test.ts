@@ -182,11 +182,13 @@ describe("the stack in docker compose", () => {
   });
 
   it("serves the status page from the image: all good, its own assets, the processor read inside the stack", async () => {
+    let last: unknown;
     const view = await waitFor("the status page's verdict 'good'", 30_000, async () => {
       const status = await getJson(`${calendarUrl}/status.json`);
-      return status.body.verdict && (status.body.verdict as { state: string }).state === "good"
-        ? status
-        : undefined;
+      last = status.body.pipeline;
+      return (status.body.verdict as { state: string } | undefined)?.state === "good" ? status : undefined;
+    }).catch((error: Error) => {
+      throw new Error(`${error.message}\nthe page's pipeline then: ${JSON.stringify(last)}`);
     });
     const steps = view?.body.pipeline as Array<{ id: string; status: string }>;
     expect(steps.map((step) => [step.id, step.status])).toEqual([

@@ -209,7 +209,7 @@ const sv: Texts = {
       case "state_file_unreadable":
         return `sparat läge kunde inte läsas vid start; nästa ögonblicksbild bygger om det${detail}`;
       case "behind_processor":
-        return `kalendern saknar processorns senast levererade ögonblicksbild ${reason.detail ?? ""}`.trim();
+        return `kalendern saknar processorns senaste ögonblicksbild ${reason.detail ?? ""}`.trim();
       case "backend_pending":
         return `${reason.detail ?? "några"} ändringar väntar på att skickas`;
     }
@@ -346,7 +346,7 @@ const en: Texts = {
       case "state_file_unreadable":
         return `saved state was unreadable at start; the next snapshot rebuilds it${detail}`;
       case "behind_processor":
-        return `the calendar lacks the processor's latest delivered snapshot ${reason.detail ?? ""}`.trim();
+        return `the calendar lacks the processor's latest snapshot ${reason.detail ?? ""}`.trim();
       case "backend_pending":
         return `${reason.detail ?? "some"} changes waiting to be pushed`;
     }

@@ -413,6 +413,40 @@ describe("notifications after change detection", () => {
     await expectBarrierLast(t, 3);
   });
 
+  it("a match FOGIS leaves out for a while is no new assignment when it is back; with priority low both moves are told", async () => {
+    const t = await targets();
+    const setup = await processorWith(t.config, firstList());
+    await setup.rig.processor.runCycle("test");
+    const [moved, , utsikten] = firstList() as [Match, Match, Match];
+    setup.source.matches = [moved, utsikten];
+    await setup.rig.processor.runCycle("test"); // a removal is low priority: not told
+    setup.source.matches = [
+      moved,
+      match({ matchid: 6_143_018, home: "GAIS", away: "Qviding FIF", venue: "Gamla Ullevi", time: "16:15" }),
+      utsikten,
+    ];
+    await setup.rig.processor.runCycle("test");
+    await expectCounts(t, 1);
+    const [push] = t.ntfy.delivered();
+    expect(decodeEncodedWords(String(push?.headers.title))).toBe("Ny avsparkstid: GAIS - Qviding FIF");
+    expect(push?.text).toContain("Avspark flyttad 15:00 -> 16:15");
+    expect(push?.text).not.toContain("Nytt uppdrag");
+
+    const all = await targets();
+    const everything = await processorWith({ ...all.config, minPriority: "low" }, firstList());
+    await everything.rig.processor.runCycle("test");
+    everything.source.matches = [moved, utsikten];
+    await everything.rig.processor.runCycle("test");
+    await expectCounts(all, 1);
+    everything.source.matches = firstList();
+    await everything.rig.processor.runCycle("test");
+    await expectCounts(all, 2);
+    expect(all.ntfy.delivered().map((p) => decodeEncodedWords(String(p.headers.title)))).toEqual([
+      "Uppdrag borttaget: GAIS - Qviding FIF",
+      "Nytt uppdrag: GAIS - Qviding FIF",
+    ]);
+  });
+
   it("a target answering 503 (slowly) delays no cycle and no other target; it gets the notification once back, after its Retry-After", async () => {
     const t = await targets();
     t.webhook.reply = () => ({

@@ -11,6 +11,9 @@ import type { NotificationBatch, TargetName } from "./targets.js";
  *   and the snapshot hash of that list. A change is told when it appears against this baseline,
  *   and the baseline moves on in the same write that queues the notice: so a change is queued
  *   exactly once, whatever happens to the snapshot's delivery, a restart or Redis.
+ * - `departed`: matches that left the list without the referee being told (a removal is low
+ *   priority): if one comes back, it is compared with what it was, so a match that FOGIS drops for
+ *   a while and lists again is not told as a new assignment.
  * - `outbox`: notices not yet delivered, per target, with the attempts made. They survive a
  *   restart and go out once the target answers (or the attempts run out).
  */
@@ -24,6 +27,12 @@ export interface TargetProgress {
   /** Epoch ms of the next attempt; 0 = now. */
   nextAttemptAt: number;
   lastError: string | null;
+}
+
+export interface DepartedMatch {
+  match: Match;
+  /** Epoch ms. */
+  leftAt: number;
 }
 
 export interface OutboxEntry {
@@ -53,6 +62,7 @@ const LedgerFileSchema = z.object({
   version: z.literal(1),
   baseline_hash: z.string().nullable(),
   baseline: z.array(z.unknown()),
+  departed: z.array(z.object({ match: z.unknown(), left_at: IsoTime })).default([]),
   outbox: z.array(z.unknown()),
 });
 
@@ -67,6 +77,8 @@ export class NotificationLedger {
   /** Null until the notifier took in its first list. */
   baseline: Match[] | null = null;
   baselineHash: string | null = null;
+  /** By matchid. */
+  readonly departed = new Map<number, DepartedMatch>();
   readonly outbox: OutboxEntry[] = [];
   private writing: Promise<void> = Promise.resolve();
   private version = 0;
@@ -97,6 +109,11 @@ export class NotificationLedger {
     this.baseline = baseline;
     // A partly read baseline must not be taken for the list it was written from.
     this.baselineHash = baseline.length === file.data.baseline.length ? file.data.baseline_hash : null;
+    for (const item of file.data.departed) {
+      const parsed = MatchSchema.safeParse(item.match);
+      if (parsed.success)
+        this.departed.set(parsed.data.matchid, { match: parsed.data, leftAt: Date.parse(item.left_at) });
+    }
     for (const item of file.data.outbox) {
       const parsed = OutboxEntrySchema.safeParse(item);
       if (!parsed.success) {
@@ -160,6 +177,10 @@ export class NotificationLedger {
       version: 1,
       baseline_hash: this.baselineHash,
       baseline: this.baseline ?? [],
+      departed: [...this.departed.values()].map((d) => ({
+        match: d.match,
+        left_at: new Date(d.leftAt).toISOString(),
+      })),
       outbox: this.outbox.map((entry) => ({
         id: entry.batch.id,
         created_at: entry.batch.createdAt,

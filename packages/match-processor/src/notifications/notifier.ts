@@ -4,7 +4,7 @@ import { Counter, Gauge, type HealthStatus, type Logger, type Registry } from "@
 import { detectChanges } from "../change-detector.js";
 import type { NotifyLanguage } from "./config.js";
 import { NotificationLedger, type OutboxEntry, type TargetProgress } from "./ledger.js";
-import { buildNotices, notificationView } from "./notices.js";
+import { buildNotices, type MatchNotice, notificationView } from "./notices.js";
 import type { SecretRedactor } from "./redact.js";
 import {
   type NotificationBatch,
@@ -25,7 +25,9 @@ import {
  * cancelled, a new assignment) against the notifier's own baseline. Once queued, the baseline
  * holds the new value, so a resent snapshot, a heartbeat, a restart, a Redis outage or a failed
  * and repeated delivery finds nothing new; a later move back (18:30 -> 17:00) is a new change and
- * is told. The baseline is independent of the snapshot's delivery: a referee hears of a moved
+ * is told. A match that left the list untold (a removal is low priority) and comes back is
+ * compared with what it was, so FOGIS leaving a match out for a while is no new assignment.
+ * The baseline is independent of the snapshot's delivery: a referee hears of a moved
  * kick-off even while calendar-sync is down.
  */
 
@@ -85,6 +87,9 @@ export const DEFAULT_RETRY_DELAYS_MS = [5_000, 30_000, 120_000, 600_000, 1_800_0
 
 type Outcome = "sent" | "retried" | "failed";
 
+/** How long a match that left the list untold is remembered, should it be listed again. */
+const DEPARTED_KEEP_MS = 30 * 86_400_000;
+
 export class ChangeNotifier {
   private readonly ledger: NotificationLedger;
   private readonly logger: Logger;
@@ -138,13 +143,22 @@ export class ChangeNotifier {
     }
     const current = input.matches.map(notificationView);
     const previous = this.ledger.baseline ?? input.deliveredBaseline?.map(notificationView) ?? null;
-    const changes = previous
-      ? detectChanges(previous, current, {
-          now: input.now,
-          ...(this.options.playedAfterMs !== undefined ? { playedAfterMs: this.options.playedAfterMs } : {}),
-        }).changes
-      : [];
-    const notices = previous ? buildNotices(previous, current, changes, this.options.minPriority) : [];
+    let notices: MatchNotice[] = [];
+    if (previous) {
+      // A match that left untold and is listed again is compared with what it was, not told as new.
+      const listed = new Set(previous.map((m) => m.matchid));
+      const returning = current.flatMap((m) => {
+        const departed = listed.has(m.matchid) ? undefined : this.ledger.departed.get(m.matchid);
+        return departed ? [departed.match] : [];
+      });
+      const before = returning.length > 0 ? [...previous, ...returning] : previous;
+      const changeSet = detectChanges(before, current, {
+        now: input.now,
+        ...(this.options.playedAfterMs !== undefined ? { playedAfterMs: this.options.playedAfterMs } : {}),
+      });
+      notices = buildNotices(before, current, changeSet.changes, this.options.minPriority);
+      this.rememberDeparted(before, returning, changeSet.removedMatchIds, notices, input.now);
+    }
 
     this.ledger.baseline = current;
     this.ledger.baselineHash = input.snapshotHash;
@@ -181,6 +195,27 @@ export class ChangeNotifier {
       }
     }
     return { notices: notices.length, batchId: batch?.id ?? null, firstList: !previous };
+  }
+
+  /** Keeps untold removals for `DEPARTED_KEEP_MS`; forgets those that came back. */
+  private rememberDeparted(
+    before: readonly Match[],
+    returning: readonly Match[],
+    removed: readonly number[],
+    notices: readonly MatchNotice[],
+    now: Date,
+  ): void {
+    const departed = this.ledger.departed;
+    for (const match of returning) departed.delete(match.matchid);
+    const told = new Set(notices.map((notice) => notice.matchId));
+    const byId = new Map(before.map((match) => [match.matchid, match]));
+    for (const id of removed) {
+      const match = byId.get(id);
+      if (match && !told.has(id)) departed.set(id, { match, leftAt: now.getTime() });
+    }
+    for (const [id, entry] of departed) {
+      if (now.getTime() - entry.leftAt > DEPARTED_KEEP_MS) departed.delete(id);
+    }
   }
 
   /**

@@ -59,7 +59,12 @@ export async function startProcessorService(
   if (!notifier) {
     // Without targets there is no record to keep: one left from before would make notifications,
     // when switched on again, tell weeks of changes the calendar showed long ago.
-    await rm(join(config.dataDir, NOTIFICATION_STATE_FILE), { force: true });
+    await rm(join(config.dataDir, NOTIFICATION_STATE_FILE), { force: true }).catch((error: Error) => {
+      logger.warn(
+        { event: "notification_state_not_removed", err: error.message },
+        "old notification record kept",
+      );
+    });
   }
   const processor = new MatchProcessor({
     source,

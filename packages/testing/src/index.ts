@@ -1,2 +1,3 @@
+export * from "./dav-servers.js";
 export * from "./fixtures.js";
 export * from "./redis.js";

@@ -3,11 +3,15 @@ import { isIP } from "node:net";
 import { type Channels, latestEnvelopeKey, resolveChannels } from "@fogis/message-schema";
 import {
   ConfigError,
+  checkSentinelEnv,
+  describeRedisTarget,
   envInteger,
   envUrl,
   type LOG_LEVELS,
   loadConfig,
   redactUrl,
+  redisTargetFrom,
+  type SentinelConfig,
   sharedEnv,
 } from "@fogis/runtime";
 import { z } from "zod";
@@ -68,35 +72,38 @@ export function isLocalNetworkHost(hostname: string): boolean {
   return /\.(localhost|local|lan|home|home\.arpa|internal|localdomain)$/.test(host);
 }
 
-export const calendarSyncEnv = z.object({
-  ...sharedEnv,
-  PORT: envInteger(5003, { min: 0, max: 65_535 }),
-  PROCESSOR_URL: envUrl(
-    ["http:", "https:"],
-    "expected http(s)://host:port of the match-processor, e.g. http://match-processor:8000",
-  ).default("http://127.0.0.1:8000"),
-  USER_REFEREE_NUMBER: z
-    .string()
-    .regex(/^\s*\S+\s*$/, "expected your FOGIS referee number (domarnr), e.g. 61318")
-    .optional(),
-  MAX_BODY_BYTES: envInteger(25 * MB, { min: 1024, max: 1024 * MB }),
-  PROCESSOR_POLL_SECONDS: envInteger(0, { max: 86_400 }),
-  HEARTBEAT_INTERVAL_MS: envInteger(2500, { min: 100, max: 60_000 }),
-  HEARTBEAT_TIMEOUT_MS: envInteger(1000, { min: 50, max: 30_000 }),
-  CALENDAR_NAME: z.string().default("FOGIS domaruppdrag"),
-  FEED_TOKEN: z
-    .string()
-    .min(16, "must be at least 16 characters (generate one: openssl rand -hex 24)")
-    .optional(),
-  // The referee's own calendar and address book (DESIGN §11).
-  CALDAV_URL: davUrl("CalDAV", "https://cloud.example.com/remote.php/dav").optional(),
-  CALDAV_USERNAME: z.string().optional(),
-  CALDAV_PASSWORD: z.string().optional(),
-  CALDAV_PASSWORD_FILE: z.string().optional(),
-  CALDAV_CALENDAR: z.string().default(DEFAULT_CALDAV_CALENDAR),
-  CARDDAV_URL: davUrl("CardDAV", "https://cloud.example.com/remote.php/dav").optional(),
-  CARDDAV_ADDRESSBOOK: z.string().default(DEFAULT_CARDDAV_ADDRESSBOOK),
-});
+export const calendarSyncEnv = z
+  .object({
+    ...sharedEnv,
+    PORT: envInteger(5003, { min: 0, max: 65_535 }),
+    PROCESSOR_URL: envUrl(
+      ["http:", "https:"],
+      "expected http(s)://host:port of the match-processor, e.g. http://match-processor:8000",
+    ).default("http://127.0.0.1:8000"),
+    USER_REFEREE_NUMBER: z
+      .string()
+      .regex(/^\s*\S+\s*$/, "expected your FOGIS referee number (domarnr), e.g. 61318")
+      .optional(),
+    MAX_BODY_BYTES: envInteger(25 * MB, { min: 1024, max: 1024 * MB }),
+    PROCESSOR_POLL_SECONDS: envInteger(0, { max: 86_400 }),
+    HEARTBEAT_INTERVAL_MS: envInteger(2500, { min: 100, max: 60_000 }),
+    HEARTBEAT_TIMEOUT_MS: envInteger(1000, { min: 50, max: 30_000 }),
+    CALENDAR_NAME: z.string().default("FOGIS domaruppdrag"),
+    PAGE_REFRESH_SECONDS: envInteger(5, { min: 1, max: 300 }),
+    FEED_TOKEN: z
+      .string()
+      .min(16, "must be at least 16 characters (generate one: openssl rand -hex 24)")
+      .optional(),
+    // The referee's own calendar and address book (DESIGN §11).
+    CALDAV_URL: davUrl("CalDAV", "https://cloud.example.com/remote.php/dav").optional(),
+    CALDAV_USERNAME: z.string().optional(),
+    CALDAV_PASSWORD: z.string().optional(),
+    CALDAV_PASSWORD_FILE: z.string().optional(),
+    CALDAV_CALENDAR: z.string().default(DEFAULT_CALDAV_CALENDAR),
+    CARDDAV_URL: davUrl("CardDAV", "https://cloud.example.com/remote.php/dav").optional(),
+    CARDDAV_ADDRESSBOOK: z.string().default(DEFAULT_CARDDAV_ADDRESSBOOK),
+  })
+  .superRefine(checkSentinelEnv);
 
 export interface CalendarSyncConfig {
   port: number;
@@ -107,6 +114,8 @@ export interface CalendarSyncConfig {
   redis: {
     enabled: boolean;
     url: string;
+    /** REDIS_SENTINELS + REDIS_SENTINEL_NAME: the master is the one the sentinels name. */
+    sentinel: SentinelConfig | undefined;
     channels: Channels;
     heartbeatIntervalMs: number;
     heartbeatTimeoutMs: number;
@@ -122,8 +131,10 @@ export interface CalendarSyncConfig {
   /** Largest accepted message, over HTTP (413 beyond) and from Redis (rejected as too_large). */
   maxBodyBytes: number;
   calendarName: string;
-  /** When set, /calendar.ics and /contacts.vcf need `?token=<FEED_TOKEN>`. */
+  /** When set, /calendar.ics and /contacts.vcf need `?token=<FEED_TOKEN>`, and the status page too. */
   feedToken: string | undefined;
+  /** How often the open status page refreshes itself. */
+  pageRefreshSeconds: number;
   /** The referee's calendar on a CalDAV server; absent without CALDAV_URL. */
   caldav: DavTarget | undefined;
   /** The referee's address book on a CardDAV server; absent without a URL or with CARDDAV_ADDRESSBOOK empty. */
@@ -152,6 +163,7 @@ export function loadCalendarSyncConfig(env: Record<string, string | undefined>):
     redis: {
       enabled: raw.REDIS_PUBSUB_ENABLED,
       url: raw.REDIS_URL,
+      sentinel: redisTargetFrom(raw).sentinel,
       channels: resolveChannels({
         REDIS_MATCH_UPDATES_CHANNEL: raw.REDIS_MATCH_UPDATES_CHANNEL,
         REDIS_PROCESSOR_STATUS_CHANNEL: raw.REDIS_PROCESSOR_STATUS_CHANNEL,
@@ -169,6 +181,7 @@ export function loadCalendarSyncConfig(env: Record<string, string | undefined>):
     maxBodyBytes: raw.MAX_BODY_BYTES,
     calendarName: raw.CALENDAR_NAME,
     feedToken: raw.FEED_TOKEN,
+    pageRefreshSeconds: raw.PAGE_REFRESH_SECONDS,
     caldav,
     carddav,
   };
@@ -223,7 +236,8 @@ function davTargets(
 export function publicConfig(config: CalendarSyncConfig): Record<string, unknown> {
   return {
     enabled: config.redis.enabled,
-    url: redactUrl(config.redis.url),
+    // mode, url (redacted) and, with Sentinel, the sentinels, the master name and "***" for a password.
+    ...describeRedisTarget({ url: config.redis.url, sentinel: config.redis.sentinel }),
     channels: config.redis.channels,
     latest_envelope_key: latestEnvelopeKey(config.redis.channels),
     heartbeat_interval_ms: config.redis.heartbeatIntervalMs,

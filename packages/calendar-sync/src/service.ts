@@ -5,15 +5,17 @@ import type { Express } from "express";
 import type { Logger } from "pino";
 import { createApp } from "./app.js";
 import { createPushBackends } from "./backends/configured.js";
-import { BackendFanOut } from "./backends/fan-out.js";
+import { BackendFanOut, FEED_BACKEND_NAME } from "./backends/fan-out.js";
 import type { PushBackend, PushSnapshot } from "./backends/push-backend.js";
 import type { RetryPolicy } from "./backends/push-runner.js";
 import { type CalendarSyncConfig, publicConfig } from "./config.js";
 import { FeedCalendarBackend } from "./feed-calendar.js";
 import { Phonebook } from "./phonebook.js";
+import { RecentChanges } from "./recent-changes.js";
 import { fetchLatestEnvelope, Resynchronizer, type ResyncResult } from "./resync.js";
 import { type AppliedVersion, SnapshotHandler } from "./snapshot-handler.js";
 import { SyncStats } from "./stats.js";
+import { ProcessorStatusReader } from "./status-page/processor-status.js";
 import { MatchSubscriber } from "./subscriber.js";
 
 /**
@@ -45,6 +47,7 @@ export interface CalendarSyncService {
   /** The feed and the push backends, with their statuses. */
   readonly backends: BackendFanOut;
   readonly stats: SyncStats;
+  readonly recentChanges: RecentChanges;
   /** Absent when REDIS_PUBSUB_ENABLED=false. */
   readonly subscriber: MatchSubscriber | undefined;
   resync(reason: string): Promise<ResyncResult>;
@@ -56,7 +59,13 @@ export interface CalendarSyncService {
 
 /** How long a resync waits for the command connection before asking the processor over HTTP. */
 const REDIS_WAIT_FOR_RESYNC_MS = 1000;
-/** After a failed apply, try again from the latest envelope this much later. */
+/**
+ * The same while the subscriber connection is up: Redis answers, and the command connection, on
+ * its own reconnect schedule (backoff up to 2 s), follows within one more attempt, e.g. after a
+ * failover. Worth the wait: the HTTP alternative needs our processor (the Python one serves none).
+ */
+const REDIS_WAIT_FOR_RESYNC_SUBSCRIBED_MS = 3000;
+/** After a failed apply (or a failed resync while subscribed), try again from the latest envelope this much later. */
 const RETRY_AFTER_FAILED_APPLY_MS = 5000;
 
 export async function createCalendarSyncService(
@@ -94,6 +103,8 @@ export async function createCalendarSyncService(
     contacts: phonebook.contacts(),
     appliedAt: clock(),
   });
+  const recentChanges = new RecentChanges({ dataDir: config.dataDir, logger });
+  await recentChanges.load();
   // Which snapshot the stored calendar came from, so that after a restart a resync from an older
   // envelope (e.g. the Redis key, while the HTTP fallback carried newer ones) is still refused.
   // Only trusted when the calendar itself was read back; otherwise any snapshot must rebuild it.
@@ -102,13 +113,19 @@ export async function createCalendarSyncService(
     stateFiles.calendar.state === "ok" ? await readAppliedVersion(versionPath) : undefined;
 
   const resyncLater = (reason: string) => {
-    void resynchronizer.resync(reason);
+    void resynchronizer.resync(reason).then((result) => {
+      // Subscribed, yet neither the Redis key nor the processor answered (e.g. the command
+      // connection still reconnecting after a failover, and no processor at PROCESSOR_URL): what
+      // was missed would otherwise wait for the next snapshot. Unsubscribed, the resubscribe resyncs.
+      if (result.source === "failed" && subscriber?.subscribed)
+        retryAfterFailure("retry after a failed resync");
+    });
   };
   let retry: NodeJS.Timeout | undefined;
-  const retryAfterFailure = () => {
+  const retryAfterFailure = (reason = "retry after a failed apply") => {
     retry ??= setTimeout(() => {
       retry = undefined;
-      resyncLater("retry after a failed apply");
+      resyncLater(reason);
     }, RETRY_AFTER_FAILED_APPLY_MS);
     retry.unref();
   };
@@ -135,6 +152,7 @@ export async function createCalendarSyncService(
         pushSnapshot,
       ),
     appliedVersion,
+    recentChanges,
     onAppliedVersion: (version) =>
       writeJsonAtomic(versionPath, version).catch((error: Error) =>
         logger.warn({ event: "state_write_failed", file: versionPath, err: error.message }, "could not save"),
@@ -143,6 +161,7 @@ export async function createCalendarSyncService(
   const subscriber = config.redis.enabled
     ? new MatchSubscriber({
         url: config.redis.url,
+        sentinel: config.redis.sentinel,
         channels: config.redis.channels,
         logger,
         stats,
@@ -174,7 +193,10 @@ export async function createCalendarSyncService(
     logger,
     fetchLatest: async () => {
       // The subscriber connection can come up before the command connection; give it a moment.
-      await subscriber?.commandLink.waitUntilUp(REDIS_WAIT_FOR_RESYNC_MS).catch(() => {});
+      const wait = subscriber?.subscriberLink.isUp
+        ? REDIS_WAIT_FOR_RESYNC_SUBSCRIBED_MS
+        : REDIS_WAIT_FOR_RESYNC_MS;
+      await subscriber?.commandLink.waitUntilUp(wait).catch(() => {});
       return fetchLatestEnvelope({
         redis: subscriber && { link: subscriber.commandLink, key: latestKey },
         processorUrl: config.processorUrl,
@@ -201,6 +223,32 @@ export async function createCalendarSyncService(
     resync,
     metrics,
     stateFiles,
+    statusPage: {
+      // The service's clock, which also decides what is played: "upcoming" agrees with the calendar.
+      now: options.clock ?? (() => new Date()),
+      refreshSeconds: config.pageRefreshSeconds,
+      processor: new ProcessorStatusReader({ processorUrl: config.processorUrl, fetch: options.fetch }),
+      subscriber: () => ({
+        enabled: subscriber !== undefined,
+        subscribed: subscriber?.subscribed ?? false,
+        lastSubscribed: subscriber?.lastSubscribedAt,
+        lastError: subscriber?.lastError,
+      }),
+      calendarSync: () => {
+        const { lastSuccess, lastFailure, snapshotHash } = handler.health;
+        // The calendar's own files; a push backend's state file is in that backend's own status.
+        const stateProblems = (["calendar", "contacts"] as const).flatMap((name) => {
+          const report = stateFiles[name];
+          return report.state === "corrupt" ? [`${name}: ${report.reason}`] : [];
+        });
+        return { lastSuccess, lastFailure, snapshotHash, stateProblems };
+      },
+      // The feed is the calendar-sync step itself (its apply); the push backends follow it.
+      backends: () => backends.statuses().filter((status) => status.name !== FEED_BACKEND_NAME),
+      matches: () => handler.currentMatches,
+      recentChanges: () => recentChanges.list(),
+      lastSynced: () => handler.health.lastSuccess,
+    },
   });
 
   let poll: NodeJS.Timeout | undefined;
@@ -211,6 +259,7 @@ export async function createCalendarSyncService(
     phonebook,
     backends,
     stats,
+    recentChanges,
     subscriber,
     resync,
     start() {
@@ -231,6 +280,7 @@ export async function createCalendarSyncService(
       await subscriber?.close();
       await handler.idle();
       await backends.stop();
+      await recentChanges.flushed();
     },
   };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Channels } from "@fogis/message-schema";
-import { RedisLink } from "@fogis/runtime";
+import { RedisLink, type SentinelConfig } from "@fogis/runtime";
 import type { Logger } from "pino";
 import type { SyncStats } from "./stats.js";
 
@@ -17,6 +17,8 @@ import type { SyncStats } from "./stats.js";
 
 export interface MatchSubscriberOptions {
   url: string;
+  /** Find the master through Redis Sentinel (both connections follow a failover). */
+  sentinel?: SentinelConfig;
   channels: Channels;
   logger: Logger;
   stats: SyncStats;
@@ -49,6 +51,7 @@ export class MatchSubscriber {
   private readonly logger: Logger;
   private subscribedValue = false;
   private subscribedSince: Date | undefined;
+  private unsubscribedAt: Date | undefined;
   private missedHeartbeats = 0;
   private lastHeartbeatMs: number | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -63,6 +66,7 @@ export class MatchSubscriber {
     this.probeChannel = `${options.probeChannelPrefix ?? "fogis:calendar-sync:probe"}:${randomUUID()}`;
     const common = {
       url: options.url,
+      sentinel: options.sentinel,
       logger: options.logger,
       connectTimeoutMs: options.connectTimeoutMs,
       maxBackoffMs: options.maxBackoffMs,
@@ -98,6 +102,16 @@ export class MatchSubscriber {
 
   get subscribed(): boolean {
     return this.subscribedValue && this.subscriberLink.isUp;
+  }
+
+  /** When pub/sub last worked: now while subscribed, else when the subscription was lost. */
+  get lastSubscribedAt(): Date | undefined {
+    return this.subscribed ? new Date() : this.unsubscribedAt;
+  }
+
+  /** Why Redis is not reachable, when it is not. */
+  get lastError(): string | undefined {
+    return this.subscriberLink.lastError ?? this.commandLink.lastError;
   }
 
   /** Resolves once subscribed, or false after `timeoutMs`. */
@@ -155,8 +169,12 @@ export class MatchSubscriber {
   /** Shown by /redis-status. */
   details(): Record<string, unknown> {
     return {
+      // Which Redis the subscription is on and, with Sentinel, the failovers it followed; every
+      // failover is a resubscribe, and every resubscribe a resync.
+      redis_connection: this.subscriberLink.connectionInfo(),
       subscriber_connection: this.subscriberLink.state,
       command_connection: this.commandLink.state,
+      command_connection_master: this.commandLink.master ?? null,
       subscribed_since: this.subscribed ? this.subscribedSince?.toISOString() : undefined,
       last_error: this.subscriberLink.lastError ?? this.commandLink.lastError,
       heartbeat: {
@@ -196,7 +214,10 @@ export class MatchSubscriber {
   }
 
   private markUnsubscribed(): void {
-    if (this.subscribedValue) this.logger.warn({ event: "unsubscribed" }, "no longer subscribed");
+    if (this.subscribedValue) {
+      this.logger.warn({ event: "unsubscribed" }, "no longer subscribed");
+      this.unsubscribedAt = new Date();
+    }
     this.subscribedValue = false;
   }
 

@@ -1,5 +1,13 @@
 import { type Channels, resolveChannels } from "@fogis/message-schema";
-import { envInteger, envUrl, loadConfig, sharedEnv } from "@fogis/runtime";
+import {
+  checkSentinelEnv,
+  envInteger,
+  envUrl,
+  loadConfig,
+  redisTargetFrom,
+  type SentinelConfig,
+  sharedEnv,
+} from "@fogis/runtime";
 import { z } from "zod";
 import {
   checkNotificationEnv,
@@ -38,6 +46,7 @@ export const processorEnvSchema = z
     ...notificationEnv,
   })
   .superRefine((env, ctx) => {
+    checkSentinelEnv(env, ctx);
     checkNotificationEnv(env, ctx);
     if (env.MATCH_SOURCE_FILE && env.FOGIS_API_CLIENT_URL) {
       ctx.addIssue({
@@ -57,6 +66,8 @@ export interface ProcessorConfig {
   port: number;
   host: string;
   redisUrl: string;
+  /** REDIS_SENTINELS + REDIS_SENTINEL_NAME: the master is the one the sentinels name. */
+  redisSentinel: SentinelConfig | undefined;
   pubsubEnabled: boolean;
   channels: Channels;
   dataDir: string;
@@ -86,6 +97,7 @@ export function loadProcessorConfig(env: Record<string, string | undefined>): Pr
     port: parsed.PORT,
     host: parsed.HOST,
     redisUrl: parsed.REDIS_URL,
+    redisSentinel: redisTargetFrom(parsed).sentinel,
     pubsubEnabled: parsed.REDIS_PUBSUB_ENABLED,
     channels: resolveChannels(env),
     dataDir: parsed.DATA_DIR,

@@ -139,6 +139,7 @@ export class MatchProcessor {
   private lastSequence = 0;
   private cycleCount = 0;
   private lastResult: CycleResult | null = null;
+  private lastFetchOk: Date | null = null;
 
   private running: Promise<CycleResult> | null = null;
   private followUp: Promise<CycleResult> | null = null;
@@ -169,6 +170,11 @@ export class MatchProcessor {
 
   get lastCycle(): CycleResult | null {
     return this.lastResult;
+  }
+
+  /** When the match list was last fetched and read without error (the status page's "last worked"). */
+  get lastSuccessfulFetch(): Date | null {
+    return this.lastFetchOk;
   }
 
   get lastConfirmedDelivery(): ConfirmedDelivery | null {
@@ -317,6 +323,7 @@ export class MatchProcessor {
     let matches: Match[];
     try {
       matches = await this.source.fetchMatches(this.shutdown.signal);
+      this.lastFetchOk = this.now();
     } catch (error) {
       const message = (error as Error).message;
       this.alert({
@@ -437,12 +444,15 @@ export class MatchProcessor {
 
   /**
    * While Redis was away, snapshots went over HTTP and the latest-envelope key kept an older one
-   * (or, after a restart without persistence, none). Subscribers resync from that key as they
-   * resubscribe, so put the newest envelope back at once, and publish through Redis next cycle.
+   * (or, after a restart without persistence or a failover, none or an unreplicated one).
+   * Subscribers resync from that key as they resubscribe, so put the newest envelope back at once
+   * (and publish it for those that resubscribed first); the next cycle publishes through Redis.
    */
   private onRedisUp(): void {
     if (this.latest) {
-      const stored = this.delivery.storeLatest(this.latest).finally(() => this.inFlightEvents.delete(stored));
+      const stored = this.delivery
+        .announceLatest(this.latest)
+        .finally(() => this.inFlightEvents.delete(stored));
       this.inFlightEvents.add(stored);
     }
     if (this.confirmed && this.confirmed.route !== "redis") this.redisRecovered = true;

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import {
   closeServer,
   createMetricsRegistry,
+  describeRedisTarget,
   type Logger,
   listen,
   RedisLink,
@@ -43,7 +44,13 @@ export async function startProcessorService(
   logger: Logger,
 ): Promise<ProcessorService> {
   const link = config.pubsubEnabled
-    ? new RedisLink({ url: config.redisUrl, name: SERVICE_NAME, logger, heartbeatMs: REDIS_HEARTBEAT_MS })
+    ? new RedisLink({
+        url: config.redisUrl,
+        sentinel: config.redisSentinel,
+        name: SERVICE_NAME,
+        logger,
+        heartbeatMs: REDIS_HEARTBEAT_MS,
+      })
     : null;
   link?.connect();
   const delivery = new SnapshotDelivery({
@@ -89,7 +96,9 @@ export async function startProcessorService(
       event: "listening",
       port,
       source: source.description,
-      redis: config.pubsubEnabled ? redactUrl(config.redisUrl) : "disabled",
+      redis: config.pubsubEnabled
+        ? describeRedisTarget({ url: config.redisUrl, sentinel: config.redisSentinel })
+        : "disabled",
       fallback: redactUrl(config.calendarSyncUrl),
       intervalSeconds: config.intervalSeconds,
       dataDir: config.dataDir,
@@ -101,7 +110,7 @@ export async function startProcessorService(
   if (link) {
     await link.waitUntilUp(REDIS_GRACE_MS).catch(() => {
       logger.warn(
-        { event: "redis_unavailable_at_start", url: link.redactedUrl },
+        { event: "redis_unavailable_at_start", redis: link.target },
         "Redis not reachable yet; snapshots go over HTTP until it is",
       );
     });

@@ -1,5 +1,5 @@
 import type { ChangeCategory, ChangePriority } from "@fogis/message-schema";
-import { createTransport, type Transporter } from "nodemailer";
+import type { Transporter } from "nodemailer";
 import { clip, discordMessages, jsonNotification, slackMessages } from "./chat-bodies.js";
 import type { NotificationConfig, NotifyLanguage, WebhookFormat } from "./config.js";
 import { higherPriority, type MatchNotice } from "./notices.js";
@@ -289,23 +289,19 @@ export class EmailTarget implements NotificationTarget {
   readonly name = "email" as const;
   readonly kind = "email" as const;
   readonly destination: string;
-  private readonly transport: Transporter;
+  /** Made on the first e-mail: a processor without e-mail never loads the mail library. */
+  private transport: Promise<Transporter> | null = null;
+  private readonly timeoutMs: number;
 
   constructor(
-    smtpUrl: string,
+    private readonly smtpUrl: string,
     private readonly to: string[],
     private readonly from: string,
     private readonly language: NotifyLanguage,
     { timeoutMs = DEFAULT_TIMEOUT_MS }: Pick<TargetDeps, "timeoutMs"> = {},
   ) {
     this.destination = describeDestination(smtpUrl);
-    // One connection per message, bounded waits: a server that is down costs seconds, not minutes.
-    this.transport = createTransport({
-      url: smtpUrl,
-      connectionTimeout: timeoutMs,
-      greetingTimeout: timeoutMs,
-      socketTimeout: timeoutMs,
-    });
+    this.timeoutMs = timeoutMs;
   }
 
   render(batch: NotificationBatch): EmailPart[] {
@@ -322,8 +318,18 @@ export class EmailTarget implements NotificationTarget {
   async deliver(part: unknown, signal: AbortSignal): Promise<void> {
     if (signal.aborted) throw new NotificationError("stopped before sending", true);
     const mail = part as EmailPart;
+    // One connection per message, bounded waits: a server that is down costs seconds, not minutes.
+    this.transport ??= import("nodemailer").then(({ createTransport }) =>
+      createTransport({
+        url: this.smtpUrl,
+        connectionTimeout: this.timeoutMs,
+        greetingTimeout: this.timeoutMs,
+        socketTimeout: this.timeoutMs,
+      }),
+    );
     try {
-      await this.transport.sendMail({
+      const transport = await this.transport;
+      await transport.sendMail({
         from: this.from,
         to: this.to,
         subject: mail.subject,
@@ -336,7 +342,7 @@ export class EmailTarget implements NotificationTarget {
   }
 
   async close(): Promise<void> {
-    this.transport.close();
+    (await this.transport)?.close();
   }
 }
 

@@ -10,6 +10,12 @@ import {
 } from "@fogis/runtime";
 import { z } from "zod";
 import { DEFAULT_MAX_REDIS_MESSAGE_BYTES } from "./delivery.js";
+import {
+  checkNotificationEnv,
+  type NotificationConfig,
+  notificationConfigFrom,
+  notificationEnv,
+} from "./notifications/config.js";
 
 /**
  * The processor's one config loader (DESIGN §9): the shared variables plus the processor's own,
@@ -47,9 +53,11 @@ export const processorEnvSchema = z
       min: 1024,
       max: 512 * 1024 * 1024,
     }),
+    ...notificationEnv,
   })
   .superRefine((env, ctx) => {
     checkSentinelEnv(env, ctx);
+    checkNotificationEnv(env, ctx);
     if (env.MATCH_SOURCE_FILE && env.FOGIS_API_CLIENT_URL) {
       ctx.addIssue({
         code: "custom",
@@ -82,6 +90,8 @@ export interface ProcessorConfig {
   emptyListConfirmFetches: number;
   emptyListConfirmSeconds: number;
   maxRedisMessageBytes: number;
+  /** DESIGN §12: who is told about changes, in which language, from which priority. */
+  notifications: NotificationConfig;
 }
 
 /** Reads and validates the environment; throws `ConfigError` (from @fogis/runtime) naming each bad variable. */
@@ -113,5 +123,6 @@ export function loadProcessorConfig(env: Record<string, string | undefined>): Pr
     emptyListConfirmFetches: parsed.EMPTY_LIST_CONFIRM_FETCHES,
     emptyListConfirmSeconds: parsed.EMPTY_LIST_CONFIRM_SECONDS,
     maxRedisMessageBytes: parsed.REDIS_MAX_MESSAGE_BYTES,
+    notifications: notificationConfigFrom(parsed),
   };
 }

@@ -1,2 +1,3 @@
 export * from "./fixtures.js";
+export * from "./python-calendar.js";
 export * from "./redis.js";

@@ -166,6 +166,7 @@ describe("what the Python processor publishes", () => {
 describe("what our processor sends over HTTP", () => {
   it("the fallback body (envelope + top-level matches) is applied, with its sequence and hash", async () => {
     t = await startTestService();
+    const app = t.service.app;
     const matches = firstList();
     const envelope = createMatchUpdatesEnvelope({
       source: "match-processor",
@@ -174,7 +175,7 @@ describe("what our processor sends over HTTP", () => {
       snapshotHash: snapshotHash(matches),
     });
     const send = () =>
-      request(t?.service.app)
+      request(app)
         .post("/manual-sync")
         .set(auth)
         .set("Content-Type", "application/json")

@@ -41,6 +41,20 @@ export function renderIcs(
   return `${header}${events.map(renderEvent).join("")}END:VCALENDAR\r\n`;
 }
 
+/**
+ * One event as a CalDAV calendar object resource: the feed's VEVENT in a VCALENDAR of its own,
+ * without METHOD (RFC 4791 §4.1 forbids it in a calendar collection) or the feed-only properties.
+ */
+export function renderCalendarObject(event: StoredCalendarEvent): string {
+  const header = new ContentLines()
+    .add("BEGIN", "VCALENDAR")
+    .add("VERSION", "2.0")
+    .add("PRODID", ICS_PRODUCT_ID)
+    .add("CALSCALE", "GREGORIAN")
+    .toString();
+  return `${header}${renderVevent(event)}END:VCALENDAR\r\n`;
+}
+
 /** One VEVENT block, CRLF-terminated. */
 export function renderVevent(event: StoredCalendarEvent): string {
   const lastModified = formatUtcDateTime(new Date(event.lastModified));

@@ -27,17 +27,27 @@ export function vcardUid(refereeNumber: string): string {
 }
 
 export function renderVcards(contacts: readonly VcardContact[]): string {
-  return contacts.map(renderVcard).join("");
+  return contacts.map((contact) => renderVcard(contact)).join("");
 }
 
-export function renderVcard(contact: VcardContact): string {
-  const text = (value: string) => escapeVcardText(value);
+/**
+ * vCard 3.0 (RFC 2426) is what every CardDAV server must accept (RFC 6352 §5.1; iCloud takes
+ * nothing else), so the CardDAV backend writes 3.0: the same card without KIND, and with
+ * semicolons escaped in all text, as 3.0 has it.
+ */
+export type VcardVersion = "3.0" | "4.0";
+
+export function renderVcard(
+  contact: VcardContact,
+  { version = "4.0" }: { version?: VcardVersion } = {},
+): string {
+  const v3 = version === "3.0";
+  const text = (value: string) => escapeVcardText(value, { component: v3 });
   const component = (value: string | undefined) => escapeVcardText(value ?? "", { component: true });
   const { family, given } = splitName(contact.name);
-  const out = new ContentLines()
-    .add("BEGIN", "VCARD")
-    .add("VERSION", "4.0")
-    .add("KIND", "individual")
+  const out = new ContentLines().add("BEGIN", "VCARD").add("VERSION", version);
+  if (!v3) out.add("KIND", "individual");
+  out
     .add("UID", vcardUid(contact.refereeNumber))
     .add("FN", text(contact.name))
     .add("N", [family, given, "", "", ""].map(component).join(";"));

@@ -1,5 +1,13 @@
 import { type Channels, resolveChannels } from "@fogis/message-schema";
-import { envInteger, envUrl, loadConfig, sharedEnv } from "@fogis/runtime";
+import {
+  checkSentinelEnv,
+  envInteger,
+  envUrl,
+  loadConfig,
+  redisTargetFrom,
+  type SentinelConfig,
+  sharedEnv,
+} from "@fogis/runtime";
 import { z } from "zod";
 
 /**
@@ -31,6 +39,7 @@ export const processorEnvSchema = z
     FOGIS_API_TIMEOUT_SECONDS: envInteger(30, { min: 1, max: 600 }),
   })
   .superRefine((env, ctx) => {
+    checkSentinelEnv(env, ctx);
     if (env.MATCH_SOURCE_FILE && env.FOGIS_API_CLIENT_URL) {
       ctx.addIssue({
         code: "custom",
@@ -49,6 +58,8 @@ export interface ProcessorConfig {
   port: number;
   host: string;
   redisUrl: string;
+  /** REDIS_SENTINELS + REDIS_SENTINEL_NAME: the master is the one the sentinels name. */
+  redisSentinel: SentinelConfig | undefined;
   pubsubEnabled: boolean;
   channels: Channels;
   dataDir: string;
@@ -76,6 +87,7 @@ export function loadProcessorConfig(env: Record<string, string | undefined>): Pr
     port: parsed.PORT,
     host: parsed.HOST,
     redisUrl: parsed.REDIS_URL,
+    redisSentinel: redisTargetFrom(parsed).sentinel,
     pubsubEnabled: parsed.REDIS_PUBSUB_ENABLED,
     channels: resolveChannels(env),
     dataDir: parsed.DATA_DIR,

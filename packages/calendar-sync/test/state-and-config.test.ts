@@ -172,7 +172,10 @@ describe("state files", () => {
     });
     expect(asked).toContain("http://127.0.0.1:9/matches/latest");
     expect(t.service.stats.resyncs.http).toBe(1);
-    expect((await request(t.service.app).get("/contacts.vcf")).text).toContain("BEGIN:VCARD");
+    // The phonebook is written just after the calendar.
+    await eventually(async () =>
+      expect((await request(t.service.app).get("/contacts.vcf")).text).toContain("BEGIN:VCARD"),
+    );
   });
 
   it("answers 500 when the calendar cannot be saved, so the processor sends the snapshot again", async () => {

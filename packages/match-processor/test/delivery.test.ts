@@ -169,7 +169,7 @@ describe("delivery", () => {
     expect(result.delivery.errors[0]).toMatch(
       /attempt 1: redis: READONLY .*nothing stored, nothing published/,
     );
-    expect(calendar.received.map((r) => r.body)).toEqual([rig.processor.latestEnvelope]);
+    expect(calendar.received.map((r) => r.body)).toEqual([fallbackBody(rig.processor.latestEnvelope)]);
     expect(rig.processor.counters).toMatchObject({ delivered_via_redis: 0, delivered_via_http: 1 });
     expect(await admin.exists(latestEnvelopeKey(rig.channels))).toBe(0);
     expect(subscriber.on(rig.channels.matchUpdates)).toEqual([]);

@@ -89,6 +89,7 @@ export const calendarSyncEnv = z
     HEARTBEAT_INTERVAL_MS: envInteger(2500, { min: 100, max: 60_000 }),
     HEARTBEAT_TIMEOUT_MS: envInteger(1000, { min: 50, max: 30_000 }),
     CALENDAR_NAME: z.string().default("FOGIS domaruppdrag"),
+    PAGE_REFRESH_SECONDS: envInteger(5, { min: 1, max: 300 }),
     FEED_TOKEN: z
       .string()
       .min(16, "must be at least 16 characters (generate one: openssl rand -hex 24)")
@@ -130,8 +131,10 @@ export interface CalendarSyncConfig {
   /** Largest accepted message, over HTTP (413 beyond) and from Redis (rejected as too_large). */
   maxBodyBytes: number;
   calendarName: string;
-  /** When set, /calendar.ics and /contacts.vcf need `?token=<FEED_TOKEN>`. */
+  /** When set, /calendar.ics and /contacts.vcf need `?token=<FEED_TOKEN>`, and the status page too. */
   feedToken: string | undefined;
+  /** How often the open status page refreshes itself. */
+  pageRefreshSeconds: number;
   /** The referee's calendar on a CalDAV server; absent without CALDAV_URL. */
   caldav: DavTarget | undefined;
   /** The referee's address book on a CardDAV server; absent without a URL or with CARDDAV_ADDRESSBOOK empty. */
@@ -178,6 +181,7 @@ export function loadCalendarSyncConfig(env: Record<string, string | undefined>):
     maxBodyBytes: raw.MAX_BODY_BYTES,
     calendarName: raw.CALENDAR_NAME,
     feedToken: raw.FEED_TOKEN,
+    pageRefreshSeconds: raw.PAGE_REFRESH_SECONDS,
     caldav,
     carddav,
   };

@@ -135,6 +135,7 @@ export class MatchProcessor {
   private lastSequence = 0;
   private cycleCount = 0;
   private lastResult: CycleResult | null = null;
+  private lastFetchOk: Date | null = null;
 
   private running: Promise<CycleResult> | null = null;
   private followUp: Promise<CycleResult> | null = null;
@@ -164,6 +165,11 @@ export class MatchProcessor {
 
   get lastCycle(): CycleResult | null {
     return this.lastResult;
+  }
+
+  /** When the match list was last fetched and read without error (the status page's "last worked"). */
+  get lastSuccessfulFetch(): Date | null {
+    return this.lastFetchOk;
   }
 
   get lastConfirmedDelivery(): ConfirmedDelivery | null {
@@ -312,6 +318,7 @@ export class MatchProcessor {
     let matches: Match[];
     try {
       matches = await this.source.fetchMatches(this.shutdown.signal);
+      this.lastFetchOk = this.now();
     } catch (error) {
       const message = (error as Error).message;
       this.alert({

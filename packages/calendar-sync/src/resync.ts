@@ -188,6 +188,7 @@ export class Resynchronizer {
       handler.rejected({ ok: false, code: "unknown_type", reason }, "resync");
       return undefined;
     }
+    handler.droppedParts(decoded, "resync");
     return decoded.envelope;
   }
 }

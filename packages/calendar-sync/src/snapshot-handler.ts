@@ -1,4 +1,5 @@
 import {
+  type Accepted,
   type DecodeResult,
   decodeEnvelope,
   type Envelope,
@@ -178,6 +179,7 @@ export class SnapshotHandler {
     }
     const envelope = decoded.envelope;
     this.stats.receivedType(envelope.type);
+    this.droppedParts(decoded, origin);
     switch (envelope.type) {
       case "match_updates": {
         const outcome = await this.receiveSnapshot(envelope, origin);
@@ -202,6 +204,30 @@ export class SnapshotHandler {
     this.logger.warn(
       { event: "message_invalid", origin, code: rejection.code, reason: rejection.reason, bytes },
       "rejected an invalid message",
+    );
+  }
+
+  /**
+   * Counts and logs the informational parts the codec dropped from an accepted envelope (a detailed
+   * change that does not fit, ...): the envelope is used all the same.
+   */
+  droppedParts(decoded: Accepted, origin: MessageOrigin): void {
+    if (decoded.dropped.length === 0) return;
+    const parts: Record<string, number> = {};
+    for (const { part } of decoded.dropped) {
+      this.stats.partDropped(part);
+      parts[part] = (parts[part] ?? 0) + 1;
+    }
+    this.logger.warn(
+      {
+        event: "envelope_parts_dropped",
+        origin,
+        message_id: decoded.envelope.message_id,
+        source: decoded.envelope.source,
+        parts,
+        reasons: decoded.dropped.slice(0, 3).map(({ path, reason }) => `${path}: ${reason}`),
+      },
+      "dropped malformed informational parts; the envelope was used",
     );
   }
 

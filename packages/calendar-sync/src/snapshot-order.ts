@@ -1,4 +1,4 @@
-import type { MatchUpdatesEnvelope } from "@fogis/message-schema";
+import { type MatchUpdatesEnvelope, parseWireTimestamp } from "@fogis/message-schema";
 
 /**
  * Which snapshot wins (DESIGN §5.3). Every envelope is a complete list, so the calendar must only
@@ -72,6 +72,11 @@ function epochOf(envelope: MatchUpdatesEnvelope): string | undefined {
   return envelope.payload.metadata?.processor_epoch;
 }
 
+/** ms since the epoch, read as the Python services write it (no zone = UTC), or NaN. */
+function timeOf(envelope: MatchUpdatesEnvelope): number {
+  return parseWireTimestamp(envelope.timestamp)?.getTime() ?? Number.NaN;
+}
+
 function sequenceOf(envelope: MatchUpdatesEnvelope): number | undefined {
   return envelope.payload.metadata?.sequence;
 }
@@ -140,7 +145,7 @@ export class SnapshotOrder {
   /** An envelope without an epoch, from a resync, older than the last one applied. */
   isStaleUnversioned(envelope: MatchUpdatesEnvelope): boolean {
     if (this.current) return true;
-    const timestamp = Date.parse(envelope.timestamp);
+    const timestamp = timeOf(envelope);
     return (
       this.unversionedTimestamp !== undefined &&
       !Number.isNaN(timestamp) &&
@@ -156,7 +161,7 @@ export class SnapshotOrder {
     const epoch = epochOf(envelope);
     const sequence = sequenceOf(envelope) ?? -1;
     if (epoch === undefined) {
-      const timestamp = Date.parse(envelope.timestamp);
+      const timestamp = timeOf(envelope);
       if (!Number.isNaN(timestamp)) this.unversionedTimestamp = timestamp;
       return undefined;
     }
@@ -233,7 +238,7 @@ export class SnapshotOrder {
     if (followed) return { choice: { kind: "apply", candidate: followed, reset: false }, foreign };
     const unversioned = byVerdict("unversioned")
       .filter((c) => !this.isStaleUnversioned(c.envelope))
-      .sort((a, b) => Date.parse(b.envelope.timestamp) - Date.parse(a.envelope.timestamp))[0];
+      .sort((a, b) => timeOf(b.envelope) - timeOf(a.envelope))[0];
     if (unversioned) return { choice: { kind: "apply", candidate: unversioned, reset: false }, foreign };
     if (candidates.length === 0) return { choice: { kind: "none" }, foreign };
     return {

@@ -6,6 +6,9 @@ import {
   type CalendarBackend,
   type CalendarChanges,
   isPlayed,
+  type Staged,
+  type StateFileReport,
+  StateFileStatus,
   type StateLoadReport,
   type StoredCalendarEvent,
 } from "./calendar-backend.js";
@@ -60,6 +63,7 @@ export class FeedCalendarBackend implements CalendarBackend {
   private readonly rendered = new Map<string, { event: StoredCalendarEvent; text: string }>();
   private readonly logger: Logger;
   private readonly calendarName: string;
+  private readonly file = new StateFileStatus();
 
   constructor(options: FeedCalendarOptions) {
     this.statePath = join(options.dataDir, STATE_FILE);
@@ -68,6 +72,15 @@ export class FeedCalendarBackend implements CalendarBackend {
   }
 
   async load(): Promise<StateLoadReport> {
+    return this.file.loaded(await this.read());
+  }
+
+  /** calendar.json now (for /health). */
+  stateFile(): StateFileReport {
+    return this.file.report();
+  }
+
+  private async read(): Promise<StateLoadReport> {
     const read = await readJsonFile(this.statePath);
     if (read.state === "missing") return read;
     let reason: string;
@@ -89,7 +102,7 @@ export class FeedCalendarBackend implements CalendarBackend {
     return { state: "corrupt", reason };
   }
 
-  async apply(desired: readonly CalendarEvent[], now: Date): Promise<CalendarChanges> {
+  async stage(desired: readonly CalendarEvent[], now: Date): Promise<Staged<CalendarChanges>> {
     const changes: CalendarChanges = { created: [], updated: [], removed: [], unchanged: 0, history: 0 };
     const stamp = now.toISOString();
     const next = new Map<string, StoredCalendarEvent>();
@@ -122,13 +135,19 @@ export class FeedCalendarBackend implements CalendarBackend {
         changes.removed.push(event.matchid);
       }
     }
-    if (changes.created.length || changes.updated.length || changes.removed.length) {
-      // Written before it is shown: a failed write leaves the calendar as it was, and the apply
-      // fails, so the sender (or the next resync) delivers the snapshot again.
-      await writeJsonAtomic(this.statePath, { version: STATE_VERSION, events: [...next.values()] });
-      this.replace(next);
+    if (!(changes.created.length || changes.updated.length || changes.removed.length)) {
+      return { changes, show: () => {} };
     }
-    return changes;
+    // Written before it is shown: a failed write leaves the calendar as it was, and the apply
+    // fails, so the sender (or the next resync) delivers the snapshot again.
+    await writeJsonAtomic(this.statePath, { version: STATE_VERSION, events: [...next.values()] });
+    return {
+      changes,
+      show: () => {
+        this.replace(next);
+        this.file.saved(now, next.size);
+      },
+    };
   }
 
   list(): readonly StoredCalendarEvent[] {

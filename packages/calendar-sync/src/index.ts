@@ -5,6 +5,9 @@ export {
   type CalendarChanges,
   countChanges,
   isPlayed,
+  type Staged,
+  type StateFileReport,
+  StateFileStatus,
   type StateLoadReport,
   type StoredCalendarEvent,
 } from "./calendar-backend.js";

@@ -4,7 +4,13 @@ import { type Match, matchKickoff, matchReferees, toStockholmLocal } from "@fogi
 import { readJsonFile, writeJsonAtomic } from "@fogis/runtime";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { isPlayed, type StateLoadReport } from "./calendar-backend.js";
+import {
+  isPlayed,
+  type Staged,
+  type StateFileReport,
+  StateFileStatus,
+  type StateLoadReport,
+} from "./calendar-backend.js";
 import { MATCH_DURATION_MS } from "./match-event.js";
 import { renderVcards, type VcardContact } from "./vcard.js";
 
@@ -64,6 +70,7 @@ export class Phonebook {
   private contactList: VcardContact[] | undefined;
   private readonly logger: Logger;
   private readonly ownRefereeNumber: string | undefined;
+  private readonly file = new StateFileStatus();
   /** An unchanged match decodes to the same object (KnownMatches), so its entry is kept by it. */
   private readonly entryByMatch = new WeakMap<Match, MatchEntry | null>();
 
@@ -74,6 +81,15 @@ export class Phonebook {
   }
 
   async load(): Promise<StateLoadReport> {
+    return this.file.loaded(await this.read());
+  }
+
+  /** contacts.json now (for /health). */
+  stateFile(): StateFileReport {
+    return this.file.report();
+  }
+
+  private async read(): Promise<StateLoadReport> {
     const read = await readJsonFile(this.statePath);
     if (read.state === "missing") return read;
     const parsed = read.state === "ok" ? StateSchema.safeParse(read.value) : undefined;
@@ -90,7 +106,8 @@ export class Phonebook {
     return { state: "corrupt", reason };
   }
 
-  async apply(matches: readonly Match[], now: Date): Promise<PhonebookChanges> {
+  /** Like `CalendarBackend.stage`: the new phonebook is saved when this resolves, shown by `show()`. */
+  async stage(matches: readonly Match[], now: Date): Promise<Staged<PhonebookChanges>> {
     const next = new Map<number, MatchEntry>();
     for (const match of matches) {
       let entry = this.entryByMatch.get(match);
@@ -103,41 +120,26 @@ export class Phonebook {
     for (const [matchid, entry] of this.entries) {
       if (!next.has(matchid) && isPlayed(entry.end, now)) next.set(matchid, entry);
     }
+    const unchanged = { changes: { changed: false, contacts: this.contacts().length }, show: () => {} };
     // Most snapshots change nothing a contact shows: tell that without hashing the whole phonebook.
-    if (sameEntries(next, this.entries)) return { changed: false, contacts: this.contacts().length };
+    if (sameEntries(next, this.entries)) return unchanged;
     const nextHash = hashEntries(next);
-    if (nextHash === this.hash) return { changed: false, contacts: this.contacts().length };
+    if (nextHash === this.hash) return unchanged;
     await writeJsonAtomic(this.statePath, { version: 1, matches: [...next.values()] });
-    this.replace(next, nextHash);
-    return { changed: true, contacts: this.contacts().length };
+    const contacts = buildContacts(next, this.ownRefereeNumber);
+    return {
+      changes: { changed: true, contacts: contacts.length },
+      show: () => {
+        this.replace(next, nextHash, contacts);
+        this.file.saved(now, contacts.length);
+      },
+    };
   }
 
   /** One contact per referee number, the user's own left out, ordered by name. */
   contacts(): readonly VcardContact[] {
-    this.contactList ??= this.buildContacts();
+    this.contactList ??= buildContacts(this.entries, this.ownRefereeNumber);
     return this.contactList;
-  }
-
-  private buildContacts(): VcardContact[] {
-    const byNumber = new Map<string, { latest: RefereeEntry; matches: Array<[MatchEntry, RefereeEntry]> }>();
-    const ordered = [...this.entries.values()].sort(
-      (a, b) => Date.parse(a.kickoff) - Date.parse(b.kickoff) || a.matchid - b.matchid,
-    );
-    for (const match of ordered) {
-      for (const referee of match.referees) {
-        if (referee.refereeNumber === this.ownRefereeNumber) continue;
-        const found = byNumber.get(referee.refereeNumber);
-        if (found) {
-          found.latest = referee;
-          found.matches.push([match, referee]);
-        } else {
-          byNumber.set(referee.refereeNumber, { latest: referee, matches: [[match, referee]] });
-        }
-      }
-    }
-    return [...byNumber.values()]
-      .map(({ latest, matches }) => toContact(latest, matches))
-      .sort((a, b) => swedish.compare(a.name, b.name) || a.refereeNumber.localeCompare(b.refereeNumber));
   }
 
   renderVcf(): string {
@@ -145,15 +147,44 @@ export class Phonebook {
     return this.vcf;
   }
 
-  private replace(entries: Map<number, MatchEntry>, hash = hashEntries(entries)): void {
+  private replace(
+    entries: Map<number, MatchEntry>,
+    hash = hashEntries(entries),
+    contacts?: VcardContact[],
+  ): void {
     this.entries = entries;
     this.hash = hash;
     this.vcf = undefined;
-    this.contactList = undefined;
+    this.contactList = contacts;
   }
 }
 
 const swedish = new Intl.Collator("sv");
+
+function buildContacts(
+  entries: Map<number, MatchEntry>,
+  ownRefereeNumber: string | undefined,
+): VcardContact[] {
+  const byNumber = new Map<string, { latest: RefereeEntry; matches: Array<[MatchEntry, RefereeEntry]> }>();
+  const ordered = [...entries.values()].sort(
+    (a, b) => Date.parse(a.kickoff) - Date.parse(b.kickoff) || a.matchid - b.matchid,
+  );
+  for (const match of ordered) {
+    for (const referee of match.referees) {
+      if (referee.refereeNumber === ownRefereeNumber) continue;
+      const found = byNumber.get(referee.refereeNumber);
+      if (found) {
+        found.latest = referee;
+        found.matches.push([match, referee]);
+      } else {
+        byNumber.set(referee.refereeNumber, { latest: referee, matches: [[match, referee]] });
+      }
+    }
+  }
+  return [...byNumber.values()]
+    .map(({ latest, matches }) => toContact(latest, matches))
+    .sort((a, b) => swedish.compare(a.name, b.name) || a.refereeNumber.localeCompare(b.refereeNumber));
+}
 
 function toEntry(match: Match): MatchEntry | null {
   const kickoff = matchKickoff(match);

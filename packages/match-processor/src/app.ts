@@ -9,6 +9,7 @@ import {
 import type { Express } from "express";
 import { SERVICE_NAME } from "./config.js";
 import type { SnapshotDelivery } from "./delivery.js";
+import type { ChangeNotifier } from "./notifications/index.js";
 import { type MatchProcessor, ProcessorStoppedError } from "./processor.js";
 
 /** The HTTP surface (DESIGN §8), built from its parts so tests drive it in-process. */
@@ -20,6 +21,8 @@ export interface AppDeps {
   logger: Logger;
   /** Shown on /redis-status; pass it redacted. */
   redisUrl?: string;
+  /** Its targets are shown on /redis-status (never the reason for its overall status). */
+  notifier?: ChangeNotifier | null;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -40,6 +43,7 @@ export function createApp(deps: AppDeps): Express {
   app.get("/redis-status", (_req, res) => {
     const confirmed = processor.lastConfirmedDelivery;
     const last = processor.lastCycle;
+    const latest = processor.latestEnvelope;
     const report = buildRedisStatus({
       enabled: delivery.redisEnabled,
       connected: delivery.redisConnected,
@@ -75,6 +79,17 @@ export function createApp(deps: AppDeps): Express {
           : null,
         source: processor.sourceDescription,
         last_successful_fetch: processor.lastSuccessfulFetch?.toISOString() ?? null,
+        // The newest snapshot, delivered or not: calendar-sync's status page compares it with the
+        // one its calendar holds (a failed delivery that a resync made good is no longer a problem).
+        latest_snapshot: latest
+          ? {
+              sequence: latest.payload.metadata?.sequence ?? null,
+              snapshot_hash: latest.payload.metadata?.snapshot_hash ?? null,
+              created_at: latest.timestamp,
+            }
+          : null,
+        // One entry per configured target: {name, kind, status, lastSuccess, lastError, …}.
+        notifications: deps.notifier?.status ?? [],
       },
     });
     res.status(httpStatusFor(report.status)).json(report);

@@ -1,7 +1,7 @@
-// What both services share, by concern. Metrics types (Counter, Registry, ...) come from prom-client
-// itself: a package that defines metrics depends on it directly.
+// What both services share. Metric types (Counter, Registry, ...) come from prom-client itself: a
+// package that defines metrics depends on it directly.
 
-// Configuration: the one loader and the shared variables (DESIGN §9).
+// Configuration: the one loader, the shared variables (DESIGN §9), the one yes/no reading.
 export {
   ConfigError,
   checkSentinelEnv,
@@ -19,7 +19,7 @@ export {
   type SentinelConfig,
   sharedEnv,
 } from "./config.js";
-// State files: atomic writes, reads that tell missing from corrupt.
+// State files: atomic writes; reads that tell missing from corrupt.
 export {
   type JsonFileRead,
   readJsonFile,
@@ -38,7 +38,7 @@ export {
   type RedisStatusReport,
   type StatusIssue,
 } from "./health.js";
-// HTTP: the app factory's base, bearer auth, listen/close and signals.
+// HTTP: the base of each app factory (bearer auth, JSON errors), listen/close, signals.
 export {
   type BaseAppOptions,
   closeServer,
@@ -48,7 +48,9 @@ export {
   listen,
   type ShutdownOptions,
 } from "./http.js";
+// The one logger (pino).
 export { createLogger, type Logger } from "./logger.js";
+// A metrics registry per service instance, and GET /metrics.
 export { createMetricsRegistry, metricsHandler } from "./metrics.js";
 // One owner per Redis connection.
 export { type RedisConnectionInfo, type RedisConnectionOptions, RedisLink } from "./redis.js";

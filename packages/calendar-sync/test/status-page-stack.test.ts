@@ -12,7 +12,8 @@ import { demoMatches, type PageStack, startPageStack } from "./status-page-stack
  */
 
 let ntfy: Server;
-const ntfyStatus = 503;
+// The ntfy server is down for maintenance.
+const NTFY_ANSWER = 503;
 let stack: PageStack;
 
 beforeAll(async () => {

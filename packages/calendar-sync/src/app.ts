@@ -7,6 +7,7 @@ import {
   jsonErrorHandler,
   metricsHandler,
   type Registry,
+  type TrustProxy,
 } from "@fogis/runtime";
 import type { ErrorRequestHandler, Express, RequestHandler } from "express";
 import type { Logger } from "pino";
@@ -34,6 +35,8 @@ export interface AppDeps {
   maxBodyBytes: number;
   /** When set, the feeds need `?token=`. */
   feedToken?: string;
+  /** TRUST_PROXY (default: the TCP peer is the client). */
+  trustProxy?: TrustProxy;
   handler: SnapshotHandler;
   stats: SyncStats;
   calendar: CalendarBackend;
@@ -58,7 +61,12 @@ export function createApp(deps: AppDeps): Express {
   const { logger, stats, handler, redis } = deps;
   const now = deps.now ?? (() => new Date());
   const startedAt = now();
-  const app = createBaseApp({ logger, bodyLimit: `${deps.maxBodyBytes}b`, apiToken: deps.apiToken });
+  const app = createBaseApp({
+    logger,
+    bodyLimit: `${deps.maxBodyBytes}b`,
+    apiToken: deps.apiToken,
+    trustProxy: deps.trustProxy,
+  });
   const feedAuth = deps.feedToken ? requireFeedToken(deps.feedToken) : passThrough;
 
   app.get("/health", (_req, res) => {

@@ -1,5 +1,13 @@
 import { type Channels, latestEnvelopeKey, resolveChannels } from "@fogis/message-schema";
-import { envInteger, envUrl, type LOG_LEVELS, loadConfig, redactUrl, sharedEnv } from "@fogis/runtime";
+import {
+  envInteger,
+  envUrl,
+  type LOG_LEVELS,
+  loadConfig,
+  redactUrl,
+  sharedEnv,
+  type TrustProxy,
+} from "@fogis/runtime";
 import { z } from "zod";
 
 /** calendar-sync's environment (DESIGN §9): the shared variables plus its own. One loader, validated at start. */
@@ -54,6 +62,8 @@ export interface CalendarSyncConfig {
   calendarName: string;
   /** When set, /calendar.ics and /contacts.vcf need `?token=<FEED_TOKEN>`. */
   feedToken: string | undefined;
+  /** TRUST_PROXY: how the client address is found behind a reverse proxy. */
+  trustProxy: TrustProxy;
 }
 
 /** Reads and validates the environment; throws a `ConfigError` naming every bad variable. */
@@ -85,6 +95,7 @@ export function loadCalendarSyncConfig(env: Record<string, string | undefined>):
     maxBodyBytes: raw.MAX_BODY_BYTES,
     calendarName: raw.CALENDAR_NAME,
     feedToken: raw.FEED_TOKEN,
+    trustProxy: raw.TRUST_PROXY,
   };
 }
 

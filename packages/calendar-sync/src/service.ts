@@ -149,6 +149,7 @@ export async function createCalendarSyncService(
     apiToken: config.apiToken,
     maxBodyBytes: config.maxBodyBytes,
     feedToken: config.feedToken,
+    trustProxy: config.trustProxy,
     handler,
     stats,
     calendar,

@@ -5,6 +5,7 @@ import {
   jsonErrorHandler,
   type Logger,
   metricsHandler,
+  type TrustProxy,
 } from "@fogis/runtime";
 import type { Express } from "express";
 import { SERVICE_NAME } from "./config.js";
@@ -20,11 +21,13 @@ export interface AppDeps {
   logger: Logger;
   /** Shown on /redis-status; pass it redacted. */
   redisUrl?: string;
+  /** TRUST_PROXY (default: the TCP peer is the client). */
+  trustProxy?: TrustProxy;
 }
 
 export function createApp(deps: AppDeps): Express {
   const { processor, delivery, logger } = deps;
-  const app = createBaseApp({ logger, apiToken: deps.apiToken });
+  const app = createBaseApp({ logger, apiToken: deps.apiToken, trustProxy: deps.trustProxy });
   const startedAt = Date.now();
 
   // Liveness only: answers while the process runs, whatever Redis or FOGIS do.

@@ -1,5 +1,5 @@
 import { type Channels, resolveChannels } from "@fogis/message-schema";
-import { envInteger, envUrl, loadConfig, sharedEnv } from "@fogis/runtime";
+import { envInteger, envUrl, loadConfig, sharedEnv, type TrustProxy } from "@fogis/runtime";
 import { z } from "zod";
 
 /**
@@ -58,6 +58,8 @@ export interface ProcessorConfig {
   intervalSeconds: number;
   calendarSyncUrl: string;
   heartbeatSeconds: number;
+  /** TRUST_PROXY: how the client address is found behind a reverse proxy. */
+  trustProxy: TrustProxy;
 }
 
 /** Reads and validates the environment; throws `ConfigError` (from @fogis/runtime) naming each bad variable. */
@@ -85,5 +87,6 @@ export function loadProcessorConfig(env: Record<string, string | undefined>): Pr
     intervalSeconds: parsed.SERVICE_INTERVAL,
     calendarSyncUrl: parsed.CALENDAR_SYNC_URL,
     heartbeatSeconds: parsed.SNAPSHOT_HEARTBEAT_SECONDS,
+    trustProxy: parsed.TRUST_PROXY,
   };
 }

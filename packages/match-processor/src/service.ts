@@ -55,6 +55,7 @@ export async function startProcessorService(
     apiToken: config.apiToken,
     logger,
     redisUrl: redactUrl(config.redisUrl),
+    trustProxy: config.trustProxy,
   });
   const { server, port } = await listen(app, config.port, config.host);
   logger.info(

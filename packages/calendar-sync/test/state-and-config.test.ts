@@ -166,13 +166,14 @@ describe("state files", () => {
     const health = (await request(t.service.app).get("/health")).body;
     expect(health.state_files.calendar).toMatchObject({ state: "corrupt" });
     expect(health.state_files.contacts).toMatchObject({ state: "corrupt" });
+    // The resync applies the calendar and then the phonebook: wait for both.
     await eventually(async () => {
       const { events } = parseFeed((await request(t.service.app).get("/calendar.ics")).text);
       expect(events.map((event) => event.uid)).toEqual(["fogis-match-1001@fogis-realtime"]);
+      expect((await request(t.service.app).get("/contacts.vcf")).text).toContain("BEGIN:VCARD");
     });
     expect(asked).toContain("http://127.0.0.1:9/matches/latest");
     expect(t.service.stats.resyncs.http).toBe(1);
-    expect((await request(t.service.app).get("/contacts.vcf")).text).toContain("BEGIN:VCARD");
   });
 
   it("answers 500 when the calendar cannot be saved, so the processor sends the snapshot again", async () => {

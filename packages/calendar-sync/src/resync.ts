@@ -1,5 +1,10 @@
-import { type DecodeResult, decodeEnvelope, type MatchUpdatesEnvelope } from "@fogis/message-schema";
-import type { RedisLink } from "@fogis/runtime";
+import {
+  type DecodeResult,
+  decodeEnvelope,
+  type MatchUpdatesEnvelope,
+  type Rejection,
+} from "@fogis/message-schema";
+import { BodyTooLargeError, type RedisLink, readResponseBody } from "@fogis/runtime";
 import type { Logger } from "pino";
 import type { ApplyOutcome, SnapshotHandler } from "./snapshot-handler.js";
 import type { ResyncSource, SyncStats } from "./stats.js";
@@ -31,7 +36,16 @@ export async function fetchLatestEnvelope(options: LatestEnvelopeSourceOptions):
   const errors: string[] = [];
   if (options.redis?.link.isUp) {
     try {
-      const raw = await options.redis.link.client.getBuffer(options.redis.key);
+      const { client } = options.redis.link;
+      // The size first: a value over the limit is never read into memory.
+      const size = await client.strlen(options.redis.key);
+      if (size > options.maxBytes) {
+        return {
+          source: "redis",
+          decoded: tooLarge(`the latest envelope in Redis is ${size} bytes`, options.maxBytes),
+        };
+      }
+      const raw = size > 0 ? await client.getBuffer(options.redis.key) : null;
       if (raw) return { source: "redis", decoded: decodeEnvelope(raw, { maxBytes: options.maxBytes }) };
     } catch (error) {
       errors.push(`redis: ${(error as Error).message}`);
@@ -43,17 +57,33 @@ export async function fetchLatestEnvelope(options: LatestEnvelopeSourceOptions):
   const url = `${options.processorUrl.replace(/\/+$/, "")}/matches/latest`;
   try {
     const response = await doFetch(url, { signal: AbortSignal.timeout(options.httpTimeoutMs ?? 3000) });
+    if (!response.ok) await response.body?.cancel().catch(() => {});
     if (response.status === 404) return errors.length ? { source: "failed", errors } : { source: "none" };
     if (!response.ok) {
       errors.push(`processor: HTTP ${response.status}`);
       return { source: "failed", errors };
     }
-    const body = new Uint8Array(await response.arrayBuffer());
+    // Streamed with the snapshot limit: a larger answer is refused after at most that many bytes.
+    const body = await readResponseBody(response, options.maxBytes);
     return { source: "http", decoded: decodeEnvelope(body, { maxBytes: options.maxBytes }) };
   } catch (error) {
+    if (error instanceof BodyTooLargeError) {
+      return {
+        source: "http",
+        decoded: tooLarge("the processor's latest envelope (reading stopped there)", options.maxBytes),
+      };
+    }
     errors.push(`processor: ${(error as Error).message}`);
     return { source: "failed", errors };
   }
+}
+
+function tooLarge(what: string, maxBytes: number): Rejection {
+  return {
+    ok: false,
+    code: "too_large",
+    reason: `${what}: over the limit of ${maxBytes} bytes (MAX_BODY_BYTES)`,
+  };
 }
 
 export interface ResyncResult {

@@ -192,6 +192,27 @@ describe("Redis subscriber", () => {
     expect(await feedMatchIds(t)).toEqual([1002]);
   });
 
+  it("refuses a latest envelope in Redis over the size limit by its length (STRLEN, before any GET), and says why", async () => {
+    const { publisher, t } = await setUp({ env: { MAX_BODY_BYTES: "65536" }, start: false });
+    const big = createMatchUpdatesEnvelope({
+      source: "match-processor",
+      matches: Array.from({ length: 40 }, (_, i) => fogisMatch({ matchid: 2000 + i })),
+      sequence: 9,
+    });
+    await publisher.set(latestEnvelopeKey(channels), encodeEnvelope(big));
+    t.service.start();
+    await subscribed(t);
+    const result = await t.service.resync("test");
+    expect(result).toMatchObject({
+      source: "redis",
+      error: expect.stringMatching(
+        /^the latest envelope in Redis is \d+ bytes: over the limit of 65536 bytes/,
+      ),
+    });
+    expect(t.service.stats.toJSON()).toMatchObject({ invalid_by_reason: { too_large: expect.any(Number) } });
+    expect(await feedMatchIds(t)).toEqual([]);
+  });
+
   it("resubscribes and resyncs by itself after Redis is killed and restarted", async () => {
     const { redis, publisher, t } = await setUp({ owned: true });
     await subscribed(t);
@@ -261,14 +282,18 @@ describe("Redis subscriber", () => {
     );
 
     await eventually(async () => expect(await feedMatchIds(t)).toEqual([1001]));
-    const stats = (await request(t.service.app).get("/redis-stats")).body.stats;
+    // The snapshot counts as processed once the phonebook is written too, just after the feed.
+    const stats = await eventually(async () => {
+      const current = (await request(t.service.app).get("/redis-stats")).body.stats;
+      expect(current).toMatchObject({ messages_received: 6, messages_failed: 4, messages_processed: 2 });
+      return current;
+    });
     expect(stats.invalid_by_reason).toEqual({
       not_json: 1,
       unknown_type: 1,
       invalid_envelope: 1,
       too_large: 1,
     });
-    expect(stats).toMatchObject({ messages_received: 6, messages_failed: 4, messages_processed: 2 });
     expect(stats.last_alert).toMatchObject({ alert_type: "fogis_down", severity: "error" });
     expect((await redisStatus(t)).status).toBe("pass");
   });

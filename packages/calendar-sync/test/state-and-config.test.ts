@@ -1,4 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createMatchUpdatesEnvelope } from "@fogis/message-schema";
@@ -174,6 +176,50 @@ describe("state files", () => {
     });
     expect(asked).toContain("http://127.0.0.1:9/matches/latest");
     expect(t.service.stats.resyncs.http).toBe(1);
+  });
+
+  it("stops reading a resync answer from the processor at the snapshot limit and fails the resync with the reason", async () => {
+    let written = 0;
+    let closedEarly = false;
+    const processor = createServer((_req, res) => {
+      // Chunked, no Content-Length: only reading tells the size. 64 MiB if nobody stops it.
+      res.writeHead(200, { "content-type": "application/json" });
+      const chunk = "x".repeat(64 * 1024);
+      const pump = () => {
+        while (written < 64 * 1024 * 1024) {
+          if (res.destroyed) return;
+          written += chunk.length;
+          if (!res.write(chunk)) {
+            res.once("drain", pump);
+            return;
+          }
+        }
+        res.end();
+      };
+      res.on("close", () => {
+        closedEarly = !res.writableFinished;
+      });
+      pump();
+    });
+    await new Promise<void>((resolve) => processor.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (processor.address() as AddressInfo).port;
+      const t = await service({
+        start: false,
+        env: { PROCESSOR_URL: `http://127.0.0.1:${port}`, MAX_BODY_BYTES: "1048576" },
+      });
+      const result = await t.service.resync("test");
+      expect(result).toMatchObject({
+        source: "http",
+        error: expect.stringMatching(/over the limit of 1048576 bytes \(MAX_BODY_BYTES\)/),
+      });
+      expect(t.service.stats.toJSON()).toMatchObject({ invalid_by_reason: { too_large: 1 } });
+      await eventually(() => expect(closedEarly).toBe(true));
+      expect(written).toBeLessThan(16 * 1024 * 1024);
+    } finally {
+      processor.closeAllConnections();
+      await new Promise((resolve) => processor.close(resolve));
+    }
   });
 
   it("answers 500 when the calendar cannot be saved, so the processor sends the snapshot again", async () => {

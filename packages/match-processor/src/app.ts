@@ -69,6 +69,7 @@ export function createApp(deps: AppDeps): Express {
               started_at: last.started_at,
               duration_ms: last.duration_ms,
               total_matches: last.total_matches,
+              input_problems: last.input_problems,
               route: last.delivery.route,
               sequence: last.delivery.sequence,
               ...(last.error ? { error: last.error } : {}),

@@ -9,6 +9,9 @@ import { z } from "zod";
 
 export const SERVICE_NAME = "match-processor";
 
+/** 25 MiB: a season of matches is a few MB; calendar-sync's MAX_BODY_BYTES has the same default. */
+export const DEFAULT_MAX_SOURCE_BYTES = 25 * 1024 * 1024;
+
 const httpUrl = (what: string) =>
   envUrl(["http:", "https:"], `expected an http:// or https:// URL of ${what}`);
 
@@ -29,6 +32,8 @@ export const processorEnvSchema = z
     SNAPSHOT_HEARTBEAT_SECONDS: envInteger(3600, { min: 1, max: 7 * 24 * 3600 }),
     /** How long a GET of the match list from fogis-api-client-service may take. */
     FOGIS_API_TIMEOUT_SECONDS: envInteger(30, { min: 1, max: 600 }),
+    /** The largest match list read (file or HTTP answer); a larger one fails the cycle. */
+    MAX_SOURCE_BYTES: envInteger(DEFAULT_MAX_SOURCE_BYTES, { min: 1024, max: 1024 * 1024 * 1024 }),
   })
   .superRefine((env, ctx) => {
     if (env.MATCH_SOURCE_FILE && env.FOGIS_API_CLIENT_URL) {
@@ -41,8 +46,8 @@ export const processorEnvSchema = z
   });
 
 export type MatchSourceConfig =
-  | { kind: "file"; path: string }
-  | { kind: "http"; url: string; timeoutMs: number }
+  | { kind: "file"; path: string; maxBytes: number }
+  | { kind: "http"; url: string; timeoutMs: number; maxBytes: number }
   | { kind: "demo" };
 
 export interface ProcessorConfig {
@@ -66,12 +71,14 @@ export interface ProcessorConfig {
 export function loadProcessorConfig(env: Record<string, string | undefined>): ProcessorConfig {
   const parsed = loadConfig(SERVICE_NAME, processorEnvSchema, env);
   let source: MatchSourceConfig = { kind: "demo" };
-  if (parsed.MATCH_SOURCE_FILE) source = { kind: "file", path: parsed.MATCH_SOURCE_FILE };
-  else if (parsed.FOGIS_API_CLIENT_URL) {
+  if (parsed.MATCH_SOURCE_FILE) {
+    source = { kind: "file", path: parsed.MATCH_SOURCE_FILE, maxBytes: parsed.MAX_SOURCE_BYTES };
+  } else if (parsed.FOGIS_API_CLIENT_URL) {
     source = {
       kind: "http",
       url: parsed.FOGIS_API_CLIENT_URL,
       timeoutMs: parsed.FOGIS_API_TIMEOUT_SECONDS * 1000,
+      maxBytes: parsed.MAX_SOURCE_BYTES,
     };
   }
   return {

@@ -11,6 +11,7 @@ import {
 } from "@fogis/runtime";
 import type { ErrorRequestHandler, Express, RequestHandler } from "express";
 import type { Logger } from "pino";
+import type { BackendStatus } from "./backends/push-backend.js";
 import type { CalendarBackend, StateLoadReport } from "./calendar-backend.js";
 import type { Phonebook } from "./phonebook.js";
 import type { ResyncResult } from "./resync.js";
@@ -43,6 +44,8 @@ export interface AppDeps {
   /** Serves GET /calendar.ics when the backend is a feed. */
   icsFeed?: { renderIcs(): string };
   phonebook: Phonebook;
+  /** The feed and every push backend with its status (`BackendFanOut`). */
+  backends?: { statuses(): BackendStatus[] };
   /** Absent when REDIS_PUBSUB_ENABLED=false. */
   redis?: RedisControl;
   /** Shown by GET /redis-config (no secrets). */
@@ -80,6 +83,7 @@ export function createApp(deps: AppDeps): Express {
       contacts: deps.phonebook.contacts().length,
       last_applied: stats.lastApplied,
       state_files: deps.stateFiles,
+      backends: deps.backends?.statuses() ?? [],
     });
   });
 
@@ -91,7 +95,9 @@ export function createApp(deps: AppDeps): Express {
         subscribed: redis?.subscribed ?? false,
         // POST /manual-sync answers whenever this does, so the processor's HTTP fallback always has a target.
         fallbackAvailable: true,
-        details: { service: SERVICE, ...redis?.details() },
+        // The backends are listed, not folded into `status`: that one says whether snapshots reach
+        // calendar-sync (the processor's fallback and the rollout gates read it); each backend has its own.
+        details: { service: SERVICE, ...redis?.details(), backends: deps.backends?.statuses() ?? [] },
       },
       now(),
     );

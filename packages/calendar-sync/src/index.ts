@@ -1,4 +1,5 @@
 export { type AppDeps, createApp, type RedisControl } from "./app.js";
+export * from "./backends/index.js";
 export {
   type CalendarBackend,
   type CalendarChanges,

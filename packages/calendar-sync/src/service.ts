@@ -4,6 +4,10 @@ import { createMetricsRegistry, type Registry, readJsonFile, writeJsonAtomic } f
 import type { Express } from "express";
 import type { Logger } from "pino";
 import { createApp } from "./app.js";
+import { createPushBackends } from "./backends/configured.js";
+import { BackendFanOut } from "./backends/fan-out.js";
+import type { PushBackend, PushSnapshot } from "./backends/push-backend.js";
+import type { RetryPolicy } from "./backends/push-runner.js";
 import { type CalendarSyncConfig, publicConfig } from "./config.js";
 import { FeedCalendarBackend } from "./feed-calendar.js";
 import { Phonebook } from "./phonebook.js";
@@ -27,6 +31,10 @@ export interface CalendarSyncServiceOptions {
   fetch?: typeof fetch;
   /** Defaults to a fresh registry with process metrics. */
   metrics?: Registry;
+  /** The push backends to run next to the feed; defaults to those the config asks for. */
+  pushBackends?: readonly PushBackend[];
+  /** Backoff of the push backends' retries (tests shorten it). */
+  pushRetry?: Partial<RetryPolicy>;
 }
 
 export interface CalendarSyncService {
@@ -34,6 +42,8 @@ export interface CalendarSyncService {
   readonly handler: SnapshotHandler;
   readonly calendar: FeedCalendarBackend;
   readonly phonebook: Phonebook;
+  /** The feed and the push backends, with their statuses. */
+  readonly backends: BackendFanOut;
   readonly stats: SyncStats;
   /** Absent when REDIS_PUBSUB_ENABLED=false. */
   readonly subscriber: MatchSubscriber | undefined;
@@ -65,7 +75,25 @@ export async function createCalendarSyncService(
     logger,
     ownRefereeNumber: config.ownRefereeNumber,
   });
-  const stateFiles = { calendar: await calendar.load(), contacts: await phonebook.load() };
+  const backends = new BackendFanOut({
+    backends: options.pushBackends ?? createPushBackends({ config, logger, fetch: options.fetch }),
+    logger,
+    metrics,
+    retry: options.pushRetry,
+    clock: options.clock,
+  });
+  const stateFiles = {
+    calendar: await calendar.load(),
+    contacts: await phonebook.load(),
+    ...(await backends.load()),
+  };
+  if (stateFiles.calendar.state === "corrupt") backends.feedStateCorrupt(stateFiles.calendar.reason);
+  const clock = options.clock ?? (() => new Date());
+  const pushSnapshot = (): PushSnapshot => ({
+    events: calendar.list(),
+    contacts: phonebook.contacts(),
+    appliedAt: clock(),
+  });
   // Which snapshot the stored calendar came from, so that after a restart a resync from an older
   // envelope (e.g. the Redis key, while the HTTP fallback carried newer ones) is still refused.
   // Only trusted when the calendar itself was read back; otherwise any snapshot must rebuild it.
@@ -92,7 +120,20 @@ export async function createCalendarSyncService(
     maxMessageBytes: config.maxBodyBytes,
     clock: options.clock,
     onSequenceGap: () => resyncLater("sequence gap"),
-    onApplyFailed: retryAfterFailure,
+    onApplyFailed: (error) => {
+      backends.feedFailed(error);
+      retryAfterFailure();
+    },
+    onApplied: (changes, contacts) =>
+      backends.feedApplied(
+        {
+          created: changes.created.length,
+          updated: changes.updated.length,
+          removed: changes.removed.length,
+          contactsChanged: contacts.changed,
+        },
+        pushSnapshot,
+      ),
     appliedVersion,
     onAppliedVersion: (version) =>
       writeJsonAtomic(versionPath, version).catch((error: Error) =>
@@ -155,6 +196,7 @@ export async function createCalendarSyncService(
     calendar,
     icsFeed: calendar,
     phonebook,
+    backends,
     redis: subscriber,
     redisConfig: publicConfig(config),
     resync,
@@ -168,10 +210,14 @@ export async function createCalendarSyncService(
     handler,
     calendar,
     phonebook,
+    backends,
     stats,
     subscriber,
     resync,
     start() {
+      // The push backends catch up with the calendar as it was saved. Only a calendar read back
+      // intact counts: an empty one after a lost state file would delete every pushed event.
+      if (stateFiles.calendar.state === "ok") backends.offer(pushSnapshot());
       subscriber?.start();
       // Converge at once even when Redis is down at start (the resync then asks the processor).
       resyncLater("start");
@@ -185,6 +231,7 @@ export async function createCalendarSyncService(
       clearTimeout(retry);
       await subscriber?.close();
       await handler.idle();
+      await backends.stop();
     },
   };
 }

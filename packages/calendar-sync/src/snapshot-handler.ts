@@ -39,7 +39,12 @@ export interface SnapshotHandlerOptions {
    * An apply failed (e.g. the disk is full). The processor counted a PUBLISH that reached us as
    * delivered, so nobody else will send this snapshot again: the caller should resync later.
    */
-  onApplyFailed?: () => void;
+  onApplyFailed?: (error: string) => void;
+  /**
+   * The feed and phonebook took a snapshot (changed or not): the push backends follow from here,
+   * after the snapshot is acknowledged, never before.
+   */
+  onApplied?: (changes: CalendarChanges, contacts: PhonebookChanges) => void;
   /** The version of the snapshot the stored calendar came from (saved by an earlier run). */
   appliedVersion?: AppliedVersion;
   /** Called after each apply, so the version can be saved and a restart still refuses older resyncs. */
@@ -270,6 +275,7 @@ export class SnapshotHandler {
       const contacts = await this.options.phonebook.apply(envelope.payload.matches, now);
       this.lastAppliedHash = hash;
       await this.rememberApplied(envelope);
+      this.options.onApplied?.(changes, contacts);
       const seconds = (performance.now() - started) / 1000;
       const status = countChanges(changes) > 0 || contacts.changed ? "applied" : "unchanged";
       this.stats.snapshot(status, seconds);
@@ -305,7 +311,7 @@ export class SnapshotHandler {
       this.stats.snapshot("failed");
       const message = error instanceof Error ? error.message : String(error);
       this.logger.error({ event: "snapshot_failed", ...context, err: message }, "could not apply snapshot");
-      this.options.onApplyFailed?.();
+      this.options.onApplyFailed?.(message);
       return { status: "failed", error: message };
     }
   }

@@ -3,7 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger } from "@fogis/runtime";
 import ICAL from "ical.js";
-import { type CalendarSyncService, createCalendarSyncService, loadCalendarSyncConfig } from "../src/index.js";
+import {
+  type CalendarSyncService,
+  createCalendarSyncService,
+  loadCalendarSyncConfig,
+  type PushBackend,
+  type RetryPolicy,
+} from "../src/index.js";
 
 /** Shared set-up for the calendar-sync tests: an in-process service, and feeds read back with ical.js. */
 
@@ -25,6 +31,9 @@ export interface TestServiceOptions {
   dataDir?: string;
   fetch?: typeof fetch;
   start?: boolean;
+  /** Replaces the push backends the config would create. */
+  pushBackends?: readonly PushBackend[];
+  pushRetry?: Partial<RetryPolicy>;
 }
 
 /** A service with its own DATA_DIR; pub/sub is off unless `env.REDIS_URL` is given. */
@@ -44,6 +53,8 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     logger: silentLogger,
     clock: () => now,
     fetch: options.fetch,
+    pushBackends: options.pushBackends,
+    pushRetry: options.pushRetry,
   });
   if (options.start !== false) service.start();
   return {

@@ -240,13 +240,15 @@ describe("detectChanges", () => {
       const match = after[i] as Match;
       match.avsparkstid = "20:45";
     }
-    // Best of five: the machine may be busy with other work; the claim is about the code.
+    // CPU time of this process, best of five: the claim is about the code, and wall-clock time on a
+    // machine shared with other test runs measures the other runs as well.
     let best = Number.POSITIVE_INFINITY;
     let result = detectChanges(before, after, { now: NOW });
     for (let run = 0; run < 5; run++) {
-      const started = performance.now();
+      const started = process.cpuUsage();
       result = detectChanges(before, after, { now: NOW });
-      best = Math.min(best, performance.now() - started);
+      const used = process.cpuUsage(started);
+      best = Math.min(best, (used.user + used.system) / 1000);
     }
     expect(result.updatedMatchIds).toHaveLength(100);
     expect(result.changes.every((c) => c.category === "time_change")).toBe(true);

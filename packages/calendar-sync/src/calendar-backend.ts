@@ -22,7 +22,7 @@ export interface CalendarBackend {
 }
 
 export interface StoredCalendarEvent extends CalendarEvent {
-  /** RFC 5545 SEQUENCE: 0 when created, +1 on each content change. */
+  /** RFC 5545 SEQUENCE, from `sequenceAt` the time of the content change; never goes down. */
   sequence: number;
   /** ISO-8601 UTC. */
   created: string;
@@ -43,6 +43,20 @@ export type StateLoadReport =
   | { state: "ok"; count: number }
   | { state: "missing" }
   | { state: "corrupt"; reason: string };
+
+/** 2025-01-01T00:00:00Z: SEQUENCE counts seconds from here, fitting a 32-bit integer until 2093. */
+const SEQUENCE_EPOCH_MS = Date.UTC(2025, 0, 1);
+
+/**
+ * The SEQUENCE of an event whose content changes at `now`: the seconds since 2025-01-01 UTC.
+ * Derived from the time of the change rather than counted, so it never goes backwards, also when
+ * calendar-sync loses its state and rebuilds the calendar (a counter would restart at 0, and
+ * clients may ignore an update whose SEQUENCE is not higher). An update within the same second
+ * as the previous one takes the previous SEQUENCE + 1 instead.
+ */
+export function sequenceAt(now: Date): number {
+  return Math.max(0, Math.floor((now.getTime() - SEQUENCE_EPOCH_MS) / 1000));
+}
 
 export function countChanges(changes: CalendarChanges): number {
   return changes.created.length + changes.updated.length + changes.removed.length;

@@ -152,3 +152,9 @@ export function formatUtcDateTime(instant: Date): string {
     .replace(/[-:]/g, "")
     .replace(/\.\d{3}/, "");
 }
+
+/** `20250506`: a DATE (`VALUE=DATE`), from `YYYY-MM-DD`. */
+export function formatDate(date: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) throw new Error("not a YYYY-MM-DD date");
+  return date.replace(/-/g, "");
+}

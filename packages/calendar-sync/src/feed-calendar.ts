@@ -8,6 +8,7 @@ import {
   isPlayed,
   type StateLoadReport,
   type StoredCalendarEvent,
+  sequenceAt,
 } from "./calendar-backend.js";
 import { renderIcs, renderVevent } from "./ics.js";
 import type { CalendarEvent } from "./match-event.js";
@@ -37,7 +38,8 @@ const StoredEventSchema = z.object({
   url: z.string(),
   start: z.iso.datetime(),
   end: z.iso.datetime(),
-  status: z.enum(["CONFIRMED", "CANCELLED"]),
+  allDay: z.boolean().default(false),
+  status: z.enum(["CONFIRMED", "TENTATIVE", "CANCELLED"]),
   alarmMinutesBefore: z.number().int().nullable(),
   contentHash: z.string(),
   sequence: z.number().int().nonnegative(),
@@ -98,7 +100,7 @@ export class FeedCalendarBackend implements CalendarBackend {
     for (const event of wanted.values()) {
       const existing = this.events.get(event.uid);
       if (!existing) {
-        next.set(event.uid, { ...event, sequence: 0, created: stamp, lastModified: stamp });
+        next.set(event.uid, { ...event, sequence: sequenceAt(now), created: stamp, lastModified: stamp });
         changes.created.push(event.matchid);
       } else if (existing.contentHash === event.contentHash) {
         next.set(event.uid, existing);
@@ -106,7 +108,7 @@ export class FeedCalendarBackend implements CalendarBackend {
       } else {
         next.set(event.uid, {
           ...event,
-          sequence: existing.sequence + 1,
+          sequence: Math.max(existing.sequence + 1, sequenceAt(now)),
           created: existing.created,
           lastModified: stamp,
         });

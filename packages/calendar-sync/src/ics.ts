@@ -1,6 +1,6 @@
-import { STOCKHOLM_TIME_ZONE } from "@fogis/message-schema";
+import { STOCKHOLM_TIME_ZONE, stockholmDate } from "@fogis/message-schema";
 import type { StoredCalendarEvent } from "./calendar-backend.js";
-import { ContentLines, formatUtcDateTime } from "./content-lines.js";
+import { ContentLines, formatDate, formatUtcDateTime } from "./content-lines.js";
 
 /**
  * The iCalendar feed (RFC 5545) Google, Apple and Thunderbird subscribe to. Times are written in
@@ -54,9 +54,18 @@ export function renderVevent(event: StoredCalendarEvent): string {
     .token("DTSTAMP", lastModified)
     .token("CREATED", formatUtcDateTime(new Date(event.created)))
     .token("LAST-MODIFIED", lastModified)
-    .token("SEQUENCE", String(Math.trunc(event.sequence)))
-    .token("DTSTART", formatUtcDateTime(new Date(event.start)))
-    .token("DTEND", formatUtcDateTime(new Date(event.end)))
+    .token("SEQUENCE", String(Math.trunc(event.sequence)));
+  if (event.allDay) {
+    // A whole day without a kick-off time: DATE values, the Stockholm dates of start and end.
+    out
+      .token("DTSTART", formatDate(stockholmDate(new Date(event.start))), ";VALUE=DATE")
+      .token("DTEND", formatDate(stockholmDate(new Date(event.end))), ";VALUE=DATE");
+  } else {
+    out
+      .token("DTSTART", formatUtcDateTime(new Date(event.start)))
+      .token("DTEND", formatUtcDateTime(new Date(event.end)));
+  }
+  out
     .text("SUMMARY", event.summary)
     .text("LOCATION", event.location)
     .text("DESCRIPTION", event.description)

@@ -7,6 +7,7 @@ export {
   isPlayed,
   type StateLoadReport,
   type StoredCalendarEvent,
+  sequenceAt,
 } from "./calendar-backend.js";
 export { type CalendarSyncConfig, calendarSyncEnv, loadCalendarSyncConfig, publicConfig } from "./config.js";
 export { FeedCalendarBackend, type FeedCalendarOptions } from "./feed-calendar.js";
@@ -14,6 +15,8 @@ export { type IcsOptions, renderIcs } from "./ics.js";
 export {
   type CalendarEvent,
   describeMatch,
+  eventSummary,
+  matchEventSpan,
   matchEventUid,
   matchFactsUrl,
   matchToCalendarEvent,

@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { type Match, matchKickoff, matchReferees, toStockholmLocal } from "@fogis/message-schema";
+import { type Match, matchReferees, toStockholmLocal } from "@fogis/message-schema";
 import { readJsonFile, writeJsonAtomic } from "@fogis/runtime";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { isPlayed, type StateLoadReport } from "./calendar-backend.js";
-import { MATCH_DURATION_MS } from "./match-event.js";
+import { matchEventSpan } from "./match-event.js";
 import { renderVcards, type VcardContact } from "./vcard.js";
 
 /**
@@ -43,8 +43,10 @@ const RefereeEntrySchema = z.object({
 
 const MatchEntrySchema = z.object({
   matchid: z.number().int(),
+  /** The event's start and end: kick-off and kick-off + 2 h, or the whole day when the time is unknown. */
   kickoff: z.iso.datetime(),
   end: z.iso.datetime(),
+  allDay: z.boolean().default(false),
   summary: z.string(),
   referees: z.array(RefereeEntrySchema),
 });
@@ -156,8 +158,8 @@ export class Phonebook {
 const swedish = new Intl.Collator("sv");
 
 function toEntry(match: Match): MatchEntry | null {
-  const kickoff = matchKickoff(match);
-  if (!kickoff) return null;
+  const span = matchEventSpan(match);
+  if (!span) return null;
   const referees: RefereeEntry[] = [];
   for (const referee of matchReferees(match)) {
     const refereeNumber = referee.domarnr?.trim();
@@ -178,8 +180,9 @@ function toEntry(match: Match): MatchEntry | null {
   }
   return {
     matchid: match.matchid,
-    kickoff: kickoff.toISOString(),
-    end: new Date(kickoff.getTime() + MATCH_DURATION_MS).toISOString(),
+    kickoff: span.start,
+    end: span.end,
+    allDay: span.allDay,
     summary: `${match.lag1namn} - ${match.lag2namn}`,
     referees,
   };
@@ -190,7 +193,8 @@ function toContact(latest: RefereeEntry, matches: Array<[MatchEntry, RefereeEntr
   for (const [match, referee] of matches) {
     const local = toStockholmLocal(new Date(match.kickoff));
     const role = referee.roleShort || referee.role;
-    lines.push(`${local.date} ${local.time} ${match.summary}${role ? ` (${role})` : ""}`);
+    const when = match.allDay ? local.date : `${local.date} ${local.time}`;
+    lines.push(`${when} ${match.summary}${role ? ` (${role})` : ""}`);
   }
   return {
     refereeNumber: latest.refereeNumber,

@@ -8,7 +8,7 @@ import { ConfigError } from "@fogis/runtime";
 import { fogisMatch, pythonMatchUpdatesEnvelope } from "@fogis/testing";
 import request from "supertest";
 import { afterEach, describe, expect, it } from "vitest";
-import { loadCalendarSyncConfig } from "../src/index.js";
+import { loadCalendarSyncConfig, sequenceAt } from "../src/index.js";
 import { eventually, parseFeed, startTestService, type TestService, TOKEN } from "./helpers.js";
 
 const dirs: string[] = [];
@@ -104,7 +104,9 @@ describe("state files", () => {
     const second = await service({ dataDir, now: "2026-11-21T12:00:00Z" });
     expect((await request(second.service.app).get("/calendar.ics")).text).toBe(feedBefore);
     expect((await request(second.service.app).get("/contacts.vcf")).text).toBe(contactsBefore);
-    expect(parseFeed(feedBefore).events.map((event) => event.sequence)).toEqual([0, 1]);
+    // 1002 as created; 1001 created and updated within the same second: one higher.
+    const created = sequenceAt(new Date("2026-11-20T12:00:00Z"));
+    expect(parseFeed(feedBefore).events.map((event) => event.sequence)).toEqual([created, created + 1]);
 
     const again = await request(second.service.app)
       .post("/manual-sync")

@@ -1,3 +1,4 @@
+import { stockholmDate } from "@fogis/message-schema";
 import fc from "fast-check";
 import ICAL from "ical.js";
 import { describe, expect, it } from "vitest";
@@ -83,7 +84,8 @@ const eventArbitrary = fc.record({
   start: fc
     .integer({ min: Date.UTC(2000, 0, 1), max: Date.UTC(2099, 0, 1) })
     .map((ms) => new Date(ms).toISOString()),
-  status: fc.constantFrom<CalendarEvent["status"]>("CONFIRMED", "CANCELLED"),
+  allDay: fc.boolean(),
+  status: fc.constantFrom<CalendarEvent["status"]>("CONFIRMED", "TENTATIVE", "CANCELLED"),
   alarmMinutesBefore: fc.option(fc.integer({ min: 1, max: 10_000 }), { nil: null }),
   sequence: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
 });
@@ -176,9 +178,15 @@ describe("the iCalendar writer under fuzzing", () => {
               expect(value("url")).toBe(cleanUri(event.url));
               expect(value("status")).toBe(event.status);
               expect(value("sequence")).toBe(event.sequence);
-              expect((value("dtstart") as ICAL.Time).toJSDate().toISOString()).toBe(
-                new Date(Math.floor(Date.parse(event.start) / 1000) * 1000).toISOString(),
-              );
+              const start = value("dtstart") as ICAL.Time;
+              expect(start.isDate).toBe(event.allDay);
+              if (event.allDay) {
+                expect(start.toString()).toBe(stockholmDate(new Date(event.start)));
+              } else {
+                expect(start.toJSDate().toISOString()).toBe(
+                  new Date(Math.floor(Date.parse(event.start) / 1000) * 1000).toISOString(),
+                );
+              }
               const alarms = vevent.getAllSubcomponents("valarm");
               expect(alarms).toHaveLength(event.alarmMinutesBefore === null ? 0 : 1);
               for (const alarm of alarms) {

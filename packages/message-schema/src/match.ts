@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseTid, stockholmLocalToUtc } from "./time.js";
+import { parseTid, stockholmLocalToUtc, toStockholmLocal } from "./time.js";
 
 /**
  * The FOGIS match as the referee's match list delivers it (DESIGN §3). The fields this project
@@ -43,6 +43,8 @@ export const TeamContactSchema = z.looseObject({
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const CLOCK = /^\d{1,2}:\d{2}$/;
+/** `avsparkstid`: HH:MM, or empty / null when FOGIS has not set a kick-off time yet. */
+const CLOCK_OR_UNSET = /^(\d{1,2}:\d{2})?$/;
 
 export const MatchSchema = z
   .looseObject({
@@ -63,7 +65,7 @@ export const MatchSchema = z
       })
       .optional(),
     speldatum: z.string().regex(DATE, "expected YYYY-MM-DD").optional(),
-    avsparkstid: z.string().regex(CLOCK, "expected HH:MM").optional(),
+    avsparkstid: z.string().regex(CLOCK_OR_UNSET, "expected HH:MM, or empty when not set").nullish(),
     tavlingnamn: optionalText,
     installd: z.boolean().nullish(),
     uppskjuten: z.boolean().nullish(),
@@ -97,6 +99,24 @@ export function matchKickoff(match: Pick<Match, "tid" | "speldatum" | "avsparkst
     return stockholmLocalToUtc(y, mo, d, h, mi);
   }
   return null;
+}
+
+/**
+ * Whether FOGIS has set the kick-off time: `avsparkstid`, or else a `tid` that is not at Stockholm
+ * midnight (FOGIS gives a match without a time as 00:00 of its date). Without one the match is a
+ * whole day in the calendar, not a 00:00 kick-off.
+ */
+export function matchHasKickoffTime(match: Pick<Match, "tid" | "avsparkstid">): boolean {
+  if (match.avsparkstid && CLOCK.test(match.avsparkstid)) return true;
+  const instant = match.tid ? parseTid(match.tid) : null;
+  return instant !== null && toStockholmLocal(instant).time !== "00:00";
+}
+
+/** The match's date in Stockholm (`YYYY-MM-DD`): `speldatum`, else the date of its kick-off. */
+export function matchDate(match: Pick<Match, "tid" | "speldatum" | "avsparkstid">): string | null {
+  if (match.speldatum && DATE.test(match.speldatum)) return match.speldatum;
+  const kickoff = matchKickoff(match);
+  return kickoff ? toStockholmLocal(kickoff).date : null;
 }
 
 /** The referees of a match, never undefined. */

@@ -84,7 +84,8 @@ async function startService(env: Record<string, string>): Promise<Started> {
         if (service.child.exitCode !== null) throw new Error(`service exited:\n${service.output()}`);
         return (await fetch(`${service.base}/health`).catch(() => null))?.status;
       },
-      { timeout: 10_000, interval: 50 },
+      // Start-up takes well under a second idle, but many seconds on a machine busy with other runs.
+      { timeout: 20_000, interval: 50 },
     )
     .toBe(200);
   return service;

@@ -114,7 +114,7 @@ export class ServiceProcess {
   }
 
   /** Spawns the process and resolves once `GET /health` answers. */
-  async start(timeoutMs = 15_000): Promise<void> {
+  async start(timeoutMs = 30_000): Promise<void> {
     if (this.running) return;
     const child = spawn(process.execPath, [this.main], {
       cwd: repoRoot,

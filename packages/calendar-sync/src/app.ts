@@ -183,8 +183,14 @@ export function createApp(deps: AppDeps): Express {
         removed: changes.removed.length,
         unchanged: changes.unchanged,
         history: changes.history,
+        expired: changes.expired.length,
         contacts: contacts.contacts,
-        changes: { created: changes.created, updated: changes.updated, removed: changes.removed },
+        changes: {
+          created: changes.created,
+          updated: changes.updated,
+          removed: changes.removed,
+          expired: changes.expired,
+        },
       });
       return;
     }

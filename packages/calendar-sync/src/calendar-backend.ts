@@ -13,10 +13,12 @@ export interface CalendarBackend {
   /**
    * Makes the calendar equal the desired events: creates new ones, updates those whose content
    * hash changed (bumping SEQUENCE), removes events of matches that left the list before they
-   * were played, and keeps events of played matches as history. Applying the same set twice
-   * changes nothing.
+   * were played (or were cancelled or postponed), keeps events of played matches as history, and
+   * drops events that ended more than HISTORY_DAYS ago. Applying the same set twice changes nothing.
    */
   apply(desired: readonly CalendarEvent[], now: Date): Promise<CalendarChanges>;
+  /** When the next event passes HISTORY_DAYS (epoch ms), or null when none will; an apply then drops it. */
+  nextExpiry(): number | null;
   /** The events as stored, ordered by start. */
   list(): readonly StoredCalendarEvent[];
 }
@@ -37,6 +39,8 @@ export interface CalendarChanges {
   unchanged: number;
   /** Events of played matches that are no longer in the list, kept as history. */
   history: number;
+  /** Events of matches that ended more than HISTORY_DAYS ago, dropped. */
+  expired: number[];
 }
 
 export type StateLoadReport =
@@ -59,7 +63,38 @@ export function sequenceAt(now: Date): number {
 }
 
 export function countChanges(changes: CalendarChanges): number {
-  return changes.created.length + changes.updated.length + changes.removed.length;
+  return changes.created.length + changes.updated.length + changes.removed.length + changes.expired.length;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * What stays in the calendar and the phonebook once a match has been played: HISTORY_DAYS after
+ * its end, a match (history or still listed by FOGIS) leaves both. A match that left the list is
+ * history only when it was played: not when it was cancelled or postponed, which is a match that
+ * did not happen then.
+ */
+export class HistoryPolicy {
+  private readonly keepMs: number;
+
+  constructor(historyDays: number) {
+    this.keepMs = historyDays * DAY_MS;
+  }
+
+  /** Ended more than HISTORY_DAYS ago. */
+  expired(end: string, now: Date): boolean {
+    return Date.parse(end) + this.keepMs < now.getTime();
+  }
+
+  /** When an event ending at `end` expires (epoch ms). */
+  expiresAt(end: string): number {
+    return Date.parse(end) + this.keepMs;
+  }
+
+  /** Whether an entry that left the list stays as history. */
+  keeps(entry: { end: string; calledOff: boolean }, now: Date): boolean {
+    return !entry.calledOff && isPlayed(entry.end, now) && !this.expired(entry.end, now);
+  }
 }
 
 /**

@@ -30,6 +30,8 @@ export const calendarSyncEnv = z.object({
   HEARTBEAT_INTERVAL_MS: envInteger(2500, { min: 100, max: 60_000 }),
   HEARTBEAT_TIMEOUT_MS: envInteger(1000, { min: 50, max: 30_000 }),
   CALENDAR_NAME: z.string().default("FOGIS domaruppdrag"),
+  /** Played matches stay in the calendar and the phonebook this many days after they ended. */
+  HISTORY_DAYS: envInteger(365, { min: 0, max: 3650 }),
   FEED_TOKEN: z
     .string()
     .min(16, "must be at least 16 characters (generate one: openssl rand -hex 24)")
@@ -60,6 +62,8 @@ export interface CalendarSyncConfig {
   /** Largest accepted message, over HTTP (413 beyond) and from Redis (rejected as too_large). */
   maxBodyBytes: number;
   calendarName: string;
+  /** HISTORY_DAYS: how long played matches stay in the calendar and the phonebook. */
+  historyDays: number;
   /** When set, /calendar.ics and /contacts.vcf need `?token=<FEED_TOKEN>`. */
   feedToken: string | undefined;
   /** TRUST_PROXY: how the client address is found behind a reverse proxy. */
@@ -94,6 +98,7 @@ export function loadCalendarSyncConfig(env: Record<string, string | undefined>):
     ownRefereeNumber: raw.USER_REFEREE_NUMBER?.trim(),
     maxBodyBytes: raw.MAX_BODY_BYTES,
     calendarName: raw.CALENDAR_NAME,
+    historyDays: raw.HISTORY_DAYS,
     feedToken: raw.FEED_TOKEN,
     trustProxy: raw.TRUST_PROXY,
   };

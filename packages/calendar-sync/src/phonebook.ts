@@ -4,20 +4,25 @@ import { type Match, matchReferees, toStockholmLocal } from "@fogis/message-sche
 import { readJsonFile, writeJsonAtomic } from "@fogis/runtime";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { isPlayed, type StateLoadReport } from "./calendar-backend.js";
+import type { HistoryPolicy, StateLoadReport } from "./calendar-backend.js";
 import { matchEventSpan } from "./match-event.js";
 import { renderVcards, type VcardContact } from "./vcard.js";
 
 /**
  * The phonebook (DESIGN §7): one contact per referee, keyed by `domarnr`, from the referees of the
- * matches in the calendar. It follows the calendar's rules: a match that leaves the list before it
- * was played takes its referees with it; played matches stay as history. A referee's details come
- * from their most recent match. The user's own referee number is left out.
+ * matches in the calendar. It follows the calendar's rules (`HistoryPolicy`): a match that leaves
+ * the list before it was played, or cancelled or postponed, takes its referees with it; played
+ * matches stay as history for HISTORY_DAYS, so a referee met only in older matches leaves. A
+ * referee's details come from their most recent match. The user's own referee number is left out.
+ * Like the calendar, the entries of the latest snapshot (`contacts.json`) and the history
+ * (`contacts-history.json`) are separate files, so a change does not rewrite the history.
  */
 
 export interface PhonebookOptions {
   dataDir: string;
   logger: Logger;
+  /** HISTORY_DAYS: referees of played matches stay this many days after the match ended. */
+  history: HistoryPolicy;
   /** USER_REFEREE_NUMBER: the user's own `domarnr`, left out of the phonebook. */
   ownRefereeNumber?: string;
 }
@@ -47,6 +52,8 @@ const MatchEntrySchema = z.object({
   kickoff: z.iso.datetime(),
   end: z.iso.datetime(),
   allDay: z.boolean().default(false),
+  /** Cancelled or postponed: never kept as history once it leaves the list. */
+  calledOff: z.boolean().default(false),
   summary: z.string(),
   referees: z.array(RefereeEntrySchema),
 });
@@ -57,61 +64,103 @@ type RefereeEntry = z.infer<typeof RefereeEntrySchema>;
 type MatchEntry = z.infer<typeof MatchEntrySchema>;
 
 const STATE_FILE = "contacts.json";
+const HISTORY_FILE = "contacts-history.json";
+
+type Entries = Map<number, MatchEntry>;
 
 export class Phonebook {
   readonly statePath: string;
-  private entries = new Map<number, MatchEntry>();
+  readonly historyPath: string;
+  /** The matches of the latest snapshot. */
+  private current: Entries = new Map();
+  /** Played matches no longer in the list, until HISTORY_DAYS after they ended. */
+  private history: Entries = new Map();
   private hash = "";
   private vcf: string | undefined;
   private contactList: VcardContact[] | undefined;
   private readonly logger: Logger;
   private readonly ownRefereeNumber: string | undefined;
+  private readonly policy: HistoryPolicy;
   /** An unchanged match decodes to the same object (KnownMatches), so its entry is kept by it. */
   private readonly entryByMatch = new WeakMap<Match, MatchEntry | null>();
 
   constructor(options: PhonebookOptions) {
     this.statePath = join(options.dataDir, STATE_FILE);
+    this.historyPath = join(options.dataDir, HISTORY_FILE);
     this.logger = options.logger;
+    this.policy = options.history;
     this.ownRefereeNumber = options.ownRefereeNumber?.trim() || undefined;
   }
 
+  /** Reads both files (a contacts.json from before the history file holds history too). */
   async load(): Promise<StateLoadReport> {
-    const read = await readJsonFile(this.statePath);
-    if (read.state === "missing") return read;
+    const [current, history] = [await this.read(this.statePath), await this.read(this.historyPath)];
+    for (const matchid of current.entries.keys()) history.entries.delete(matchid);
+    this.replace(current.entries, history.entries);
+    const corrupt = [current, history].filter((file) => file.state === "corrupt");
+    if (corrupt.length) return { state: "corrupt", reason: corrupt.map((file) => file.reason).join("; ") };
+    if (current.state === "missing" && history.state === "missing") return { state: "missing" };
+    return { state: "ok", count: this.contacts().length };
+  }
+
+  private async read(
+    path: string,
+  ): Promise<{ entries: Entries; state: "ok" | "missing" | "corrupt"; reason: string }> {
+    const read = await readJsonFile(path);
+    if (read.state === "missing") return { entries: new Map(), state: "missing", reason: "" };
     const parsed = read.state === "ok" ? StateSchema.safeParse(read.value) : undefined;
     if (parsed?.success) {
-      this.replace(new Map(parsed.data.matches.map((entry) => [entry.matchid, entry])));
-      return { state: "ok", count: this.contacts().length };
+      return {
+        entries: new Map(parsed.data.matches.map((entry) => [entry.matchid, entry])),
+        state: "ok",
+        reason: "",
+      };
     }
     const reason = read.state === "corrupt" ? read.reason : "unexpected content";
     this.logger.error(
-      { event: "state_corrupt", file: this.statePath, reason },
-      "phonebook state file is corrupt; starting empty, the next resync rebuilds it",
+      { event: "state_corrupt", file: path, reason },
+      "phonebook state file is corrupt; starting without it, the next resync rebuilds the phonebook",
     );
-    this.replace(new Map());
-    return { state: "corrupt", reason };
+    return { entries: new Map(), state: "corrupt", reason: `${path}: ${reason}` };
   }
 
   async apply(matches: readonly Match[], now: Date): Promise<PhonebookChanges> {
-    const next = new Map<number, MatchEntry>();
+    const current: Entries = new Map();
     for (const match of matches) {
       let entry = this.entryByMatch.get(match);
       if (entry === undefined) {
         entry = toEntry(match);
         this.entryByMatch.set(match, entry);
       }
-      if (entry) next.set(entry.matchid, entry);
+      if (entry && !this.policy.expired(entry.end, now)) current.set(entry.matchid, entry);
     }
-    for (const [matchid, entry] of this.entries) {
-      if (!next.has(matchid) && isPlayed(entry.end, now)) next.set(matchid, entry);
+    const history: Entries = new Map();
+    for (const [matchid, entry] of [...this.current, ...this.history]) {
+      if (current.has(matchid) || history.has(matchid)) continue;
+      if (this.policy.keeps(entry, now)) history.set(matchid, entry);
     }
     // Most snapshots change nothing a contact shows: tell that without hashing the whole phonebook.
-    if (sameEntries(next, this.entries)) return { changed: false, contacts: this.contacts().length };
-    const nextHash = hashEntries(next);
-    if (nextHash === this.hash) return { changed: false, contacts: this.contacts().length };
-    await writeJsonAtomic(this.statePath, { version: 1, matches: [...next.values()] });
-    this.replace(next, nextHash);
-    return { changed: true, contacts: this.contacts().length };
+    const historyChanged = !sameEntries(history, this.history);
+    const currentChanged = !sameEntries(current, this.current);
+    if (!historyChanged && !currentChanged) return { changed: false, contacts: this.contacts().length };
+    const nextHash = hashEntries(current, history);
+    // History first: a crash between the writes leaves an entry in both files, never in neither.
+    if (historyChanged)
+      await writeJsonAtomic(this.historyPath, { version: 1, matches: [...history.values()] });
+    if (currentChanged) await writeJsonAtomic(this.statePath, { version: 1, matches: [...current.values()] });
+    const changed = nextHash !== this.hash;
+    this.replace(current, history, nextHash);
+    return { changed, contacts: this.contacts().length };
+  }
+
+  /** When the next match passes HISTORY_DAYS (epoch ms), or null when none will. */
+  nextExpiry(): number | null {
+    let next: number | null = null;
+    for (const entry of [...this.current.values(), ...this.history.values()]) {
+      const at = this.policy.expiresAt(entry.end);
+      if (next === null || at < next) next = at;
+    }
+    return next;
   }
 
   /** One contact per referee number, the user's own left out, ordered by name. */
@@ -122,7 +171,7 @@ export class Phonebook {
 
   private buildContacts(): VcardContact[] {
     const byNumber = new Map<string, { latest: RefereeEntry; matches: Array<[MatchEntry, RefereeEntry]> }>();
-    const ordered = [...this.entries.values()].sort(
+    const ordered = [...this.current.values(), ...this.history.values()].sort(
       (a, b) => Date.parse(a.kickoff) - Date.parse(b.kickoff) || a.matchid - b.matchid,
     );
     for (const match of ordered) {
@@ -147,8 +196,9 @@ export class Phonebook {
     return this.vcf;
   }
 
-  private replace(entries: Map<number, MatchEntry>, hash = hashEntries(entries)): void {
-    this.entries = entries;
+  private replace(current: Entries, history: Entries, hash = hashEntries(current, history)): void {
+    this.current = current;
+    this.history = history;
     this.hash = hash;
     this.vcf = undefined;
     this.contactList = undefined;
@@ -183,6 +233,7 @@ function toEntry(match: Match): MatchEntry | null {
     kickoff: span.start,
     end: span.end,
     allDay: span.allDay,
+    calledOff: match.installd === true || match.uppskjuten === true,
     summary: `${match.lag1namn} - ${match.lag2namn}`,
     referees,
   };
@@ -214,7 +265,7 @@ function toContact(latest: RefereeEntry, matches: Array<[MatchEntry, RefereeEntr
 }
 
 /** The same matches with the same content; entries that are not the same object are compared as JSON. */
-function sameEntries(a: Map<number, MatchEntry>, b: Map<number, MatchEntry>): boolean {
+function sameEntries(a: Entries, b: Entries): boolean {
   if (a.size !== b.size) return false;
   for (const [matchid, entry] of a) {
     const other = b.get(matchid);
@@ -225,7 +276,7 @@ function sameEntries(a: Map<number, MatchEntry>, b: Map<number, MatchEntry>): bo
   return true;
 }
 
-function hashEntries(entries: Map<number, MatchEntry>): string {
-  const ordered = [...entries.values()].sort((a, b) => a.matchid - b.matchid);
+function hashEntries(current: Entries, history: Entries): string {
+  const ordered = [...current.values(), ...history.values()].sort((a, b) => a.matchid - b.matchid);
   return createHash("sha256").update(JSON.stringify(ordered)).digest("hex");
 }

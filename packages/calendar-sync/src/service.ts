@@ -8,6 +8,7 @@ import { createPushBackends } from "./backends/configured.js";
 import { BackendFanOut } from "./backends/fan-out.js";
 import type { PushBackend, PushSnapshot } from "./backends/push-backend.js";
 import type { RetryPolicy } from "./backends/push-runner.js";
+import { HistoryPolicy } from "./calendar-backend.js";
 import { type CalendarSyncConfig, publicConfig } from "./config.js";
 import { FeedCalendarBackend } from "./feed-calendar.js";
 import { Phonebook } from "./phonebook.js";
@@ -65,14 +66,17 @@ export async function createCalendarSyncService(
   const { config, logger } = options;
   const metrics = options.metrics ?? createMetricsRegistry("calendar-sync");
   const stats = new SyncStats(metrics);
+  const history = new HistoryPolicy(config.historyDays);
   const calendar = new FeedCalendarBackend({
     dataDir: config.dataDir,
     logger,
     calendarName: config.calendarName,
+    history,
   });
   const phonebook = new Phonebook({
     dataDir: config.dataDir,
     logger,
+    history,
     ownRefereeNumber: config.ownRefereeNumber,
   });
   const backends = new BackendFanOut({

@@ -253,7 +253,7 @@ export class SnapshotHandler {
       );
       return { status: "stale" };
     }
-    if (hash !== undefined && hash === this.lastAppliedHash) {
+    if (hash !== undefined && hash === this.lastAppliedHash && !this.expiryDue()) {
       await this.rememberApplied(envelope);
       this.stats.snapshot("skipped");
       this.logger.debug({ event: "snapshot_skipped", ...context }, "same snapshot as the last one applied");
@@ -288,6 +288,7 @@ export class SnapshotHandler {
         removed: changes.removed.length,
         unchanged: changes.unchanged,
         history: changes.history,
+        expired: changes.expired.length,
         contacts: contacts.contacts,
       };
       this.logger.info(
@@ -298,6 +299,7 @@ export class SnapshotHandler {
           created: changes.created.slice(0, 20),
           updated: changes.updated.slice(0, 20),
           removed: changes.removed.slice(0, 20),
+          expired: changes.expired.slice(0, 20),
           unchanged: changes.unchanged,
           history: changes.history,
           contacts: contacts.contacts,
@@ -314,6 +316,16 @@ export class SnapshotHandler {
       this.options.onApplyFailed?.(message);
       return { status: "failed", error: message };
     }
+  }
+
+  /**
+   * A played match passed HISTORY_DAYS since the last apply: the same snapshot must be applied
+   * again (not skipped) for it to leave the calendar and the phonebook.
+   */
+  private expiryDue(): boolean {
+    const now = this.clock().getTime();
+    const due = [this.options.backend.nextExpiry(), this.options.phonebook.nextExpiry()];
+    return due.some((at) => at !== null && at < now);
   }
 
   private async rememberApplied(envelope: MatchUpdatesEnvelope): Promise<void> {

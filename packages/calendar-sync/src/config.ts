@@ -1,10 +1,17 @@
+import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { type Channels, latestEnvelopeKey, resolveChannels } from "@fogis/message-schema";
 import {
+  ConfigError,
+  checkSentinelEnv,
+  describeRedisTarget,
   envInteger,
   envUrl,
   type LOG_LEVELS,
   loadConfig,
   redactUrl,
+  redisTargetFrom,
+  type SentinelConfig,
   sharedEnv,
   type TrustProxy,
 } from "@fogis/runtime";
@@ -13,30 +20,92 @@ import { z } from "zod";
 /** calendar-sync's environment (DESIGN §9): the shared variables plus its own. One loader, validated at start. */
 
 const MB = 1024 * 1024;
+export const DEFAULT_CALDAV_CALENDAR = "FOGIS domaruppdrag";
+export const DEFAULT_CARDDAV_ADDRESSBOOK = "FOGIS domare";
 
-export const calendarSyncEnv = z.object({
-  ...sharedEnv,
-  PORT: envInteger(5003, { min: 0, max: 65_535 }),
-  PROCESSOR_URL: envUrl(
-    ["http:", "https:"],
-    "expected http(s)://host:port of the match-processor, e.g. http://match-processor:8000",
-  ).default("http://127.0.0.1:8000"),
-  USER_REFEREE_NUMBER: z
-    .string()
-    .regex(/^\s*\S+\s*$/, "expected your FOGIS referee number (domarnr), e.g. 61318")
-    .optional(),
-  MAX_BODY_BYTES: envInteger(25 * MB, { min: 1024, max: 1024 * MB }),
-  PROCESSOR_POLL_SECONDS: envInteger(0, { max: 86_400 }),
-  HEARTBEAT_INTERVAL_MS: envInteger(2500, { min: 100, max: 60_000 }),
-  HEARTBEAT_TIMEOUT_MS: envInteger(1000, { min: 50, max: 30_000 }),
-  CALENDAR_NAME: z.string().default("FOGIS domaruppdrag"),
-  /** Played matches stay in the calendar and the phonebook this many days after they ended. */
-  HISTORY_DAYS: envInteger(365, { min: 0, max: 3650 }),
-  FEED_TOKEN: z
-    .string()
-    .min(16, "must be at least 16 characters (generate one: openssl rand -hex 24)")
-    .optional(),
-});
+/**
+ * A CalDAV/CardDAV server URL. Credentials go in CALDAV_USERNAME/CALDAV_PASSWORD, never in the URL
+ * (URLs are shown and logged). Basic auth sends the password with every request, so plain http is
+ * only accepted for servers on this machine or the home network.
+ */
+function davUrl(protocol: string, example: string) {
+  return z.string().superRefine((value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.addIssue({ code: "custom", message: `expected the ${protocol} server's URL, e.g. ${example}` });
+      return;
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      ctx.addIssue({ code: "custom", message: `expected an https:// URL, e.g. ${example}` });
+    } else if (url.username || url.password) {
+      ctx.addIssue({
+        code: "custom",
+        message: "must not contain a user name or password; set CALDAV_USERNAME and CALDAV_PASSWORD instead",
+      });
+    } else if (url.protocol === "http:" && !isLocalNetworkHost(url.hostname)) {
+      ctx.addIssue({
+        code: "custom",
+        message:
+          "http:// would send your password unencrypted over the internet; use https:// (plain http is accepted for servers on this machine or your LAN)",
+      });
+    }
+  });
+}
+
+/** Loopback, private and link-local addresses, and names that only resolve at home or in Docker. */
+export function isLocalNetworkHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  if (isIP(host) === 4) {
+    const [a = 0, b = 0] = host.split(".").map(Number);
+    return (
+      a === 127 ||
+      a === 10 ||
+      (a === 172 && b >= 16 && b <= 31) ||
+      (a === 192 && b === 168) ||
+      (a === 169 && b === 254) ||
+      (a === 100 && b >= 64 && b <= 127) // carrier-grade NAT, e.g. Tailscale
+    );
+  }
+  if (isIP(host) === 6) return host === "::1" || /^f[cd]/.test(host) || /^fe[89ab]/.test(host);
+  if (!host.includes(".")) return true; // localhost, a Docker service name, a NAS's bare name
+  return /\.(localhost|local|lan|home|home\.arpa|internal|localdomain)$/.test(host);
+}
+
+export const calendarSyncEnv = z
+  .object({
+    ...sharedEnv,
+    PORT: envInteger(5003, { min: 0, max: 65_535 }),
+    PROCESSOR_URL: envUrl(
+      ["http:", "https:"],
+      "expected http(s)://host:port of the match-processor, e.g. http://match-processor:8000",
+    ).default("http://127.0.0.1:8000"),
+    USER_REFEREE_NUMBER: z
+      .string()
+      .regex(/^\s*\S+\s*$/, "expected your FOGIS referee number (domarnr), e.g. 61318")
+      .optional(),
+    MAX_BODY_BYTES: envInteger(25 * MB, { min: 1024, max: 1024 * MB }),
+    PROCESSOR_POLL_SECONDS: envInteger(0, { max: 86_400 }),
+    HEARTBEAT_INTERVAL_MS: envInteger(2500, { min: 100, max: 60_000 }),
+    HEARTBEAT_TIMEOUT_MS: envInteger(1000, { min: 50, max: 30_000 }),
+    CALENDAR_NAME: z.string().default("FOGIS domaruppdrag"),
+    /** Played matches stay in the calendar and the phonebook this many days after they ended. */
+    HISTORY_DAYS: envInteger(365, { min: 0, max: 3650 }),
+    FEED_TOKEN: z
+      .string()
+      .min(16, "must be at least 16 characters (generate one: openssl rand -hex 24)")
+      .optional(),
+    // The referee's own calendar and address book (DESIGN §11).
+    CALDAV_URL: davUrl("CalDAV", "https://cloud.example.com/remote.php/dav").optional(),
+    CALDAV_USERNAME: z.string().optional(),
+    CALDAV_PASSWORD: z.string().optional(),
+    CALDAV_PASSWORD_FILE: z.string().optional(),
+    CALDAV_CALENDAR: z.string().default(DEFAULT_CALDAV_CALENDAR),
+    CARDDAV_URL: davUrl("CardDAV", "https://cloud.example.com/remote.php/dav").optional(),
+    CARDDAV_ADDRESSBOOK: z.string().default(DEFAULT_CARDDAV_ADDRESSBOOK),
+  })
+  .superRefine(checkSentinelEnv);
 
 export interface CalendarSyncConfig {
   port: number;
@@ -47,6 +116,8 @@ export interface CalendarSyncConfig {
   redis: {
     enabled: boolean;
     url: string;
+    /** REDIS_SENTINELS + REDIS_SENTINEL_NAME: the master is the one the sentinels name. */
+    sentinel: SentinelConfig | undefined;
     channels: Channels;
     heartbeatIntervalMs: number;
     heartbeatTimeoutMs: number;
@@ -68,11 +139,25 @@ export interface CalendarSyncConfig {
   feedToken: string | undefined;
   /** TRUST_PROXY: how the client address is found behind a reverse proxy. */
   trustProxy: TrustProxy;
+  /** The referee's calendar on a CalDAV server; absent without CALDAV_URL. */
+  caldav: DavTarget | undefined;
+  /** The referee's address book on a CardDAV server; absent without a URL or with CARDDAV_ADDRESSBOOK empty. */
+  carddav: DavTarget | undefined;
+}
+
+export interface DavTarget {
+  url: string;
+  username: string | undefined;
+  /** From CALDAV_PASSWORD or the file CALDAV_PASSWORD_FILE names. Never logged or shown. */
+  password: string | undefined;
+  /** Display name of the calendar or address book. */
+  collection: string;
 }
 
 /** Reads and validates the environment; throws a `ConfigError` naming every bad variable. */
 export function loadCalendarSyncConfig(env: Record<string, string | undefined>): CalendarSyncConfig {
   const raw = loadConfig("calendar-sync", calendarSyncEnv, env);
+  const { caldav, carddav } = davTargets(raw, env);
   return {
     port: raw.PORT,
     host: raw.HOST,
@@ -82,6 +167,7 @@ export function loadCalendarSyncConfig(env: Record<string, string | undefined>):
     redis: {
       enabled: raw.REDIS_PUBSUB_ENABLED,
       url: raw.REDIS_URL,
+      sentinel: redisTargetFrom(raw).sentinel,
       channels: resolveChannels({
         REDIS_MATCH_UPDATES_CHANNEL: raw.REDIS_MATCH_UPDATES_CHANNEL,
         REDIS_PROCESSOR_STATUS_CHANNEL: raw.REDIS_PROCESSOR_STATUS_CHANNEL,
@@ -101,6 +187,53 @@ export function loadCalendarSyncConfig(env: Record<string, string | undefined>):
     historyDays: raw.HISTORY_DAYS,
     feedToken: raw.FEED_TOKEN,
     trustProxy: raw.TRUST_PROXY,
+    caldav,
+    carddav,
+  };
+}
+
+function davTargets(
+  raw: z.output<typeof calendarSyncEnv>,
+  env: Record<string, string | undefined>,
+): { caldav: DavTarget | undefined; carddav: DavTarget | undefined } {
+  const problems: string[] = [];
+  const cardUrl = raw.CARDDAV_URL ?? raw.CALDAV_URL;
+  const anyUrl = raw.CALDAV_URL ?? raw.CARDDAV_URL;
+  if (raw.CALDAV_PASSWORD !== undefined && raw.CALDAV_PASSWORD_FILE !== undefined) {
+    problems.push("CALDAV_PASSWORD_FILE: set either CALDAV_PASSWORD or CALDAV_PASSWORD_FILE, not both");
+  }
+  let password = raw.CALDAV_PASSWORD;
+  if (raw.CALDAV_PASSWORD_FILE !== undefined && raw.CALDAV_PASSWORD === undefined) {
+    try {
+      // A secret file usually ends in a newline that is not part of the password.
+      password = readFileSync(raw.CALDAV_PASSWORD_FILE, "utf8").replace(/\r?\n$/, "");
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? "unreadable";
+      problems.push(
+        `CALDAV_PASSWORD_FILE: cannot read ${raw.CALDAV_PASSWORD_FILE} (${code}); mount the secret there or fix the path`,
+      );
+    }
+    if (password === "") problems.push(`CALDAV_PASSWORD_FILE: ${raw.CALDAV_PASSWORD_FILE} is empty`);
+  }
+  if (password !== undefined && raw.CALDAV_USERNAME === undefined) {
+    problems.push("CALDAV_USERNAME: is required with a CalDAV password");
+  }
+  if (anyUrl === undefined && (raw.CALDAV_USERNAME !== undefined || password !== undefined)) {
+    problems.push("CALDAV_URL: is required when CALDAV_USERNAME or a password is set");
+  }
+  if (problems.length) throw new ConfigError("calendar-sync", problems);
+  const credentials = { username: raw.CALDAV_USERNAME, password };
+  // Blank means "the default" for every other variable; here an explicitly empty value turns
+  // the contacts push off, as DESIGN §11 has it.
+  const contactsOff = env.CARDDAV_ADDRESSBOOK !== undefined && env.CARDDAV_ADDRESSBOOK.trim() === "";
+  return {
+    caldav: raw.CALDAV_URL
+      ? { url: raw.CALDAV_URL, ...credentials, collection: raw.CALDAV_CALENDAR }
+      : undefined,
+    carddav:
+      cardUrl && !contactsOff
+        ? { url: cardUrl, ...credentials, collection: raw.CARDDAV_ADDRESSBOOK }
+        : undefined,
   };
 }
 
@@ -108,7 +241,8 @@ export function loadCalendarSyncConfig(env: Record<string, string | undefined>):
 export function publicConfig(config: CalendarSyncConfig): Record<string, unknown> {
   return {
     enabled: config.redis.enabled,
-    url: redactUrl(config.redis.url),
+    // mode, url (redacted) and, with Sentinel, the sentinels, the master name and "***" for a password.
+    ...describeRedisTarget({ url: config.redis.url, sentinel: config.redis.sentinel }),
     channels: config.redis.channels,
     latest_envelope_key: latestEnvelopeKey(config.redis.channels),
     heartbeat_interval_ms: config.redis.heartbeatIntervalMs,
@@ -118,5 +252,18 @@ export function publicConfig(config: CalendarSyncConfig): Record<string, unknown
     processor_url: redactUrl(config.processorUrl),
     processor_poll_seconds: config.processorPollSeconds,
     max_message_bytes: config.maxBodyBytes,
+    push_backends: {
+      caldav: config.caldav ? publicDavTarget(config.caldav, "calendar") : null,
+      carddav: config.carddav ? publicDavTarget(config.carddav, "address_book") : null,
+    },
+  };
+}
+
+function publicDavTarget(target: DavTarget, collection: string): Record<string, unknown> {
+  return {
+    url: redactUrl(target.url),
+    username: target.username ?? null,
+    password: target.password === undefined ? "not set" : "set",
+    [collection]: target.collection,
   };
 }

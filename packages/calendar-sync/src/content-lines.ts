@@ -67,6 +67,16 @@ export function escapeVcardComponent(value: string): string {
     .replace(/\n/g, "\\n");
 }
 
+/**
+ * A phone number: one line, no backslashes. vCard 3.0 reads TEL as a phone-number value, which has
+ * no escapes (readers such as ical.js drop every backslash), so a line break becomes a space and a
+ * backslash is left out. Then escaped as text of the format (in 4.0 a semicolon needs none).
+ */
+export function escapePhoneNumber(value: string, format: ContentFormat): string {
+  const flat = cleanText(value).replace(/\\/g, "").replace(/\n/g, " ");
+  return format === "vcard-4.0" ? escapeVcardText(flat) : escapeIcalText(flat);
+}
+
 /** Folds one unfolded line at 75 octets without splitting a UTF-8 sequence. */
 export function foldLine(line: string): string {
   if (line.length <= MAX_LINE_OCTETS && Buffer.byteLength(line) <= MAX_LINE_OCTETS) return line;
@@ -91,15 +101,16 @@ export function foldLine(line: string): string {
   return parts.join("\r\n ");
 }
 
-export type ContentFormat = "icalendar" | "vcard";
+export type ContentFormat = "icalendar" | "vcard-4.0" | "vcard-3.0";
 
 /** Collects content lines and joins them with CRLF, each one folded. */
 export class ContentLines {
   private readonly lines: string[] = [];
   private readonly escapeText: (value: string) => string;
 
-  constructor(format: ContentFormat) {
-    this.escapeText = format === "icalendar" ? escapeIcalText : escapeVcardText;
+  constructor(private readonly format: ContentFormat) {
+    // vCard 3.0 escapes text as iCalendar does (RFC 2426 §4: backslash, comma, semicolon, newline).
+    this.escapeText = format === "vcard-4.0" ? escapeVcardText : escapeIcalText;
   }
 
   /** A TEXT value: cleaned and escaped for the format. */
@@ -115,6 +126,11 @@ export class ContentLines {
   /** A structured vCard value (N, ADR): each component escaped, joined by semicolons. */
   structured(name: string, components: ReadonlyArray<string | undefined>, params = ""): this {
     return this.line(name, params, components.map((part) => escapeVcardComponent(part ?? "")).join(";"));
+  }
+
+  /** A phone number (TEL): see `escapePhoneNumber`. */
+  phone(name: string, value: string, params = ""): this {
+    return this.line(name, params, escapePhoneNumber(value, this.format));
   }
 
   /** A URI value (URL, a vCard UID): controls and whitespace dropped. */

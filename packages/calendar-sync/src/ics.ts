@@ -42,8 +42,22 @@ export function renderIcs(
 }
 
 /**
- * One VEVENT block, CRLF-terminated: the one iCalendar writer, for the feed and for every push
- * backend that stores events as iCalendar (CalDAV).
+ * One event as a CalDAV calendar object resource: the feed's VEVENT in a VCALENDAR of its own,
+ * without METHOD (RFC 4791 §4.1 forbids it in a calendar collection) or the feed-only properties.
+ */
+export function renderCalendarObject(event: StoredCalendarEvent): string {
+  const header = new ContentLines("icalendar")
+    .token("BEGIN", "VCALENDAR")
+    .token("VERSION", "2.0")
+    .token("PRODID", ICS_PRODUCT_ID)
+    .token("CALSCALE", "GREGORIAN")
+    .toString();
+  return `${header}${renderVevent(event)}END:VCALENDAR\r\n`;
+}
+
+/**
+ * One VEVENT block, CRLF-terminated: the one iCalendar writer, for the feed and for the CalDAV
+ * backend (`renderCalendarObject`).
  */
 export function renderVevent(event: StoredCalendarEvent): string {
   const lastModified = formatUtcDateTime(new Date(event.lastModified));

@@ -41,4 +41,4 @@ export {
 } from "./snapshot-handler.js";
 export { SyncStats } from "./stats.js";
 export { MatchSubscriber, type MatchSubscriberOptions, RedisUnavailableError } from "./subscriber.js";
-export { renderVcard, renderVcards, type VcardContact } from "./vcard.js";
+export { renderVcard, renderVcards, type VcardContact, type VcardVersion } from "./vcard.js";

@@ -57,7 +57,13 @@ export interface CalendarSyncService {
 
 /** How long a resync waits for the command connection before asking the processor over HTTP. */
 const REDIS_WAIT_FOR_RESYNC_MS = 1000;
-/** After a failed apply, try again from the latest envelope this much later. */
+/**
+ * The same while the subscriber connection is up: Redis answers, and the command connection, on
+ * its own reconnect schedule (backoff up to 2 s), follows within one more attempt, e.g. after a
+ * failover. Worth the wait: the HTTP alternative needs our processor (the Python one serves none).
+ */
+const REDIS_WAIT_FOR_RESYNC_SUBSCRIBED_MS = 3000;
+/** After a failed apply (or a failed resync while subscribed), try again from the latest envelope this much later. */
 const RETRY_AFTER_FAILED_APPLY_MS = 5000;
 
 export async function createCalendarSyncService(
@@ -106,13 +112,19 @@ export async function createCalendarSyncService(
     stateFiles.calendar.state === "ok" ? await readAppliedVersion(versionPath) : undefined;
 
   const resyncLater = (reason: string) => {
-    void resynchronizer.resync(reason);
+    void resynchronizer.resync(reason).then((result) => {
+      // Subscribed, yet neither the Redis key nor the processor answered (e.g. the command
+      // connection still reconnecting after a failover, and no processor at PROCESSOR_URL): what
+      // was missed would otherwise wait for the next snapshot. Unsubscribed, the resubscribe resyncs.
+      if (result.source === "failed" && subscriber?.subscribed)
+        retryAfterFailure("retry after a failed resync");
+    });
   };
   let retry: NodeJS.Timeout | undefined;
-  const retryAfterFailure = () => {
+  const retryAfterFailure = (reason = "retry after a failed apply") => {
     retry ??= setTimeout(() => {
       retry = undefined;
-      resyncLater("retry after a failed apply");
+      resyncLater(reason);
     }, RETRY_AFTER_FAILED_APPLY_MS);
     retry.unref();
   };
@@ -147,6 +159,7 @@ export async function createCalendarSyncService(
   const subscriber = config.redis.enabled
     ? new MatchSubscriber({
         url: config.redis.url,
+        sentinel: config.redis.sentinel,
         channels: config.redis.channels,
         logger,
         stats,
@@ -178,7 +191,10 @@ export async function createCalendarSyncService(
     logger,
     fetchLatest: async () => {
       // The subscriber connection can come up before the command connection; give it a moment.
-      await subscriber?.commandLink.waitUntilUp(REDIS_WAIT_FOR_RESYNC_MS).catch(() => {});
+      const wait = subscriber?.subscriberLink.isUp
+        ? REDIS_WAIT_FOR_RESYNC_SUBSCRIBED_MS
+        : REDIS_WAIT_FOR_RESYNC_MS;
+      await subscriber?.commandLink.waitUntilUp(wait).catch(() => {});
       return fetchLatestEnvelope({
         redis: subscriber && { link: subscriber.commandLink, key: latestKey },
         processorUrl: config.processorUrl,

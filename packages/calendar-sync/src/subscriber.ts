@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Channels } from "@fogis/message-schema";
-import { RedisLink } from "@fogis/runtime";
+import { RedisLink, type SentinelConfig } from "@fogis/runtime";
 import type { Logger } from "pino";
 import type { SyncStats } from "./stats.js";
 
@@ -17,6 +17,8 @@ import type { SyncStats } from "./stats.js";
 
 export interface MatchSubscriberOptions {
   url: string;
+  /** Find the master through Redis Sentinel (both connections follow a failover). */
+  sentinel?: SentinelConfig;
   channels: Channels;
   logger: Logger;
   stats: SyncStats;
@@ -63,6 +65,7 @@ export class MatchSubscriber {
     this.probeChannel = `${options.probeChannelPrefix ?? "fogis:calendar-sync:probe"}:${randomUUID()}`;
     const common = {
       url: options.url,
+      sentinel: options.sentinel,
       logger: options.logger,
       connectTimeoutMs: options.connectTimeoutMs,
       maxBackoffMs: options.maxBackoffMs,
@@ -155,8 +158,12 @@ export class MatchSubscriber {
   /** Shown by /redis-status. */
   details(): Record<string, unknown> {
     return {
+      // Which Redis the subscription is on and, with Sentinel, the failovers it followed; every
+      // failover is a resubscribe, and every resubscribe a resync.
+      redis_connection: this.subscriberLink.connectionInfo(),
       subscriber_connection: this.subscriberLink.state,
       command_connection: this.commandLink.state,
+      command_connection_master: this.commandLink.master ?? null,
       subscribed_since: this.subscribed ? this.subscribedSince?.toISOString() : undefined,
       last_error: this.subscriberLink.lastError ?? this.commandLink.lastError,
       heartbeat: {

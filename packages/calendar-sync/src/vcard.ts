@@ -31,21 +31,33 @@ export function vcardUid(refereeNumber: string): string {
 }
 
 export function renderVcards(contacts: readonly VcardContact[]): string {
-  return contacts.map(renderVcard).join("");
+  return contacts.map((contact) => renderVcard(contact)).join("");
 }
 
-export function renderVcard(contact: VcardContact): string {
+/**
+ * vCard 3.0 (RFC 2426) is what every CardDAV server must accept (RFC 6352 §5.1; iCloud takes
+ * nothing else), so the CardDAV backend writes 3.0: the same card without KIND, and with
+ * semicolons escaped in all text, as 3.0 has it.
+ */
+export type VcardVersion = "3.0" | "4.0";
+
+export function renderVcard(
+  contact: VcardContact,
+  { version = "4.0" }: { version?: VcardVersion } = {},
+): string {
+  const v3 = version === "3.0";
   const { family, given } = splitName(contact.name);
-  const out = new ContentLines("vcard")
+  const out = new ContentLines(v3 ? "vcard-3.0" : "vcard-4.0")
     .token("BEGIN", "VCARD")
-    .token("VERSION", "4.0")
-    .token("KIND", "individual")
+    .token("VERSION", version);
+  if (!v3) out.token("KIND", "individual");
+  out
     .uri("UID", vcardUid(contact.refereeNumber))
     .text("FN", contact.name)
     .structured("N", [family, given, "", "", ""]);
-  if (present(contact.mobile)) out.text("TEL", contact.mobile, ";TYPE=cell");
+  if (present(contact.mobile)) out.phone("TEL", contact.mobile, ";TYPE=cell");
   if (present(contact.phone) && contact.phone !== contact.mobile)
-    out.text("TEL", contact.phone, ";TYPE=voice");
+    out.phone("TEL", contact.phone, ";TYPE=voice");
   if (present(contact.email)) out.text("EMAIL", contact.email);
   const address = contact.address;
   if (address && [address.street, address.postalCode, address.city, address.country].some(present)) {

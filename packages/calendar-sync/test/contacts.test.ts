@@ -168,11 +168,12 @@ describe("contacts.vcf", () => {
     expect(cards[0]?.uid).toBe(
       "urn:fogis-realtime:referee:555%0AEMAIL%3Aattacker%40evil.example%0AFN%3AInjected%0AEND%3AVCARD%0ABEGIN%3AVCARD",
     );
-    expect(cards[0]?.tel).toEqual([{ value: "070-5555555\nTEL:+1 900 evil", type: "cell" }]);
+    // A phone number is one line: the break becomes a space.
+    expect(cards[0]?.tel).toEqual([{ value: "070-5555555 TEL:+1 900 evil", type: "cell" }]);
     expect(text.split("\r\n").filter((line) => /^(EMAIL|FN|BEGIN|TEL)[;:]/.test(line))).toEqual([
       "BEGIN:VCARD",
       "FN:Vanlig Domare",
-      "TEL;TYPE=cell:070-5555555\\nTEL:+1 900 evil",
+      "TEL;TYPE=cell:070-5555555 TEL:+1 900 evil",
       "EMAIL:vanlig.domare@example.org",
     ]);
   });

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createLogger } from "@fogis/runtime";
+import { createLogger, type Logger } from "@fogis/runtime";
 import ICAL from "ical.js";
 import {
   type CalendarSyncService,
@@ -31,6 +31,8 @@ export interface TestServiceOptions {
   dataDir?: string;
   fetch?: typeof fetch;
   start?: boolean;
+  /** Defaults to a silent one. */
+  logger?: Logger;
   /** Replaces the push backends the config would create. */
   pushBackends?: readonly PushBackend[];
   pushRetry?: Partial<RetryPolicy>;
@@ -50,7 +52,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   });
   const service = await createCalendarSyncService({
     config,
-    logger: silentLogger,
+    logger: options.logger ?? silentLogger,
     clock: () => now,
     fetch: options.fetch,
     pushBackends: options.pushBackends,

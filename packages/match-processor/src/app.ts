@@ -51,6 +51,8 @@ export function createApp(deps: AppDeps): Express {
         service: SERVICE_NAME,
         role: "publisher",
         ...(deps.redisUrl ? { redis_url: deps.redisUrl } : {}),
+        // Which Redis the processor publishes to and, with Sentinel, the failovers it followed.
+        redis_connection: delivery.redisConnection,
         fallback: delivery.fallbackState,
         delivery: processor.counters,
         last_confirmed_delivery: confirmed

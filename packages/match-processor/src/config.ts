@@ -1,5 +1,14 @@
 import { type Channels, resolveChannels } from "@fogis/message-schema";
-import { envInteger, envUrl, loadConfig, sharedEnv, type TrustProxy } from "@fogis/runtime";
+import {
+  checkSentinelEnv,
+  envInteger,
+  envUrl,
+  loadConfig,
+  redisTargetFrom,
+  type SentinelConfig,
+  sharedEnv,
+  type TrustProxy,
+} from "@fogis/runtime";
 import { z } from "zod";
 
 /**
@@ -36,6 +45,7 @@ export const processorEnvSchema = z
     MAX_SOURCE_BYTES: envInteger(DEFAULT_MAX_SOURCE_BYTES, { min: 1024, max: 1024 * 1024 * 1024 }),
   })
   .superRefine((env, ctx) => {
+    checkSentinelEnv(env, ctx);
     if (env.MATCH_SOURCE_FILE && env.FOGIS_API_CLIENT_URL) {
       ctx.addIssue({
         code: "custom",
@@ -54,6 +64,8 @@ export interface ProcessorConfig {
   port: number;
   host: string;
   redisUrl: string;
+  /** REDIS_SENTINELS + REDIS_SENTINEL_NAME: the master is the one the sentinels name. */
+  redisSentinel: SentinelConfig | undefined;
   pubsubEnabled: boolean;
   channels: Channels;
   dataDir: string;
@@ -85,6 +97,7 @@ export function loadProcessorConfig(env: Record<string, string | undefined>): Pr
     port: parsed.PORT,
     host: parsed.HOST,
     redisUrl: parsed.REDIS_URL,
+    redisSentinel: redisTargetFrom(parsed).sentinel,
     pubsubEnabled: parsed.REDIS_PUBSUB_ENABLED,
     channels: resolveChannels(env),
     dataDir: parsed.DATA_DIR,

@@ -5,7 +5,7 @@ import {
   latestEnvelopeKey,
   type MatchUpdatesEnvelope,
 } from "@fogis/message-schema";
-import { type Logger, type RedisLink, redactUrl } from "@fogis/runtime";
+import { type Logger, type RedisConnectionInfo, type RedisLink, redactUrl } from "@fogis/runtime";
 
 /**
  * Delivers a match-updates snapshot (DESIGN §5). A delivery is confirmed when the PUBLISH reached
@@ -101,6 +101,11 @@ export class SnapshotDelivery {
     return this.link?.isUp ?? false;
   }
 
+  /** Where the link is connected (null with pub/sub off). */
+  get redisConnection(): RedisConnectionInfo | null {
+    return this.link?.connectionInfo() ?? null;
+  }
+
   get fallbackState(): FallbackState {
     return { ...this.fallback };
   }
@@ -154,9 +159,10 @@ export class SnapshotDelivery {
               "no subscriber received the snapshot; sending it over HTTP",
             );
           } catch (error) {
-            errors.push(`attempt ${attempt}: redis: ${(error as Error).message}`);
+            const message = redisErrorMessage(error);
+            errors.push(`attempt ${attempt}: redis: ${message}`);
             this.logger.warn(
-              { event: "redis_publish_failed", sequence, attempt, err: (error as Error).message },
+              { event: "redis_publish_failed", sequence, attempt, err: message },
               "publishing to Redis failed; sending the snapshot over HTTP",
             );
           }
@@ -192,16 +198,23 @@ export class SnapshotDelivery {
   }
 
   /**
-   * SETs the latest-envelope key alone, best effort. Used when Redis comes back: snapshots sent
-   * over HTTP meanwhile never reached the key, and subscribers resync from it as they resubscribe.
+   * SETs the latest-envelope key and PUBLISHes the envelope again, in one MULTI, best effort. Used
+   * when Redis comes back (restarted, or a new master after a failover): snapshots sent over HTTP
+   * meanwhile reached only the fallback target and never the key. A subscriber that resubscribes
+   * after this reads the key; one that resubscribed before it (and read an older key) gets the
+   * message. Subscribers that already have the snapshot skip it. Not a delivery: no counter moves.
    */
-  async storeLatest(envelope: MatchUpdatesEnvelope): Promise<boolean> {
+  async announceLatest(envelope: MatchUpdatesEnvelope): Promise<boolean> {
     if (!this.link?.isUp) return false;
     try {
-      await this.link.client.set(this.latestKey, encodeEnvelope(envelope));
+      const receivers = await this.publishAndStore(encodeEnvelope(envelope));
+      this.logger.info(
+        { event: "latest_announced", sequence: envelope.payload.metadata?.sequence, receivers },
+        "Redis is back: the latest snapshot is in its key and published again",
+      );
       return true;
     } catch (error) {
-      this.logger.warn({ event: "latest_key_refresh_failed", err: (error as Error).message });
+      this.logger.warn({ event: "latest_key_refresh_failed", err: redisErrorMessage(error) });
       return false;
     }
   }
@@ -273,6 +286,16 @@ export class SnapshotDelivery {
     }
     return failure;
   }
+}
+
+/**
+ * A refused MULTI fails as EXECABORT; the reason is the refused command's error (READONLY from a
+ * master demoted to a replica, OOM, ...), which ioredis keeps in `previousErrors`.
+ */
+function redisErrorMessage(error: unknown): string {
+  const { message, previousErrors } = error as { message: string; previousErrors?: Error[] };
+  const cause = previousErrors?.[0]?.message;
+  return cause ? `${cause} (the transaction was discarded: nothing stored, nothing published)` : message;
 }
 
 function detail(text: string): string {

@@ -522,12 +522,15 @@ export class MatchProcessor {
 
   /**
    * While Redis was away, snapshots went over HTTP and the latest-envelope key kept an older one
-   * (or, after a restart without persistence, none). Subscribers resync from that key as they
-   * resubscribe, so put the newest envelope back at once, and publish through Redis next cycle.
+   * (or, after a restart without persistence or a failover, none or an unreplicated one).
+   * Subscribers resync from that key as they resubscribe, so put the newest envelope back at once
+   * (and publish it for those that resubscribed first); the next cycle publishes through Redis.
    */
   private onRedisUp(): void {
     if (this.latest) {
-      const stored = this.delivery.storeLatest(this.latest).finally(() => this.inFlightEvents.delete(stored));
+      const stored = this.delivery
+        .announceLatest(this.latest)
+        .finally(() => this.inFlightEvents.delete(stored));
       this.inFlightEvents.add(stored);
     }
     if (this.confirmed && this.confirmed.route !== "redis") this.redisRecovered = true;

@@ -1,5 +1,5 @@
 import type { Server } from "node:http";
-import { closeServer, type Logger, listen, RedisLink, redactUrl } from "@fogis/runtime";
+import { closeServer, describeRedisTarget, type Logger, listen, RedisLink, redactUrl } from "@fogis/runtime";
 import { createApp } from "./app.js";
 import type { ProcessorConfig } from "./config.js";
 import { SERVICE_NAME } from "./config.js";
@@ -31,7 +31,13 @@ export async function startProcessorService(
   logger: Logger,
 ): Promise<ProcessorService> {
   const link = config.pubsubEnabled
-    ? new RedisLink({ url: config.redisUrl, name: SERVICE_NAME, logger, heartbeatMs: REDIS_HEARTBEAT_MS })
+    ? new RedisLink({
+        url: config.redisUrl,
+        sentinel: config.redisSentinel,
+        name: SERVICE_NAME,
+        logger,
+        heartbeatMs: REDIS_HEARTBEAT_MS,
+      })
     : null;
   link?.connect();
   const delivery = new SnapshotDelivery({
@@ -63,7 +69,9 @@ export async function startProcessorService(
       event: "listening",
       port,
       source: source.description,
-      redis: config.pubsubEnabled ? redactUrl(config.redisUrl) : "disabled",
+      redis: config.pubsubEnabled
+        ? describeRedisTarget({ url: config.redisUrl, sentinel: config.redisSentinel })
+        : "disabled",
       fallback: redactUrl(config.calendarSyncUrl),
       intervalSeconds: config.intervalSeconds,
       dataDir: config.dataDir,
@@ -74,7 +82,7 @@ export async function startProcessorService(
   if (link) {
     await link.waitUntilUp(REDIS_GRACE_MS).catch(() => {
       logger.warn(
-        { event: "redis_unavailable_at_start", url: link.redactedUrl },
+        { event: "redis_unavailable_at_start", redis: link.target },
         "Redis not reachable yet; snapshots go over HTTP until it is",
       );
     });

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { latestEnvelopeKey, type Match } from "@fogis/message-schema";
 import { fogisMatch, fogisMatchList, type RedisHandle, startRedis } from "@fogis/testing";
+import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import type { DeliveryCounters } from "../src/index.js";
 import { STATE_FILES } from "../src/index.js";
@@ -65,12 +66,14 @@ describe("delivery", () => {
 
     await redis.start();
     await rig.link?.waitUntilUp(5000);
-    // The restarted Redis lost the key; subscribers resync from it, so it is put back at once.
+    // The restarted Redis lost the key; subscribers resync from it, so it is put back at once
+    // (and published again for a subscriber that resubscribed before that).
     const key = latestEnvelopeKey(rig.channels);
     await expect
       .poll(async () => JSON.parse((await rig.link?.client.get(key)) ?? "null")?.payload?.metadata?.sequence)
       .toBe(2);
     await waitForSubscriber(rig, rig.channels.matchUpdates);
+    expect(rig.processor.counters).toMatchObject({ envelopes_created: 2, delivered_via_http: 1 });
     // Nothing changed, but the last snapshot bypassed Redis: the next cycle publishes through it.
     const back = await rig.processor.runCycle();
     expect(back).toMatchObject({
@@ -80,7 +83,16 @@ describe("delivery", () => {
     });
     expect(calendar.received).toHaveLength(1);
     expect((await rig.processor.runCycle()).outcome).toBe("unchanged");
-    await expect.poll(() => subscriber.on(rig.channels.matchUpdates).length).toBe(2);
+    const sequences = () =>
+      subscriber
+        .on(rig.channels.matchUpdates)
+        .map((m) => (m.json.payload?.metadata as { sequence?: number } | undefined)?.sequence);
+    await expect.poll(() => sequences().at(-1)).toBe(3);
+    // 2 only if the subscriber was back before the processor re-published it.
+    expect([
+      [1, 3],
+      [1, 2, 3],
+    ]).toContainEqual(sequences());
     expect(rig.processor.counters).toMatchObject({
       delivered_via_redis: 2,
       delivered_via_http: 1,
@@ -108,6 +120,38 @@ describe("delivery", () => {
     expect(result.delivery.errors[0]).toContain("redis");
     expect(elapsed).toBeGreaterThanOrEqual(900);
     expect(elapsed).toBeLessThan(2500);
+  });
+
+  it("counts a write refused by a master demoted to a replica (READONLY) as Redis down: nothing stored or published there, HTTP delivers", async () => {
+    const [redis, newMaster] = [await ownedRedis(), await ownedRedis()];
+    const calendar = await receiver();
+    const rig = await processorRig({
+      redisUrl: redis.url,
+      fallbackUrl: calendar.url,
+      source: new ListSource(fogisMatchList(2)),
+    });
+    // A subscriber still on the old master would count as a receiver if anything were published.
+    const subscriber = await Subscriber.start(redis.url, rig.channels);
+    cleanup.push(
+      () => rig.close(),
+      () => subscriber.close(),
+    );
+    const admin = new Redis(redis.url);
+    cleanup.push(async () => admin.disconnect());
+    await admin.call("REPLICAOF", "127.0.0.1", String(newMaster.port));
+
+    const result = await rig.processor.runCycle();
+    expect(result).toMatchObject({
+      outcome: "delivered",
+      delivery: { route: "http", confirmed: true, receivers: 0 },
+    });
+    expect(result.delivery.errors[0]).toMatch(
+      /attempt 1: redis: READONLY .*nothing stored, nothing published/,
+    );
+    expect(calendar.received.map((r) => r.body)).toEqual([rig.processor.latestEnvelope]);
+    expect(rig.processor.counters).toMatchObject({ delivered_via_redis: 0, delivered_via_http: 1 });
+    expect(await admin.exists(latestEnvelopeKey(rig.channels))).toBe(0);
+    expect(subscriber.on(rig.channels.matchUpdates)).toEqual([]);
   });
 
   it("sends the snapshot over HTTP when PUBLISH reaches no subscriber, and still stores it in Redis", async () => {

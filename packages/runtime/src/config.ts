@@ -124,6 +124,141 @@ export function envTrustProxy() {
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
+/** One Redis Sentinel, as `REDIS_SENTINELS` lists it. */
+export interface SentinelAddress {
+  host: string;
+  port: number;
+}
+
+/** Finding the master through Redis Sentinel (DESIGN §14). */
+export interface SentinelConfig {
+  sentinels: SentinelAddress[];
+  /** The master group name the sentinels monitor (their `sentinel monitor <name> ...`). */
+  name: string;
+  /** AUTH for the sentinels themselves (their `requirepass`); the master's comes from REDIS_URL. */
+  password?: string;
+}
+
+/**
+ * Where a service's Redis is: `url` alone, or the sentinels that name the master, with `url`
+ * still giving its password, TLS (rediss://) and database.
+ */
+export interface RedisTarget {
+  url: string;
+  sentinel?: SentinelConfig;
+}
+
+const SENTINELS_EXAMPLE = "e.g. sentinel-1:26379,sentinel-2:26379,sentinel-3:26379";
+const HOST_PORT = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9](?:[A-Za-z0-9_.-]*[A-Za-z0-9])?)):(\d{1,5})$/;
+
+/**
+ * `REDIS_SENTINELS`: `host:port,host:port,...` (an IPv6 address in brackets). Problems name the
+ * entry by its position, never by its text: a pasted URL may carry a password.
+ */
+export function envSentinelList() {
+  return z.string().transform((value, ctx): SentinelAddress[] => {
+    const entries = value.split(",").map((entry) => entry.trim());
+    const sentinels: SentinelAddress[] = [];
+    const seen = new Map<string, number>();
+    entries.forEach((entry, index) => {
+      const which = entries.length > 1 ? `entry ${index + 1} of ${entries.length}` : "the value";
+      const match = HOST_PORT.exec(entry);
+      const port = Number(match?.[3]);
+      if (!match || port < 1 || port > 65_535) {
+        ctx.addIssue({
+          code: "custom",
+          message: `${which} is not host:port (port 1-65535; no scheme, no password): expected a comma-separated list of sentinels, ${SENTINELS_EXAMPLE}`,
+        });
+        return;
+      }
+      const host = (match[1] ?? match[2]) as string;
+      const key = `${host.toLowerCase()}:${port}`;
+      const first = seen.get(key);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          message: `${which} repeats entry ${first + 1}: list each sentinel once`,
+        });
+        return;
+      }
+      seen.set(key, index);
+      sentinels.push({ host, port });
+    });
+    return sentinels;
+  });
+}
+
+/**
+ * Cross-variable rules of the Sentinel settings, for each service schema's `superRefine`: the list
+ * and the name come together, and the sentinel password means nothing without them.
+ */
+export function checkSentinelEnv(
+  env: {
+    REDIS_SENTINELS?: SentinelAddress[];
+    REDIS_SENTINEL_NAME?: string;
+    REDIS_SENTINEL_PASSWORD?: string;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  if (env.REDIS_SENTINELS && !env.REDIS_SENTINEL_NAME) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["REDIS_SENTINEL_NAME"],
+      message:
+        "is required with REDIS_SENTINELS: the master group name the sentinels monitor (the <name> of their `sentinel monitor <name> <host> <port> <quorum>` line), e.g. fogis",
+    });
+  }
+  if (!env.REDIS_SENTINELS && env.REDIS_SENTINEL_NAME) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["REDIS_SENTINELS"],
+      message: `is required with REDIS_SENTINEL_NAME: the sentinels to ask for the master, ${SENTINELS_EXAMPLE} (or unset REDIS_SENTINEL_NAME to use the Redis in REDIS_URL directly)`,
+    });
+  }
+  if (!env.REDIS_SENTINELS && !env.REDIS_SENTINEL_NAME && env.REDIS_SENTINEL_PASSWORD) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["REDIS_SENTINEL_PASSWORD"],
+      message: "is only used with REDIS_SENTINELS and REDIS_SENTINEL_NAME: set those too, or unset it",
+    });
+  }
+}
+
+/** The Redis a service connects to, from its validated shared variables. */
+export function redisTargetFrom(env: {
+  REDIS_URL: string;
+  REDIS_SENTINELS?: SentinelAddress[];
+  REDIS_SENTINEL_NAME?: string;
+  REDIS_SENTINEL_PASSWORD?: string;
+}): RedisTarget {
+  if (!env.REDIS_SENTINELS || !env.REDIS_SENTINEL_NAME) return { url: env.REDIS_URL };
+  return {
+    url: env.REDIS_URL,
+    sentinel: {
+      sentinels: env.REDIS_SENTINELS,
+      name: env.REDIS_SENTINEL_NAME,
+      ...(env.REDIS_SENTINEL_PASSWORD ? { password: env.REDIS_SENTINEL_PASSWORD } : {}),
+    },
+  };
+}
+
+/** A target as logs and status endpoints show it: URL redacted, sentinel password as "***". */
+export function describeRedisTarget(target: RedisTarget): Record<string, unknown> {
+  if (!target.sentinel) return { mode: "standalone", url: redactUrl(target.url) };
+  return {
+    mode: "sentinel",
+    url: redactUrl(target.url),
+    sentinels: target.sentinel.sentinels.map(formatAddress),
+    sentinel_name: target.sentinel.name,
+    sentinel_password: target.sentinel.password ? "***" : null,
+  };
+}
+
+/** host:port, with an IPv6 host in brackets. */
+export function formatAddress({ host, port }: SentinelAddress): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 /** The variables both services read. Spread into each service's own schema. */
 export const sharedEnv = {
   REDIS_URL: envUrl(
@@ -131,6 +266,14 @@ export const sharedEnv = {
     "expected redis://[user:password@]host:port[/db] or rediss://…",
   ).default("redis://127.0.0.1:6379"),
   REDIS_PUBSUB_ENABLED: envBoolean(true),
+  // With these two, the master is whatever the sentinels name; REDIS_URL still gives its password,
+  // TLS and database. Both services must also apply `checkSentinelEnv` (both or neither).
+  REDIS_SENTINELS: envSentinelList().optional(),
+  REDIS_SENTINEL_NAME: z
+    .string()
+    .regex(/^\S+$/, "expected the master group name the sentinels monitor, without spaces, e.g. fogis")
+    .optional(),
+  REDIS_SENTINEL_PASSWORD: z.string().optional(),
   REDIS_MATCH_UPDATES_CHANNEL: z.string().optional(),
   REDIS_PROCESSOR_STATUS_CHANNEL: z.string().optional(),
   REDIS_SYSTEM_ALERTS_CHANNEL: z.string().optional(),

@@ -1,8 +1,19 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { ConfigError, envInteger, loadConfig, redactUrl, sharedEnv } from "../src/index.js";
+import {
+  ConfigError,
+  checkSentinelEnv,
+  describeRedisTarget,
+  envInteger,
+  loadConfig,
+  redactUrl,
+  redisTargetFrom,
+  sharedEnv,
+} from "../src/index.js";
 
-const schema = z.object({ ...sharedEnv, PORT: envInteger(5003, { min: 1, max: 65_535 }) });
+const schema = z
+  .object({ ...sharedEnv, PORT: envInteger(5003, { min: 1, max: 65_535 }) })
+  .superRefine(checkSentinelEnv);
 const token = "0123456789abcdef0123";
 
 describe("loadConfig", () => {
@@ -46,6 +57,91 @@ describe("loadConfig", () => {
         loadConfig("svc", schema, { API_TOKEN: token, REDIS_PUBSUB_ENABLED: value }).REDIS_PUBSUB_ENABLED,
       ).toBe(false);
     }
+  });
+});
+
+describe("Redis Sentinel settings", () => {
+  function problems(env: Record<string, string>): string {
+    try {
+      loadConfig("svc", schema, { API_TOKEN: token, ...env });
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return (error as Error).message;
+    }
+    throw new Error("expected a ConfigError");
+  }
+
+  it("reads the sentinels and the master name, and keeps REDIS_URL for password, TLS and db", () => {
+    const config = loadConfig("svc", schema, {
+      API_TOKEN: token,
+      REDIS_URL: "rediss://:pw@ignored:6379/2",
+      REDIS_SENTINELS: " sentinel-1:26379, 10.0.0.7:26380 ,[fd00::7]:26381",
+      REDIS_SENTINEL_NAME: "fogis",
+      REDIS_SENTINEL_PASSWORD: "sentinel-secret",
+    });
+    const target = redisTargetFrom(config);
+    expect(target).toEqual({
+      url: "rediss://:pw@ignored:6379/2",
+      sentinel: {
+        sentinels: [
+          { host: "sentinel-1", port: 26379 },
+          { host: "10.0.0.7", port: 26380 },
+          { host: "fd00::7", port: 26381 },
+        ],
+        name: "fogis",
+        password: "sentinel-secret",
+      },
+    });
+    const shown = describeRedisTarget(target);
+    expect(shown).toEqual({
+      mode: "sentinel",
+      url: "rediss://:***@ignored:6379/2",
+      sentinels: ["sentinel-1:26379", "10.0.0.7:26380", "[fd00::7]:26381"],
+      sentinel_name: "fogis",
+      sentinel_password: "***",
+    });
+    expect(JSON.stringify(shown)).not.toMatch(/sentinel-secret|:pw@/);
+  });
+
+  it("without them, REDIS_URL alone names the Redis", () => {
+    const config = loadConfig("svc", schema, { API_TOKEN: token, REDIS_URL: "redis://:pw@redis:6379" });
+    expect(redisTargetFrom(config)).toEqual({ url: "redis://:pw@redis:6379" });
+    expect(describeRedisTarget(redisTargetFrom(config))).toEqual({
+      mode: "standalone",
+      url: "redis://:***@redis:6379",
+    });
+  });
+
+  it("wants the list and the name together, and the sentinel password only with them", () => {
+    expect(problems({ REDIS_SENTINELS: "s1:26379" })).toMatch(
+      /REDIS_SENTINEL_NAME: is required with REDIS_SENTINELS: the master group name the sentinels monitor/,
+    );
+    expect(problems({ REDIS_SENTINEL_NAME: "fogis" })).toMatch(
+      /REDIS_SENTINELS: is required with REDIS_SENTINEL_NAME: .*e\.g\. sentinel-1:26379,sentinel-2:26379/,
+    );
+    const password = problems({ REDIS_SENTINEL_PASSWORD: "hunter2-sentinel" });
+    expect(password).toMatch(
+      /REDIS_SENTINEL_PASSWORD: is only used with REDIS_SENTINELS and REDIS_SENTINEL_NAME/,
+    );
+    expect(password).not.toContain("hunter2");
+  });
+
+  it("names a bad entry by its position, never by its text (it may hold a password)", () => {
+    const message = problems({
+      REDIS_SENTINELS: "s1:26379,redis://:hunter2@s2:26379,s3,s4:0,s1:26379",
+      REDIS_SENTINEL_NAME: "fogis",
+    });
+    expect(message).toContain("REDIS_SENTINELS: entry 2 of 5 is not host:port");
+    expect(message).toContain("REDIS_SENTINELS: entry 3 of 5 is not host:port");
+    expect(message).toContain("REDIS_SENTINELS: entry 4 of 5 is not host:port (port 1-65535");
+    expect(message).toContain("REDIS_SENTINELS: entry 5 of 5 repeats entry 1");
+    expect(message).not.toContain("hunter2");
+    expect(problems({ REDIS_SENTINELS: "s1:26379", REDIS_SENTINEL_NAME: "my master" })).toContain(
+      "REDIS_SENTINEL_NAME: expected the master group name the sentinels monitor, without spaces",
+    );
+    expect(problems({ REDIS_SENTINELS: ",", REDIS_SENTINEL_NAME: "fogis" })).toContain(
+      "REDIS_SENTINELS: entry 1 of 2 is not host:port",
+    );
   });
 });
 

@@ -58,6 +58,27 @@ describe("RedisLink", () => {
     }
   });
 
+  it("starts the client again when ioredis gives it up (anything but close() ending it)", async () => {
+    const redis = await startRedis();
+    const link = new RedisLink({ url: redis.url, name: "test", logger, maxBackoffMs: 200 });
+    try {
+      link.connect();
+      await link.waitUntilUp(5000);
+      // What ioredis does by itself in a few races (e.g. a failover announced mid-reconnect).
+      const ended = new Promise((resolve) => link.client.once("end", resolve));
+      link.client.disconnect(false);
+      await ended;
+      expect(link.isUp).toBe(false);
+      await link.waitUntilUp(5000);
+      expect(await link.client.ping()).toBe("PONG");
+      expect(link.state).toBe("up");
+    } finally {
+      await link.close();
+      await redis.close();
+    }
+    expect(link.state).toBe("closed");
+  });
+
   it("does not block start when Redis is absent, and says why in lastError", async () => {
     const link = new RedisLink({ url: "redis://127.0.0.1:1", name: "test", logger });
     link.connect();

@@ -1,2 +1,4 @@
+export * from "./dav-servers.js";
 export * from "./fixtures.js";
 export * from "./redis.js";
+export * from "./sentinel.js";

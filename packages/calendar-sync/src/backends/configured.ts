@@ -1,11 +1,13 @@
 import type { Logger } from "pino";
 import type { CalendarSyncConfig } from "../config.js";
+import { createCalDavBackend } from "./dav/caldav.js";
+import { createCardDavBackend } from "./dav/carddav.js";
 import type { PushBackend } from "./push-backend.js";
 
 /**
  * The push backends the configuration asks for, in the order their statuses are listed. Each
  * backend's variables come from `loadCalendarSyncConfig`; a backend whose variables are unset is
- * not created. (CalDAV/CardDAV: issue #13; Google Calendar/People: issue #14.)
+ * not created.
  */
 
 export interface PushBackendDeps {
@@ -15,6 +17,10 @@ export interface PushBackendDeps {
   fetch?: typeof fetch;
 }
 
-export function createPushBackends(_deps: PushBackendDeps): PushBackend[] {
-  return [];
+export function createPushBackends({ config, logger, fetch }: PushBackendDeps): PushBackend[] {
+  const backends: PushBackend[] = [];
+  const shared = { dataDir: config.dataDir, logger, fetch };
+  if (config.caldav) backends.push(createCalDavBackend({ ...config.caldav, ...shared }));
+  if (config.carddav) backends.push(createCardDavBackend({ ...config.carddav, ...shared }));
+  return backends;
 }

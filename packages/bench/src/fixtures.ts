@@ -1,8 +1,11 @@
 import {
   createMatchUpdatesEnvelope,
+  formatTid,
   type Match,
   type MatchUpdatesEnvelope,
+  matchKickoff,
   snapshotHash,
+  toStockholmLocal,
 } from "@fogis/message-schema";
 import { fogisMatchList } from "@fogis/testing";
 
@@ -21,6 +24,18 @@ export function withVenueChanged(matches: readonly Match[], index: number, label
   return matches.map((match, i) =>
     i === index ? { ...match, anlaggningid: 99_000 + i, anlaggningnamn: `Ny arena ${label}` } : match,
   );
+}
+
+/** `matches` with match `index`'s kick-off moved by `minutes`: the change a referee must see at once. */
+export function withKickoffMoved(matches: readonly Match[], index: number, minutes: number): Match[] {
+  return matches.map((match, i) => {
+    if (i !== index) return match;
+    const kickoff = matchKickoff(match);
+    if (!kickoff) throw new Error(`match ${match.matchid} has no kick-off`);
+    const moved = new Date(kickoff.getTime() + minutes * 60_000);
+    const local = toStockholmLocal(moved);
+    return { ...match, tid: formatTid(moved), speldatum: local.date, avsparkstid: local.time };
+  });
 }
 
 /** An envelope as the processor builds it for a cycle: sequence number and snapshot hash included. */

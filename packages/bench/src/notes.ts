@@ -29,6 +29,13 @@ export const METHOD_NOTES: string[] = [
     "the feed served once. About 50 MB of each RSS is file pages of the node binary, shared by every Node " +
     "process (a bare `node -e` is 40 MB); RssAnon is recorded apart. A bare Node process (ioredis + node:http) " +
     "that receives and keeps the same snapshot is the floor.",
+  "- **The CalDAV push** writes into a real Radicale (`radicale` from apt, bcrypt password file, storage in the " +
+    "scratch folder) on a free loopback port: calendar-sync built by `createCalendarSyncService` with `CALDAV_URL` " +
+    "set first fills a calendar of 200 matches, then one match's kick-off moves per round. The clock starts when " +
+    "the raw snapshot reaches the handler (as from Redis) and stops when the PUT that puts the moved event on the " +
+    "server is answered; every request the backend makes is counted through its `fetch`. The baseline is one " +
+    "plain conditional PUT (`If-Match`) of that event's text to the same server with `fetch`, alternating with " +
+    "the project's rounds. The same snapshot again must cost no request.",
   "- **Logging** runs at the services' default level (info) into /dev/null, so its cost counts as in production.",
   "- Publisher, subscriber and handler share one Node process in the pub/sub cases, for the baseline as for " +
     "the project; Redis is the bench's own `redis-server` on a free loopback port, and the rounds of the " +

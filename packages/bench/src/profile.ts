@@ -21,6 +21,9 @@ export interface Profile {
   memorySettleMs: number;
   redisBenchmarkRequests: number;
   redisBenchmarkRounds: number;
+  /** Events in the referee's CalDAV calendar (Radicale) before one of them changes. */
+  caldavMatches: number;
+  caldavRounds: number;
 }
 
 export const FULL: Profile = {
@@ -42,6 +45,8 @@ export const FULL: Profile = {
   memorySettleMs: 1000,
   redisBenchmarkRequests: 100_000,
   redisBenchmarkRounds: 3,
+  caldavMatches: 200,
+  caldavRounds: 9,
 };
 
 /** Every benchmark once or twice on small inputs: proves the code runs, measures nothing worth keeping. */
@@ -64,4 +69,6 @@ export const SMOKE: Profile = {
   memorySettleMs: 100,
   redisBenchmarkRequests: 1000,
   redisBenchmarkRounds: 1,
+  caldavMatches: 20,
+  caldavRounds: 1,
 };

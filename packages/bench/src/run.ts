@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { createLogger } from "@fogis/runtime";
 import { startRedis } from "@fogis/testing";
 import { pino } from "pino";
+import { benchCalDavPush } from "./caldav.js";
 import { benchChangeDetection } from "./change-detection.js";
 import type { BenchContext } from "./context.js";
 import { benchHttpFallback } from "./fallback.js";
@@ -35,6 +36,7 @@ export const BENCHMARKS: Readonly<Record<string, (ctx: BenchContext) => Promise<
   fallback: benchHttpFallback,
   memory: benchServiceMemory,
   "redis-benchmark": benchRedisPublish,
+  caldav: benchCalDavPush,
 };
 
 /** Runs every benchmark against a redis-server of its own and writes the results. Throws if one crashes. */

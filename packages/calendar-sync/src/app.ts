@@ -17,6 +17,7 @@ import type { Phonebook } from "./phonebook.js";
 import type { ResyncResult } from "./resync.js";
 import type { SnapshotHandler } from "./snapshot-handler.js";
 import type { SyncStats } from "./stats.js";
+import { type StatusPageDeps, statusPageRouter } from "./status-page/routes.js";
 
 /** The Redis side as the HTTP surface sees it (implemented by `MatchSubscriber`). */
 export interface RedisControl {
@@ -54,6 +55,8 @@ export interface AppDeps {
   metrics: Registry;
   /** How the state files loaded at start (a corrupt one is reported here). */
   stateFiles?: Record<string, StateLoadReport>;
+  /** Where the status page (`GET /`, `GET /status.json`) reads what it shows; no page without it. */
+  statusPage?: Omit<StatusPageDeps, "feedToken" | "events" | "feedLastFetched">;
   now?: () => Date;
 }
 
@@ -71,6 +74,8 @@ export function createApp(deps: AppDeps): Express {
     trustProxy: deps.trustProxy,
   });
   const feedAuth = deps.feedToken ? requireFeedToken(deps.feedToken) : passThrough;
+  /** When a calendar app last fetched the feed: the page shows it (a phone that stopped polling is a wrong calendar too). */
+  let feedLastFetched: Date | undefined;
 
   app.get("/health", (_req, res) => {
     // Liveness only: never depends on Redis (a Redis outage must not get this container restarted).
@@ -206,6 +211,7 @@ export function createApp(deps: AppDeps): Express {
     res.setHeader("Content-Type", "text/calendar; charset=utf-8");
     res.setHeader("Content-Disposition", 'inline; filename="fogis.ics"');
     res.setHeader("Cache-Control", "no-cache");
+    feedLastFetched = now();
     res.send(deps.icsFeed.renderIcs());
   });
 
@@ -217,6 +223,17 @@ export function createApp(deps: AppDeps): Express {
   });
 
   app.get("/metrics", metricsHandler(deps.metrics));
+
+  if (deps.statusPage) {
+    app.use(
+      statusPageRouter({
+        ...deps.statusPage,
+        feedToken: deps.feedToken,
+        events: () => deps.calendar.list(),
+        feedLastFetched: () => feedLastFetched,
+      }),
+    );
+  }
 
   app.use(countRejectedSyncBodies(handler));
   app.use(jsonErrorHandler(logger));

@@ -92,6 +92,7 @@ export const calendarSyncEnv = z
     CALENDAR_NAME: z.string().default("FOGIS domaruppdrag"),
     /** Played matches stay in the calendar and the phonebook this many days after they ended. */
     HISTORY_DAYS: envInteger(365, { min: 0, max: 3650 }),
+    PAGE_REFRESH_SECONDS: envInteger(5, { min: 1, max: 300 }),
     FEED_TOKEN: z
       .string()
       .min(16, "must be at least 16 characters (generate one: openssl rand -hex 24)")
@@ -135,10 +136,12 @@ export interface CalendarSyncConfig {
   calendarName: string;
   /** HISTORY_DAYS: how long played matches stay in the calendar and the phonebook. */
   historyDays: number;
-  /** When set, /calendar.ics and /contacts.vcf need `?token=<FEED_TOKEN>`. */
-  feedToken: string | undefined;
   /** TRUST_PROXY: how the client address is found behind a reverse proxy. */
   trustProxy: TrustProxy;
+  /** When set, /calendar.ics and /contacts.vcf need `?token=<FEED_TOKEN>`, and the status page too. */
+  feedToken: string | undefined;
+  /** How often the open status page refreshes itself. */
+  pageRefreshSeconds: number;
   /** The referee's calendar on a CalDAV server; absent without CALDAV_URL. */
   caldav: DavTarget | undefined;
   /** The referee's address book on a CardDAV server; absent without a URL or with CARDDAV_ADDRESSBOOK empty. */
@@ -187,6 +190,7 @@ export function loadCalendarSyncConfig(env: Record<string, string | undefined>):
     historyDays: raw.HISTORY_DAYS,
     feedToken: raw.FEED_TOKEN,
     trustProxy: raw.TRUST_PROXY,
+    pageRefreshSeconds: raw.PAGE_REFRESH_SECONDS,
     caldav,
     carddav,
   };

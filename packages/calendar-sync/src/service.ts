@@ -5,16 +5,18 @@ import type { Express } from "express";
 import type { Logger } from "pino";
 import { createApp } from "./app.js";
 import { createPushBackends } from "./backends/configured.js";
-import { BackendFanOut } from "./backends/fan-out.js";
+import { BackendFanOut, FEED_BACKEND_NAME } from "./backends/fan-out.js";
 import type { PushBackend, PushSnapshot } from "./backends/push-backend.js";
 import type { RetryPolicy } from "./backends/push-runner.js";
 import { HistoryPolicy } from "./calendar-backend.js";
 import { type CalendarSyncConfig, publicConfig } from "./config.js";
 import { FeedCalendarBackend } from "./feed-calendar.js";
 import { Phonebook } from "./phonebook.js";
+import { RecentChanges } from "./recent-changes.js";
 import { fetchLatestEnvelope, Resynchronizer, type ResyncResult } from "./resync.js";
 import { type AppliedVersion, SnapshotHandler } from "./snapshot-handler.js";
 import { SyncStats } from "./stats.js";
+import { ProcessorStatusReader } from "./status-page/processor-status.js";
 import { MatchSubscriber } from "./subscriber.js";
 
 /**
@@ -46,6 +48,7 @@ export interface CalendarSyncService {
   /** The feed and the push backends, with their statuses. */
   readonly backends: BackendFanOut;
   readonly stats: SyncStats;
+  readonly recentChanges: RecentChanges;
   /** Absent when REDIS_PUBSUB_ENABLED=false. */
   readonly subscriber: MatchSubscriber | undefined;
   resync(reason: string): Promise<ResyncResult>;
@@ -104,6 +107,8 @@ export async function createCalendarSyncService(
     contacts: phonebook.contacts(),
     appliedAt: clock(),
   });
+  const recentChanges = new RecentChanges({ dataDir: config.dataDir, logger });
+  await recentChanges.load();
   // Which snapshot the stored calendar came from, so that after a restart a resync from an older
   // envelope (e.g. the Redis key, while the HTTP fallback carried newer ones) is still refused.
   // Only trusted when the calendar itself was read back; otherwise any snapshot must rebuild it.
@@ -151,6 +156,7 @@ export async function createCalendarSyncService(
         pushSnapshot,
       ),
     appliedVersion,
+    recentChanges,
     onAppliedVersion: (version) =>
       writeJsonAtomic(versionPath, version).catch((error: Error) =>
         logger.warn({ event: "state_write_failed", file: versionPath, err: error.message }, "could not save"),
@@ -222,6 +228,32 @@ export async function createCalendarSyncService(
     resync,
     metrics,
     stateFiles,
+    statusPage: {
+      // The service's clock, which also decides what is played: "upcoming" agrees with the calendar.
+      now: options.clock ?? (() => new Date()),
+      refreshSeconds: config.pageRefreshSeconds,
+      processor: new ProcessorStatusReader({ processorUrl: config.processorUrl, fetch: options.fetch }),
+      subscriber: () => ({
+        enabled: subscriber !== undefined,
+        subscribed: subscriber?.subscribed ?? false,
+        lastSubscribed: subscriber?.lastSubscribedAt,
+        lastError: subscriber?.lastError,
+      }),
+      calendarSync: () => {
+        const { lastSuccess, lastFailure, snapshotHash } = handler.health;
+        // The calendar's own files; a push backend's state file is in that backend's own status.
+        const stateProblems = (["calendar", "contacts"] as const).flatMap((name) => {
+          const report = stateFiles[name];
+          return report.state === "corrupt" ? [`${name}: ${report.reason}`] : [];
+        });
+        return { lastSuccess, lastFailure, snapshotHash, stateProblems };
+      },
+      // The feed is the calendar-sync step itself (its apply); the push backends follow it.
+      backends: () => backends.statuses().filter((status) => status.name !== FEED_BACKEND_NAME),
+      matches: () => handler.currentMatches,
+      recentChanges: () => recentChanges.list(),
+      lastSynced: () => handler.health.lastSuccess,
+    },
   });
 
   let poll: NodeJS.Timeout | undefined;
@@ -232,6 +264,7 @@ export async function createCalendarSyncService(
     phonebook,
     backends,
     stats,
+    recentChanges,
     subscriber,
     resync,
     start() {
@@ -252,6 +285,7 @@ export async function createCalendarSyncService(
       await subscriber?.close();
       await handler.idle();
       await backends.stop();
+      await recentChanges.flushed();
     },
   };
 }

@@ -13,6 +13,7 @@ import type { Logger } from "pino";
 import { type CalendarBackend, type CalendarChanges, countChanges } from "./calendar-backend.js";
 import { type CalendarEvent, matchToCalendarEvent } from "./match-event.js";
 import type { Phonebook, PhonebookChanges } from "./phonebook.js";
+import type { RecentChanges } from "./recent-changes.js";
 import type { MessageOrigin, SyncStats } from "./stats.js";
 
 /**
@@ -49,6 +50,8 @@ export interface SnapshotHandlerOptions {
   appliedVersion?: AppliedVersion;
   /** Called after each apply, so the version can be saved and a restart still refuses older resyncs. */
   onAppliedVersion?: (version: AppliedVersion) => Promise<void>;
+  /** Told what each apply changed (the status page's "recent changes"). */
+  recentChanges?: RecentChanges;
 }
 
 /** Sequence and timestamp of the last snapshot applied, to refuse an older one from a resync. */
@@ -101,6 +104,9 @@ export class SnapshotHandler {
    */
   readonly knownMatches = new KnownMatches();
   private readonly events = new WeakMap<Match, CalendarEvent | null>();
+  private matchesById: ReadonlyMap<number, Match> = new Map();
+  private lastSuccess: Date | undefined;
+  private lastFailure: { at: Date; error: string } | undefined;
 
   constructor(options: SnapshotHandlerOptions) {
     this.options = options;
@@ -192,6 +198,27 @@ export class SnapshotHandler {
     return this.submit(envelope, "resync");
   }
 
+  /** The matches of the last snapshot applied, by matchid (empty until the first one since start). */
+  get currentMatches(): ReadonlyMap<number, Match> {
+    return this.matchesById;
+  }
+
+  /**
+   * How the last snapshot went: when one was last applied (or found already applied), and the
+   * last failure with its reason. A failure older than the last success is history.
+   */
+  get health(): {
+    lastSuccess: Date | undefined;
+    lastFailure: { at: Date; error: string } | undefined;
+    snapshotHash: string | undefined;
+  } {
+    return {
+      lastSuccess: this.lastSuccess,
+      lastFailure: this.lastFailure,
+      snapshotHash: this.lastAppliedHash,
+    };
+  }
+
   /** Resolves once nothing is being applied or waiting. */
   async idle(): Promise<void> {
     if (!this.draining && !this.pending) return;
@@ -255,6 +282,7 @@ export class SnapshotHandler {
     }
     if (hash !== undefined && hash === this.lastAppliedHash && !this.expiryDue()) {
       await this.rememberApplied(envelope);
+      this.lastSuccess = this.clock();
       this.stats.snapshot("skipped");
       this.logger.debug({ event: "snapshot_skipped", ...context }, "same snapshot as the last one applied");
       return { status: "skipped" };
@@ -271,10 +299,27 @@ export class SnapshotHandler {
         }
         if (event) desired.push(event);
       }
+      const before = this.options.backend.list();
+      // The first snapshot into a new (or rebuilt) calendar is setup, not news.
+      const firstFill = this.lastAppliedVersion === undefined;
       const changes = await this.options.backend.apply(desired, now);
       const contacts = await this.options.phonebook.apply(envelope.payload.matches, now);
       this.lastAppliedHash = hash;
       await this.rememberApplied(envelope);
+      const previousMatches = this.matchesById;
+      this.matchesById = new Map(envelope.payload.matches.map((match) => [match.matchid, match]));
+      this.lastSuccess = now;
+      if (!firstFill) {
+        this.options.recentChanges?.record({
+          changes,
+          before,
+          after: this.options.backend.list(),
+          previousMatches,
+          matches: this.matchesById,
+          appliedAt: now,
+          origin,
+        });
+      }
       this.options.onApplied?.(changes, contacts);
       const seconds = (performance.now() - started) / 1000;
       const status = countChanges(changes) > 0 || contacts.changed ? "applied" : "unchanged";
@@ -312,6 +357,7 @@ export class SnapshotHandler {
       this.lastAppliedHash = undefined;
       this.stats.snapshot("failed");
       const message = error instanceof Error ? error.message : String(error);
+      this.lastFailure = { at: this.clock(), error: message };
       this.logger.error({ event: "snapshot_failed", ...context, err: message }, "could not apply snapshot");
       this.options.onApplyFailed?.(message);
       return { status: "failed", error: message };

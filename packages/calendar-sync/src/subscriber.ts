@@ -51,6 +51,7 @@ export class MatchSubscriber {
   private readonly logger: Logger;
   private subscribedValue = false;
   private subscribedSince: Date | undefined;
+  private unsubscribedAt: Date | undefined;
   private missedHeartbeats = 0;
   private lastHeartbeatMs: number | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -101,6 +102,16 @@ export class MatchSubscriber {
 
   get subscribed(): boolean {
     return this.subscribedValue && this.subscriberLink.isUp;
+  }
+
+  /** When pub/sub last worked: now while subscribed, else when the subscription was lost. */
+  get lastSubscribedAt(): Date | undefined {
+    return this.subscribed ? new Date() : this.unsubscribedAt;
+  }
+
+  /** Why Redis is not reachable, when it is not. */
+  get lastError(): string | undefined {
+    return this.subscriberLink.lastError ?? this.commandLink.lastError;
   }
 
   /** Resolves once subscribed, or false after `timeoutMs`. */
@@ -203,7 +214,10 @@ export class MatchSubscriber {
   }
 
   private markUnsubscribed(): void {
-    if (this.subscribedValue) this.logger.warn({ event: "unsubscribed" }, "no longer subscribed");
+    if (this.subscribedValue) {
+      this.logger.warn({ event: "unsubscribed" }, "no longer subscribed");
+      this.unsubscribedAt = new Date();
+    }
     this.subscribedValue = false;
   }
 

@@ -181,6 +181,12 @@ describe.each<DavServerKind>(["radicale", "xandikos"])("CalDAV push into %s", (k
     // The personal appointment was never written to: same ETag, same summary.
     const personalNow = events.find((event) => event.href === personal);
     expect(personalNow).toMatchObject({ etag: personalEtag, summary: "Tandläkare" });
+
+    // After it was played the match drops off FOGIS's list: its event stays, as history.
+    service.setNow("2026-12-07T12:00:00Z");
+    await push(service, []);
+    events = await readCalendar(server, calendar);
+    expect(events.map((event) => event.uid)).toEqual([UID(7002), "tandlakare-2026-12-07@phone"]);
   });
 
   it("keeps the referee's own alarm, categories, colour and notes through our next update", async () => {

@@ -78,6 +78,7 @@ export function createApp(deps: AppDeps): Express {
             }
           : null,
         source: processor.sourceDescription,
+        last_successful_fetch: processor.lastSuccessfulFetch?.toISOString() ?? null,
       },
     });
     res.status(httpStatusFor(report.status)).json(report);

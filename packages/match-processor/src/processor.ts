@@ -152,6 +152,7 @@ export class MatchProcessor {
   /** The previous cycle's input problems, one line each: alert only when they change. */
   private lastInputProblems = "";
   private lastResult: CycleResult | null = null;
+  private lastFetchOk: Date | null = null;
 
   private running: Promise<CycleResult> | null = null;
   private followUp: Promise<CycleResult> | null = null;
@@ -181,6 +182,11 @@ export class MatchProcessor {
 
   get lastCycle(): CycleResult | null {
     return this.lastResult;
+  }
+
+  /** When the match list was last fetched and read without error (the status page's "last worked"). */
+  get lastSuccessfulFetch(): Date | null {
+    return this.lastFetchOk;
   }
 
   get lastConfirmedDelivery(): ConfirmedDelivery | null {
@@ -345,6 +351,7 @@ export class MatchProcessor {
         ),
       );
     }
+    this.lastFetchOk = this.now();
     const matches = checked.matches;
     const inputProblems = this.reportInputProblems(context, checked);
 

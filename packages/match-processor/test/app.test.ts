@@ -95,6 +95,21 @@ describe("POST /process", () => {
     const response = await request(app).post("/process").set("Authorization", `Bearer ${TOKEN}`).expect(502);
     expect(response.body).toMatchObject({ success: false, outcome: "source_failed", error: "FOGIS is down" });
   });
+
+  it("/redis-status keeps when the list was last fetched, through a failing fetch (the page's 'last worked')", async () => {
+    const calendar = await calendarSync();
+    const { app, source } = await appWith({ fallbackUrl: calendar.url });
+    const auth = { Authorization: `Bearer ${TOKEN}` };
+    expect((await request(app).get("/redis-status")).body.last_successful_fetch).toBeNull();
+    await request(app).post("/process").set(auth).expect(200);
+    const fetched = (await request(app).get("/redis-status")).body.last_successful_fetch;
+    expect(Date.parse(fetched)).toBeGreaterThan(Date.now() - 10_000);
+    source.failure = new Error("FOGIS is down");
+    await request(app).post("/process").set(auth).expect(502);
+    const status = (await request(app).get("/redis-status")).body;
+    expect(status.last_cycle).toMatchObject({ outcome: "source_failed", error: "FOGIS is down" });
+    expect(status.last_successful_fetch).toBe(fetched);
+  });
 });
 
 describe("GET /matches/latest", () => {

@@ -157,18 +157,24 @@ export class PushRunner {
         return;
       }
       this.count("ok", counts);
-      this.succeeded(counts, performance.now() - started);
+      this.succeeded(counts, performance.now() - started, snapshot);
     }
     if (!this.dirty) for (const waiter of this.syncedWaiters.splice(0)) waiter.resolve();
   }
 
-  private succeeded(counts: ReturnType<typeof emptyPushCounts>, ms: number): void {
+  private succeeded(counts: ReturnType<typeof emptyPushCounts>, ms: number, snapshot: PushSnapshot): void {
     const recovered = this.failure;
     this.failure = undefined;
     this.nextRetry = undefined;
     this.lastSuccess = this.clock();
     const wrote = counts.created + counts.updated + counts.removed;
-    const fields = { event: "push_synced", ...counts, ms: Math.round(ms) };
+    const fields = {
+      event: "push_synced",
+      ...counts,
+      ms: Math.round(ms),
+      // How long after the feed had the snapshot this backend had it too.
+      behind_feed_ms: this.lastSuccess.getTime() - snapshot.appliedAt.getTime(),
+    };
     if (recovered) {
       this.logger.info(
         { ...fields, failed_attempts: recovered.attempts },

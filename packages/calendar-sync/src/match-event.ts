@@ -86,6 +86,29 @@ export function eventSummary(match: Match): string {
   return flags.length ? `${flags.join(", ")}: ${teams}` : teams;
 }
 
+const SUMMARY_FLAGS = /^((?:UPPSKJUTEN|AVBRUTEN)(?:, (?:UPPSKJUTEN|AVBRUTEN))*): /;
+
+/**
+ * Reads a summary written by `eventSummary` back into teams and flags, for where only the stored
+ * event is known (after a restart, before the next snapshot).
+ */
+export function readEventSummary(summary: string): {
+  home: string;
+  away: string;
+  postponed: boolean;
+  interrupted: boolean;
+} {
+  const flags = SUMMARY_FLAGS.exec(summary);
+  const teams = flags ? summary.slice(flags[0].length) : summary;
+  const [home = teams, ...away] = teams.split(" - ");
+  return {
+    home,
+    away: away.join(" - "),
+    postponed: flags?.[1]?.includes("UPPSKJUTEN") ?? false,
+    interrupted: flags?.[1]?.includes("AVBRUTEN") ?? false,
+  };
+}
+
 /** Kick-off to kick-off + 2 h, or the whole match day when FOGIS has no kick-off time. */
 export function matchEventSpan(match: Match): Pick<CalendarEvent, "start" | "end" | "allDay"> | null {
   if (matchHasKickoffTime(match)) {

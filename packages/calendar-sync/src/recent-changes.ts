@@ -4,6 +4,7 @@ import { readJsonFile, writeJsonAtomic } from "@fogis/runtime";
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { CalendarChanges, StoredCalendarEvent } from "./calendar-backend.js";
+import { readEventSummary } from "./match-event.js";
 import type { MessageOrigin } from "./stats.js";
 
 /**
@@ -229,20 +230,17 @@ function summarize(
     };
   }
   if (!event) return undefined;
-  // Only the event is known (the snapshot before a restart is not kept): its summary is
-  // "home - away", after "UPPSKJUTEN: " / "AVBRUTEN: " when the match is postponed or interrupted.
-  const flags = /^((?:UPPSKJUTEN|AVBRUTEN)(?:, (?:UPPSKJUTEN|AVBRUTEN))*): /.exec(event.summary);
-  const teams = flags ? event.summary.slice(flags[0].length) : event.summary;
-  const [home, ...rest] = teams.split(" - ");
+  // Only the event is known (the snapshot before a restart is not kept): read its summary.
+  const { home, away, interrupted } = readEventSummary(event.summary);
   const state: MatchState =
     event.status === "CANCELLED"
       ? "cancelled"
       : event.status === "TENTATIVE"
         ? "postponed"
-        : flags?.[1]?.includes("AVBRUTEN")
+        : interrupted
           ? "interrupted"
           : "scheduled";
-  return { home: home ?? teams, away: rest.join(" - "), start: event.start, venue: event.location, state };
+  return { home, away, start: event.start, venue: event.location, state };
 }
 
 function compare(

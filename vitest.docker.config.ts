@@ -6,6 +6,7 @@ export default defineConfig({
   resolve: { conditions: ["fogis-source"] },
   ssr: { resolve: { conditions: ["fogis-source"] } },
   test: {
+    globalSetup: ["scripts/build-before-tests.ts"],
     include: ["packages/*/test/**/*.docker.test.ts"],
     exclude: ["**/node_modules/**"],
     fileParallelism: false,

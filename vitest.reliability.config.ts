@@ -16,7 +16,7 @@ export default defineConfig({
   test: {
     include: ["packages/*/test/**/*.reliability.test.ts"],
     exclude: ["**/node_modules/**"],
-    globalSetup: ["packages/e2e/test/reliability/global-setup.ts"],
+    globalSetup: ["scripts/build-before-tests.ts"],
     fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 60_000,

@@ -1,10 +1,9 @@
 #!/usr/bin/env node
-// `pnpm start`: the whole stack on this machine without Docker. Builds if needed, runs
+// `pnpm start`: the whole stack on this machine without Docker. Builds (pnpm build), runs
 // match-processor and calendar-sync with the demo match list and one shared API token, uses
 // Redis at REDIS_URL when it answers and HTTP alone when it does not, and stops both on Ctrl-C.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync, statSync } from "node:fs";
 import { createConnection } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,24 +25,6 @@ const services = [
 
 function say(text) {
   console.log(`${paint(1, "fogis")}  ${text}`);
-}
-
-function newestMtime(dir) {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-function needsBuild() {
-  for (const pkg of ["message-schema", "runtime", "match-processor", "calendar-sync"]) {
-    const out = join(root, "packages", pkg, "dist");
-    if (!existsSync(out)) return true;
-    if (newestMtime(join(root, "packages", pkg, "src")) > newestMtime(out)) return true;
-  }
-  return false;
 }
 
 /** True when something at the Redis URL accepts a connection and answers PING (or asks for AUTH). */
@@ -136,17 +117,11 @@ async function waitForHealth(port, child, timeoutMs = 20_000) {
 }
 
 async function main() {
-  if (needsBuild()) {
-    say("building the two services and what they use ...");
-    const build = spawnSync(
-      "pnpm",
-      ["--filter", "@fogis/match-processor...", "--filter", "@fogis/calendar-sync...", "run", "build"],
-      { cwd: root, stdio: "inherit" },
-    );
-    if (build.status !== 0) {
-      say("the build failed; fix the errors above and run pnpm start again");
-      process.exit(1);
-    }
+  // The one build step everything uses (tsc -b: only what changed, quick when nothing did).
+  const build = spawnSync("pnpm", ["build"], { cwd: root, stdio: ["ignore", "inherit", "inherit"] });
+  if (build.status !== 0) {
+    say("the build failed; fix the errors above and run pnpm start again");
+    process.exit(1);
   }
 
   const redisUp = env.REDIS_PUBSUB_ENABLED === "false" ? false : await redisAnswers(redisUrl);

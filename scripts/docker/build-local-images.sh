@@ -10,7 +10,7 @@
 # substitutes these. See docs/docker-images.md.
 #
 # Images (names overridable via env):
-#   REDIS_IMAGE (default fogis-local/redis:7)  redis-server, redis-cli, redis-benchmark, busybox,
+#   REDIS_IMAGE (default fogis-local/redis:7)  redis-server, redis-sentinel, redis-cli, redis-benchmark, busybox,
 #     user redis (uid 999, gid 1000, as in redis:7-alpine), /data owned by it, WORKDIR /data.
 #   NODE_IMAGE (default fogis-local/node:24)   node, npm, npx, corepack, busybox, CA bundle,
 #     user node (uid/gid 1000, as in node:24-alpine).
@@ -161,6 +161,8 @@ build_redis() {
   copy_with_libs "$root" "$(command -v redis-server)" usr/local/bin/redis-server
   ln -s redis-server "$root/usr/local/bin/redis-check-rdb"
   ln -s redis-server "$root/usr/local/bin/redis-check-aof"
+  # The same binary runs Redis Sentinel when called redis-sentinel (or with --sentinel).
+  ln -s redis-server "$root/usr/local/bin/redis-sentinel"
   copy_with_libs "$root" "$(command -v redis-cli)" usr/local/bin/redis-cli
   if bin="$(command -v redis-benchmark)"; then
     copy_with_libs "$root" "$bin" usr/local/bin/redis-benchmark

@@ -12,7 +12,7 @@ import {
 import type { ErrorRequestHandler, Express, RequestHandler } from "express";
 import type { Logger } from "pino";
 import type { BackendStatus } from "./backends/push-backend.js";
-import type { CalendarBackend, StateLoadReport } from "./calendar-backend.js";
+import type { CalendarBackend, StateFileReport } from "./calendar-backend.js";
 import type { Phonebook } from "./phonebook.js";
 import type { ResyncResult } from "./resync.js";
 import type { SnapshotHandler } from "./snapshot-handler.js";
@@ -53,8 +53,8 @@ export interface AppDeps {
   redisConfig: Record<string, unknown>;
   resync: (reason: string) => Promise<ResyncResult>;
   metrics: Registry;
-  /** How the state files loaded at start (a corrupt one is reported here). */
-  stateFiles?: Record<string, StateLoadReport>;
+  /** Each state file as it is now, and how it loaded at start when that was not ok. */
+  stateFiles?: () => Record<string, StateFileReport>;
   /** Where the status page (`GET /`, `GET /status.json`) reads what it shows; no page without it. */
   statusPage?: Omit<StatusPageDeps, "feedToken" | "events" | "feedLastFetched">;
   now?: () => Date;
@@ -87,7 +87,7 @@ export function createApp(deps: AppDeps): Express {
       calendar: { backend: deps.calendar.kind, events: deps.calendar.list().length },
       contacts: deps.phonebook.contacts().length,
       last_applied: stats.lastApplied,
-      state_files: deps.stateFiles,
+      state_files: deps.stateFiles?.(),
       backends: deps.backends?.statuses() ?? [],
     });
   });

@@ -11,13 +11,14 @@ export interface CalendarBackend {
   /** Loads saved state. A corrupt state is reported and treated as empty; the next resync rebuilds it. */
   load(): Promise<StateLoadReport>;
   /**
-   * Makes the calendar equal the desired events: creates new ones, updates those whose content
-   * hash changed (bumping SEQUENCE), removes events of matches that left the list before they
-   * were played (or were cancelled or postponed), keeps events of played matches as history, and
-   * drops events that ended more than HISTORY_DAYS ago. Applying the same set twice changes nothing.
+   * Works out how to make the calendar equal the desired events: creates new ones, updates those
+   * whose content hash changed (bumping SEQUENCE), removes events of matches that left the list
+   * before they were played (or were cancelled or postponed), keeps events of played matches as
+   * history, and drops events that ended more than HISTORY_DAYS ago. The result is saved when the
+   * promise resolves, and shown only by `show()`. Staging the same set twice changes nothing.
    */
-  apply(desired: readonly CalendarEvent[], now: Date): Promise<CalendarChanges>;
-  /** When the next event passes HISTORY_DAYS (epoch ms), or null when none will; an apply then drops it. */
+  stage(desired: readonly CalendarEvent[], now: Date): Promise<Staged<CalendarChanges>>;
+  /** When the next event passes HISTORY_DAYS (epoch ms), or null when none will; a stage then drops it. */
   nextExpiry(): number | null;
   /** The events as stored, ordered by start. */
   list(): readonly StoredCalendarEvent[];
@@ -29,6 +30,17 @@ export interface StoredCalendarEvent extends CalendarEvent {
   /** ISO-8601 UTC. */
   created: string;
   lastModified: string;
+}
+
+/**
+ * A change already saved but not yet visible. A snapshot changes the calendar and the phonebook;
+ * both are saved first and then shown in the same tick, so nobody reads one snapshot's calendar
+ * beside another snapshot's phonebook (and a failed save shows neither).
+ */
+export interface Staged<T> {
+  readonly changes: T;
+  /** Makes the saved change visible; synchronous. */
+  show(): void;
 }
 
 /** What an apply changed, by matchid. */
@@ -60,6 +72,40 @@ const SEQUENCE_EPOCH_MS = Date.UTC(2025, 0, 1);
  */
 export function sequenceAt(now: Date): number {
   return Math.max(0, Math.floor((now.getTime() - SEQUENCE_EPOCH_MS) / 1000));
+}
+
+/** A state file as `/health` shows it: as it is now, and how it loaded at start when that was not ok. */
+export type StateFileReport = (StateLoadReport | { state: "ok"; count?: number; saved_at: string }) & {
+  at_start?: StateLoadReport;
+};
+
+/**
+ * The state of one state file over the service's life: "missing" or "corrupt" at start turns
+ * "ok" once the file is saved, so /health reports the file as it is, not as it was at start.
+ */
+export class StateFileStatus {
+  private atStart: StateLoadReport = { state: "missing" };
+  private current: StateFileReport = { state: "missing" };
+
+  loaded(report: StateLoadReport): StateLoadReport {
+    this.atStart = report;
+    this.current = report;
+    return report;
+  }
+
+  /** The file was written at `at`, holding `count` items when the owner knows it. */
+  saved(at: Date, count?: number): void {
+    this.current = {
+      state: "ok",
+      ...(count === undefined ? {} : { count }),
+      saved_at: at.toISOString(),
+      ...(this.atStart.state === "ok" ? {} : { at_start: this.atStart }),
+    };
+  }
+
+  report(): StateFileReport {
+    return this.current;
+  }
 }
 
 export function countChanges(changes: CalendarChanges): number {

@@ -6,6 +6,9 @@ import {
   type CalendarBackend,
   type CalendarChanges,
   type HistoryPolicy,
+  type Staged,
+  type StateFileReport,
+  StateFileStatus,
   type StateLoadReport,
   type StoredCalendarEvent,
   sequenceAt,
@@ -76,6 +79,7 @@ export class FeedCalendarBackend implements CalendarBackend {
   private readonly logger: Logger;
   private readonly calendarName: string;
   private readonly policy: HistoryPolicy;
+  private readonly file = new StateFileStatus();
 
   constructor(options: FeedCalendarOptions) {
     this.statePath = join(options.dataDir, STATE_FILE);
@@ -90,6 +94,15 @@ export class FeedCalendarBackend implements CalendarBackend {
    * too; the next apply moves it. A corrupt file is reported and read as empty.
    */
   async load(): Promise<StateLoadReport> {
+    return this.file.loaded(await this.readFiles());
+  }
+
+  /** The calendar's state files now (for /health). */
+  stateFile(): StateFileReport {
+    return this.file.report();
+  }
+
+  private async readFiles(): Promise<StateLoadReport> {
     const [current, history] = [await this.read(this.statePath), await this.read(this.historyPath)];
     for (const uid of current.events.keys()) history.events.delete(uid);
     this.replace(current.events, history.events);
@@ -125,7 +138,7 @@ export class FeedCalendarBackend implements CalendarBackend {
     return { events: new Map(), state: "corrupt", reason: `${path}: ${reason}` };
   }
 
-  async apply(desired: readonly CalendarEvent[], now: Date): Promise<CalendarChanges> {
+  async stage(desired: readonly CalendarEvent[], now: Date): Promise<Staged<CalendarChanges>> {
     const changes: CalendarChanges = {
       created: [],
       updated: [],
@@ -173,14 +186,20 @@ export class FeedCalendarBackend implements CalendarBackend {
     }
     const historyChanged = !sameEvents(history, this.history);
     const currentChanged = !sameEvents(current, this.current);
+    if (!historyChanged && !currentChanged) return { changes, show: () => {} };
     // Written before it is shown: a failed write leaves the calendar as it was, and the apply
     // fails, so the sender (or the next resync) delivers the snapshot again.
     if (historyChanged)
       await writeJsonAtomic(this.historyPath, { version: STATE_VERSION, events: [...history.values()] });
     if (currentChanged)
       await writeJsonAtomic(this.statePath, { version: STATE_VERSION, events: [...current.values()] });
-    if (historyChanged || currentChanged) this.replace(current, history);
-    return changes;
+    return {
+      changes,
+      show: () => {
+        this.replace(current, history);
+        this.file.saved(now, current.size + history.size);
+      },
+    };
   }
 
   nextExpiry(): number | null {

@@ -23,7 +23,8 @@ try {
   server = listening.server;
   logger.info({ event: "listening", port: listening.port, host: config.host }, "calendar-sync listening");
 } catch (error) {
-  logger.fatal({ event: "listen_failed", err: (error as Error).message, port: config.port }, "cannot listen");
+  const reason = (error as Error).message;
+  logger.fatal({ event: "listen_failed", err: reason, port: config.port }, `cannot listen: ${reason}`);
   await service.stop();
   process.exit(1);
 }

@@ -4,7 +4,13 @@ import { type Match, matchReferees, toStockholmLocal } from "@fogis/message-sche
 import { readJsonFile, writeJsonAtomic } from "@fogis/runtime";
 import type { Logger } from "pino";
 import { z } from "zod";
-import type { HistoryPolicy, StateLoadReport } from "./calendar-backend.js";
+import {
+  type HistoryPolicy,
+  type Staged,
+  type StateFileReport,
+  StateFileStatus,
+  type StateLoadReport,
+} from "./calendar-backend.js";
 import { matchEventSpan } from "./match-event.js";
 import { renderVcards, type VcardContact } from "./vcard.js";
 
@@ -81,6 +87,7 @@ export class Phonebook {
   private readonly logger: Logger;
   private readonly ownRefereeNumber: string | undefined;
   private readonly policy: HistoryPolicy;
+  private readonly file = new StateFileStatus();
   /** An unchanged match decodes to the same object (KnownMatches), so its entry is kept by it. */
   private readonly entryByMatch = new WeakMap<Match, MatchEntry | null>();
 
@@ -92,8 +99,17 @@ export class Phonebook {
     this.ownRefereeNumber = options.ownRefereeNumber?.trim() || undefined;
   }
 
-  /** Reads both files (a contacts.json from before the history file holds history too). */
   async load(): Promise<StateLoadReport> {
+    return this.file.loaded(await this.readFiles());
+  }
+
+  /** The phonebook's state files now (for /health). */
+  stateFile(): StateFileReport {
+    return this.file.report();
+  }
+
+  /** Reads both files (a contacts.json from before the history file holds history too). */
+  private async readFiles(): Promise<StateLoadReport> {
     const [current, history] = [await this.read(this.statePath), await this.read(this.historyPath)];
     for (const matchid of current.entries.keys()) history.entries.delete(matchid);
     this.replace(current.entries, history.entries);
@@ -124,7 +140,8 @@ export class Phonebook {
     return { entries: new Map(), state: "corrupt", reason: `${path}: ${reason}` };
   }
 
-  async apply(matches: readonly Match[], now: Date): Promise<PhonebookChanges> {
+  /** Like `CalendarBackend.stage`: the new phonebook is saved when this resolves, shown by `show()`. */
+  async stage(matches: readonly Match[], now: Date): Promise<Staged<PhonebookChanges>> {
     const current: Entries = new Map();
     for (const match of matches) {
       let entry = this.entryByMatch.get(match);
@@ -142,15 +159,23 @@ export class Phonebook {
     // Most snapshots change nothing a contact shows: tell that without hashing the whole phonebook.
     const historyChanged = !sameEntries(history, this.history);
     const currentChanged = !sameEntries(current, this.current);
-    if (!historyChanged && !currentChanged) return { changed: false, contacts: this.contacts().length };
+    if (!historyChanged && !currentChanged) {
+      return { changes: { changed: false, contacts: this.contacts().length }, show: () => {} };
+    }
     const nextHash = hashEntries(current, history);
     // History first: a crash between the writes leaves an entry in both files, never in neither.
     if (historyChanged)
       await writeJsonAtomic(this.historyPath, { version: 1, matches: [...history.values()] });
     if (currentChanged) await writeJsonAtomic(this.statePath, { version: 1, matches: [...current.values()] });
     const changed = nextHash !== this.hash;
-    this.replace(current, history, nextHash);
-    return { changed, contacts: this.contacts().length };
+    const contacts = changed ? buildContacts(current, history, this.ownRefereeNumber) : this.contacts();
+    return {
+      changes: { changed, contacts: contacts.length },
+      show: () => {
+        this.replace(current, history, nextHash, contacts as VcardContact[]);
+        this.file.saved(now, contacts.length);
+      },
+    };
   }
 
   /** When the next match passes HISTORY_DAYS (epoch ms), or null when none will. */
@@ -165,30 +190,8 @@ export class Phonebook {
 
   /** One contact per referee number, the user's own left out, ordered by name. */
   contacts(): readonly VcardContact[] {
-    this.contactList ??= this.buildContacts();
+    this.contactList ??= buildContacts(this.current, this.history, this.ownRefereeNumber);
     return this.contactList;
-  }
-
-  private buildContacts(): VcardContact[] {
-    const byNumber = new Map<string, { latest: RefereeEntry; matches: Array<[MatchEntry, RefereeEntry]> }>();
-    const ordered = [...this.current.values(), ...this.history.values()].sort(
-      (a, b) => Date.parse(a.kickoff) - Date.parse(b.kickoff) || a.matchid - b.matchid,
-    );
-    for (const match of ordered) {
-      for (const referee of match.referees) {
-        if (referee.refereeNumber === this.ownRefereeNumber) continue;
-        const found = byNumber.get(referee.refereeNumber);
-        if (found) {
-          found.latest = referee;
-          found.matches.push([match, referee]);
-        } else {
-          byNumber.set(referee.refereeNumber, { latest: referee, matches: [[match, referee]] });
-        }
-      }
-    }
-    return [...byNumber.values()]
-      .map(({ latest, matches }) => toContact(latest, matches))
-      .sort((a, b) => swedish.compare(a.name, b.name) || a.refereeNumber.localeCompare(b.refereeNumber));
   }
 
   renderVcf(): string {
@@ -196,16 +199,47 @@ export class Phonebook {
     return this.vcf;
   }
 
-  private replace(current: Entries, history: Entries, hash = hashEntries(current, history)): void {
+  private replace(
+    current: Entries,
+    history: Entries,
+    hash = hashEntries(current, history),
+    contacts?: VcardContact[],
+  ): void {
     this.current = current;
     this.history = history;
     this.hash = hash;
     this.vcf = undefined;
-    this.contactList = undefined;
+    this.contactList = contacts;
   }
 }
 
 const swedish = new Intl.Collator("sv");
+
+function buildContacts(
+  current: Entries,
+  history: Entries,
+  ownRefereeNumber: string | undefined,
+): VcardContact[] {
+  const byNumber = new Map<string, { latest: RefereeEntry; matches: Array<[MatchEntry, RefereeEntry]> }>();
+  const ordered = [...current.values(), ...history.values()].sort(
+    (a, b) => Date.parse(a.kickoff) - Date.parse(b.kickoff) || a.matchid - b.matchid,
+  );
+  for (const match of ordered) {
+    for (const referee of match.referees) {
+      if (referee.refereeNumber === ownRefereeNumber) continue;
+      const found = byNumber.get(referee.refereeNumber);
+      if (found) {
+        found.latest = referee;
+        found.matches.push([match, referee]);
+      } else {
+        byNumber.set(referee.refereeNumber, { latest: referee, matches: [[match, referee]] });
+      }
+    }
+  }
+  return [...byNumber.values()]
+    .map(({ latest, matches }) => toContact(latest, matches))
+    .sort((a, b) => swedish.compare(a.name, b.name) || a.refereeNumber.localeCompare(b.refereeNumber));
+}
 
 function toEntry(match: Match): MatchEntry | null {
   const span = matchEventSpan(match);

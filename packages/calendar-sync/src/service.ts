@@ -100,6 +100,11 @@ export async function createCalendarSyncService(
     contacts: await phonebook.load(),
     ...(await backends.load()),
   };
+  const currentStateFiles = () => ({
+    calendar: calendar.stateFile(),
+    contacts: phonebook.stateFile(),
+    ...backends.stateFiles(),
+  });
   if (stateFiles.calendar.state === "corrupt") backends.feedStateCorrupt(stateFiles.calendar.reason);
   const clock = options.clock ?? (() => new Date());
   const pushSnapshot = (): PushSnapshot => ({
@@ -227,7 +232,7 @@ export async function createCalendarSyncService(
     redisConfig: publicConfig(config),
     resync,
     metrics,
-    stateFiles,
+    stateFiles: currentStateFiles,
     statusPage: {
       // The service's clock, which also decides what is played: "upcoming" agrees with the calendar.
       now: options.clock ?? (() => new Date()),
@@ -243,7 +248,7 @@ export async function createCalendarSyncService(
         const { lastSuccess, lastFailure, snapshotHash } = handler.health;
         // The calendar's own files; a push backend's state file is in that backend's own status.
         const stateProblems = (["calendar", "contacts"] as const).flatMap((name) => {
-          const report = stateFiles[name];
+          const report = currentStateFiles()[name];
           return report.state === "corrupt" ? [`${name}: ${report.reason}`] : [];
         });
         return { lastSuccess, lastFailure, snapshotHash, stateProblems };

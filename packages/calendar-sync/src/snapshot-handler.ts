@@ -302,8 +302,13 @@ export class SnapshotHandler {
       const before = this.options.backend.list();
       // The first snapshot into a new (or rebuilt) calendar is setup, not news.
       const firstFill = this.lastAppliedVersion === undefined;
-      const changes = await this.options.backend.apply(desired, now);
-      const contacts = await this.options.phonebook.apply(envelope.payload.matches, now);
+      // Both saved before either is shown, then shown together (see `Staged`).
+      const calendar = await this.options.backend.stage(desired, now);
+      const phonebook = await this.options.phonebook.stage(envelope.payload.matches, now);
+      calendar.show();
+      phonebook.show();
+      const changes = calendar.changes;
+      const contacts = phonebook.changes;
       this.lastAppliedHash = hash;
       await this.rememberApplied(envelope);
       const previousMatches = this.matchesById;

@@ -117,8 +117,11 @@ export function eventFor(events: FeedEvent[], matchid: number): FeedEvent | unde
   return events.find((event) => event.uid.includes(String(matchid)));
 }
 
-/** Polls until `check` stops throwing (or the timeout passes, then rethrows its last error). */
-export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 5000): Promise<T> {
+/**
+ * Polls until `check` stops throwing (or the timeout passes, then rethrows its last error). The
+ * default bound is generous because the machine may be busy; a passing check returns at once.
+ */
+export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

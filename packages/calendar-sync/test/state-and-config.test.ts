@@ -178,6 +178,26 @@ describe("state files", () => {
     });
     expect(asked).toContain("http://127.0.0.1:9/matches/latest");
     expect(t.service.stats.resyncs.http).toBe(1);
+    expect((await request(t.service.app).get("/contacts.vcf")).text).toContain("BEGIN:VCARD");
+    // Rebuilt: /health tells the files as they are now, and that they were corrupt at start.
+    const after = (await request(t.service.app).get("/health")).body.state_files;
+    expect(after.calendar).toMatchObject({ state: "ok", count: 1, at_start: { state: "corrupt" } });
+    expect(after.contacts).toMatchObject({ state: "ok", at_start: { state: "corrupt" } });
+  });
+
+  it("reports state files missing at start as saved once the first snapshot wrote them", async () => {
+    const t = await service({ dataDir: tempDir() });
+    const before = (await request(t.service.app).get("/health")).body.state_files;
+    expect(before.calendar).toEqual({ state: "missing" });
+    await request(t.service.app)
+      .post("/manual-sync")
+      .set("Authorization", `Bearer ${TOKEN}`)
+      .send([fogisMatch({ matchid: 1001 }), fogisMatch({ matchid: 1002 })])
+      .expect(200);
+    const after = (await request(t.service.app).get("/health")).body.state_files;
+    expect(after.calendar).toMatchObject({ state: "ok", count: 2, at_start: { state: "missing" } });
+    expect(after.contacts).toMatchObject({ state: "ok", at_start: { state: "missing" } });
+    expect(Date.parse(after.calendar.saved_at)).not.toBeNaN();
   });
 
   it("stops reading a resync answer from the processor at the snapshot limit and fails the resync with the reason", async () => {
@@ -237,6 +257,33 @@ describe("state files", () => {
     expect(t.service.stats.toJSON()).toMatchObject({ snapshots_failed: 1, messages_failed: 1 });
     expect(parseFeed((await request(t.service.app).get("/calendar.ics")).text).events).toHaveLength(0);
   });
+  it("shows a snapshot's calendar and phonebook together: when the phonebook cannot be saved, neither changes", async () => {
+    const dataDir = tempDir();
+    const t = await service({ dataDir });
+    const sync = (matchids: number[]) =>
+      request(t.service.app)
+        .post("/manual-sync")
+        .set("Authorization", `Bearer ${TOKEN}`)
+        .send(matchids.map((matchid) => fogisMatch({ matchid })));
+    expect((await sync([1001])).status).toBe(200);
+    const feedBefore = (await request(t.service.app).get("/calendar.ics")).text;
+    const contactsBefore = (await request(t.service.app).get("/contacts.vcf")).text;
+    expect(contactsBefore).toContain("BEGIN:VCARD");
+
+    // A directory where the phonebook's state file goes: the calendar saves, the phonebook cannot.
+    rmSync(join(dataDir, "contacts.json"));
+    mkdirSync(join(dataDir, "contacts.json"));
+    expect((await sync([1001, 1002])).status).toBe(500);
+    expect((await request(t.service.app).get("/calendar.ics")).text).toBe(feedBefore);
+    expect((await request(t.service.app).get("/contacts.vcf")).text).toBe(contactsBefore);
+    expect(t.service.stats.toJSON()).toMatchObject({ snapshots_failed: 1 });
+
+    // Once it can be saved again, the same snapshot shows in both.
+    rmSync(join(dataDir, "contacts.json"), { recursive: true });
+    expect((await sync([1001, 1002])).status).toBe(200);
+    const uids = parseFeed((await request(t.service.app).get("/calendar.ics")).text).events.map((e) => e.uid);
+    expect(uids).toEqual(["fogis-match-1001@fogis-realtime", "fogis-match-1002@fogis-realtime"]);
+  });
 });
 
 describe("HTTP-only mode (REDIS_PUBSUB_ENABLED=false)", () => {
@@ -248,6 +295,6 @@ describe("HTTP-only mode (REDIS_PUBSUB_ENABLED=false)", () => {
       parseFeed((await request(t.service.app).get("/calendar.ics")).text).events.map((event) => event.uid);
     await eventually(async () => expect(await ids()).toEqual(["fogis-match-1001@fogis-realtime"]));
     latest = pythonMatchUpdatesEnvelope([fogisMatch({ matchid: 1002 })]);
-    await eventually(async () => expect(await ids()).toEqual(["fogis-match-1002@fogis-realtime"]), 3000);
+    await eventually(async () => expect(await ids()).toEqual(["fogis-match-1002@fogis-realtime"]));
   });
 });

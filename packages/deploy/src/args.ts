@@ -166,10 +166,12 @@ const EXIT_HELP = `Exit codes:
   3  a gate failed; rolled back automatically to the last good phase
   4  a rollback failed; the stack is between phases (see the report and logs)
   5  no Docker engine answered
-  6  cannot start: no compose file or CLI, or the stack matches no phase`;
+  6  cannot start: the compose file, the --env-file or a compose CLI is missing, or the stack
+     matches no phase`;
 
-const PNPM_NOTE = `With pnpm 12, \`pnpm deploy\` runs this tool, but options are read by pnpm's own
-deploy command first: pass them as \`pnpm deploy -- --phase 2\` or \`pnpm run deploy --phase 2\`.`;
+const PNPM_NOTE = `With pnpm 12, \`pnpm deploy\` runs this tool, but options right after it are read by
+pnpm's own deploy command (\`pnpm deploy --help\` is pnpm's help): write \`pnpm run deploy --phase 2\`,
+or \`pnpm deploy -- --phase 2\`. Words pass through: \`pnpm deploy help\`, \`pnpm deploy plan\`.`;
 
 export const HELP: Record<Command | "main", string> = {
   main: `fogis-deploy: the phased rollout of Redis pub/sub onto a running FOGIS stack.
@@ -229,7 +231,8 @@ ${COMMON_HELP}`,
 
 Takes the stack back to phase N (0-3), one phase at a time, checking each phase's steady state.
 0 is the stack without Redis: both services with REDIS_PUBSUB_ENABLED=false, redis stopped.
-A stack that is not deployed, or matches no phase, is brought straight to phase N.
+A stack that matches no phase is brought straight to phase N; one that is not deployed (neither
+service runs) has nothing to roll back: the command says so, changes nothing and exits 0.
 
   --to <N>       the phase to go back to
   --json <file>  write a report of every step and check

@@ -15,7 +15,10 @@ export const EXIT = {
   rollbackFailed: 4,
   /** No Docker engine answered. */
   noEngine: 5,
-  /** The stack cannot be worked on as it is: no compose file or CLI, or it matches no phase. */
+  /**
+   * The stack cannot be worked on as it is: the compose file, the `--env-file` or a compose CLI is
+   * missing, or the stack matches no phase.
+   */
   precondition: 6,
 } as const;
 

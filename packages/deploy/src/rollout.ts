@@ -274,8 +274,13 @@ export class Rollout {
       progress.line(`Nothing to do: already at phase ${phaseLabel(target)}.`);
       return this.finish(report, "unchanged", EXIT.ok, target, `already at phase ${phaseLabel(target)}`);
     }
+    if (current.known && current.phase === null) {
+      // Never deployed (or taken down): a rollback never starts services, so there is nothing to do.
+      progress.line(`Nothing to roll back: ${current.reason}. To deploy: pnpm run deploy --phase ${target}`);
+      return this.finish(report, "unchanged", EXIT.ok, null, "nothing to roll back: not deployed");
+    }
     if (from === null) {
-      // Not deployed, or matching no phase: bring every service straight to the target's settings.
+      // Matching no phase: bring every service straight to the target's settings.
       progress.heading(`Converging on phase ${phaseLabel(target)}`);
       const settings = phase(target).settings;
       const record = await this.runPhase(

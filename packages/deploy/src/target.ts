@@ -63,7 +63,11 @@ export function resolveTarget(args: CliArgs, env: NodeJS.ProcessEnv, cwd: string
   }
   const composeDir = dirname(files[0] as string);
   const envFile = args.envFile ? resolve(base, args.envFile) : undefined;
-  if (envFile && !existsSync(envFile)) throw new PreconditionError(`env file not found: ${envFile}`);
+  if (envFile && !existsSync(envFile)) {
+    throw new PreconditionError(
+      `env file not found: ${envFile} (--env-file is relative to ${base}); give the path of your .env, or leave --env-file out to use the .env beside ${composeDir}/${basename(files[0] as string)}`,
+    );
+  }
   const project = args.projectName ?? (env.COMPOSE_PROJECT_NAME || projectNameFrom(basename(composeDir)));
   if (!/^[a-z0-9][a-z0-9_-]*$/.test(project)) {
     throw new PreconditionError(

@@ -174,6 +174,22 @@ describe("commands", () => {
     });
   });
 
+  it("rollback on a stack that was never deployed says there is nothing to roll back, exits 0 and starts nothing", async () => {
+    const fake = FakeStack.at(null);
+    const result = await cli(["rollback", "0"], { fake });
+    expect(result.code).toBe(EXIT.ok);
+    expect(result.progress).toContain("Nothing to roll back: no containers in the project");
+    expect(fake.composeLog).toEqual([]);
+  });
+
+  it("an --env-file that does not exist: exit 6, naming the file and the fix", async () => {
+    const dir = await composeDir();
+    const result = await cli(["status", "--env-file", "prod.env"], { cwd: dir });
+    expect(result.code).toBe(EXIT.precondition);
+    expect(result.stderr).toContain(`env file not found: ${join(dir, "prod.env")}`);
+    expect(result.stderr).toContain("leave --env-file out");
+  });
+
   it("rollback 0 (positional, for pnpm deploy rollback 0) works like --to 0", async () => {
     expect(parseCliArgs(["rollback", "0"]).to).toBe(0);
     const fake = FakeStack.at({ redis: true, processor: true, calendar: false });

@@ -1,6 +1,7 @@
 import { decodeEnvelope, decodeSyncRequest, KnownMatches, type RejectionCode } from "@fogis/message-schema";
+import { plainRedisClient } from "@fogis/testing";
 import fc from "fast-check";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { envelopeText, hostileBodies } from "./reliability/hostile-input.js";
 import { MatchScript } from "./reliability/match-script.js";
@@ -181,7 +182,7 @@ describe("wrong and foreign messages on the Redis channels", () => {
     const s = stack;
     await s.cycle();
     await s.waitConverged();
-    publisher = new Redis(s.redis.url);
+    publisher = plainRedisClient(s.redis.url);
     const before = invalidByReason(await s.calendarStats());
     const expected: Record<string, number> = {};
     const samples = fc.sample(hostileBodies(s.script.matches, LIMIT), { numRuns: 200, seed: SEED });
@@ -225,7 +226,7 @@ describe("wrong and foreign messages on the Redis channels", () => {
     const s = stack;
     await s.cycle();
     await s.waitConverged();
-    publisher = new Redis(s.redis.url);
+    publisher = plainRedisClient(s.redis.url);
     const statsBefore = await s.calendarStats();
     // Small ones (under 4 kB): 10,000 large ones would overrun Redis's pub/sub output buffer
     // (32 MB), and Redis would drop the subscriber, a different fault.

@@ -1,5 +1,5 @@
 import { request } from "node:http";
-import { Redis } from "ioredis";
+import { plainRedisClient } from "@fogis/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { recordFault } from "./reliability/report.js";
 import { Stack, StatusWatcher } from "./reliability/stack.js";
@@ -281,7 +281,7 @@ describe("Redis with credentials and TLS through REDIS_URL", () => {
     expect((await s.cycle()).delivery.route).toBe("redis");
     await s.waitConverged();
     // The connections really are the ACL user's.
-    const admin = new Redis(s.redis.url);
+    const admin = plainRedisClient(s.redis.url);
     const clients = String(await admin.client("LIST"));
     admin.disconnect();
     expect(clients).toMatch(/name=match-processor .*user=fogis/);
@@ -320,7 +320,7 @@ describe("Redis with credentials and TLS through REDIS_URL", () => {
     await s.change();
     expect((await s.cycle()).delivery.route).toBe("redis");
     await s.waitConverged();
-    const admin = new Redis(s.redis.url);
+    const admin = plainRedisClient(s.redis.url);
     const clients = String(await admin.client("LIST"));
     admin.disconnect();
     // Every service connection came in on the TLS port (plain-port clients show no "tls" flags

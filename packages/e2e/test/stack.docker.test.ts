@@ -4,7 +4,6 @@ import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort } from "@fogis/testing";
 import ICAL from "ical.js";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
@@ -14,8 +13,15 @@ import {
   dockerEngineAnswers,
   findComposeCli,
   NO_ENGINE_HELP,
-  runCommand,
 } from "../src/compose.js";
+import {
+  baseImageHint,
+  buildServiceImages,
+  distinctFreePorts,
+  getJson,
+  timed,
+  waitFor,
+} from "../src/docker-stack.js";
 
 /**
  * The whole stack as users run it: docker-compose.yml, the images built from this tree, `up -d`,
@@ -122,8 +128,8 @@ beforeAll(async () => {
   console.log(`[stack] ${[cli.file, ...cli.prefix].join(" ")} ${cli.version}; project ${projectName}`);
 
   try {
-    await timed("images built", () => buildImages(stack));
-    await timed("stack up and healthy", async () => {
+    await timed("stack", "images built", () => buildServiceImages(stack, Object.values(SERVICE_IMAGES)));
+    await timed("stack", "stack up and healthy", async () => {
       await stack.up();
       await waitFor("match-processor and calendar-sync answer /health", 90_000, async () => {
         return (await getJson(`${processorUrl}/health`)).ok && (await getJson(`${calendarUrl}/health`)).ok;
@@ -131,7 +137,9 @@ beforeAll(async () => {
     });
   } catch (error) {
     stepFailed = true;
-    throw new Error(`${(error as Error).message}${imageHint(error)}`);
+    throw new Error(
+      `${(error as Error).message}${baseImageHint(error, { redis: REDIS_IMAGE, node: NODE_IMAGE })}`,
+    );
   }
 });
 
@@ -251,29 +259,6 @@ describe("the stack in docker compose", () => {
 
 // --- helpers ---------------------------------------------------------------------------------
 
-interface JsonResponse {
-  ok: boolean;
-  status: number;
-  body: Record<string, unknown>;
-}
-
-async function getJson(url: string, init: RequestInit = {}): Promise<JsonResponse> {
-  try {
-    const response = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
-    const text = await response.text();
-    let body: Record<string, unknown> = {};
-    try {
-      body = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      body = { text };
-    }
-    return { ok: response.ok, status: response.status, body };
-  } catch (error) {
-    // Not listening yet (or restarting): a status the caller can wait on.
-    return { ok: false, status: 0, body: { error: (error as Error).message } };
-  }
-}
-
 interface RedisStatusBody extends Record<string, unknown> {
   status?: string;
   redis_status?: Record<string, boolean>;
@@ -332,68 +317,6 @@ async function writeMatchList(matches: Record<string, unknown>[]): Promise<void>
 
 function renameHomeTeam(matches: Record<string, unknown>[], name: string): Record<string, unknown>[] {
   return matches.map((match) => (match.matchid === CHANGED_MATCH_ID ? { ...match, lag1namn: name } : match));
-}
-
-/** Polls `probe` every half second until it answers something truthy; throws naming what never happened. */
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>) {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value) return value as T;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) {
-      const why = lastError ? ` (last error: ${(lastError as Error).message})` : "";
-      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${why}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
-
-async function timed<T>(what: string, step: () => Promise<T>): Promise<T> {
-  const started = performance.now();
-  const result = await step();
-  console.log(`[stack] ${what} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  return result;
-}
-
-/** Builds both service images; an image a rebuild replaced is removed (unless a container uses it). */
-async function buildImages(project: ComposeProject): Promise<void> {
-  const before = await Promise.all(Object.values(SERVICE_IMAGES).map(imageId));
-  await project.build(["match-processor", "calendar-sync"]);
-  const after = await Promise.all(Object.values(SERVICE_IMAGES).map(imageId));
-  for (const [index, previous] of before.entries()) {
-    if (previous && previous !== after[index]) {
-      await runCommand("docker", ["rmi", previous]).catch(() => undefined);
-    }
-  }
-}
-
-async function imageId(name: string): Promise<string | undefined> {
-  try {
-    return (await runCommand("docker", ["image", "inspect", "--format", "{{.Id}}", name])).stdout.trim();
-  } catch {
-    return undefined;
-  }
-}
-
-function imageHint(error: unknown): string {
-  const message = String((error as Error).message);
-  if (!/pull|registry|manifest|no such host|not found/i.test(message)) return "";
-  return (
-    `\nREDIS_IMAGE=${REDIS_IMAGE}, NODE_IMAGE=${NODE_IMAGE}: without a reachable registry, build local ` +
-    "base images (bash scripts/docker/build-local-images.sh) and set " +
-    "REDIS_IMAGE=fogis-local/redis:7 NODE_IMAGE=fogis-local/node:24."
-  );
-}
-
-async function distinctFreePorts(count: number): Promise<number[]> {
-  const ports = new Set<number>();
-  while (ports.size < count) ports.add(await freePort());
-  return [...ports];
 }
 
 /** What Redis answers a PING from the host without a password (one round trip over TCP). */

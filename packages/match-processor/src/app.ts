@@ -33,7 +33,7 @@ export function createApp(deps: AppDeps): Express {
   // Liveness only: answers while the process runs, whatever Redis or FOGIS do.
   app.get("/health", (_req, res) => {
     res.json({
-      status: "ok",
+      status: "healthy",
       service: SERVICE_NAME,
       timestamp: new Date().toISOString(),
       uptime_seconds: Math.round((Date.now() - startedAt) / 1000),

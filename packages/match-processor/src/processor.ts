@@ -521,8 +521,10 @@ export class MatchProcessor {
         durationMs: result.duration_ms,
         matches: result.total_matches,
         receivers: result.delivery.receivers,
+        ...(result.error ? { err: result.error } : {}),
       },
-      `cycle ${result.cycle} ${result.outcome}`,
+      // The reason belongs in the line a person reads, not only in /redis-status.
+      `cycle ${result.cycle} ${result.outcome}${result.error ? `: ${result.error}` : ""}`,
     );
     return result;
   }

@@ -5,7 +5,7 @@ import type { ProcessorConfig } from "./config.js";
 import { SERVICE_NAME } from "./config.js";
 import { SnapshotDelivery } from "./delivery.js";
 import { MatchProcessor } from "./processor.js";
-import { createMatchSource } from "./sources.js";
+import { createMatchSource, type MatchSource } from "./sources.js";
 import { StateStore } from "./state-store.js";
 
 /** Wires config into a running service: Redis link, source, state, delivery, schedule, HTTP. */
@@ -63,6 +63,7 @@ export async function startProcessorService(
     redisUrl: redactUrl(config.redisUrl),
     trustProxy: config.trustProxy,
   });
+  if (config.source.kind === "file") await warnIfUnreadable(source, config.intervalSeconds, logger);
   const { server, port } = await listen(app, config.port, config.host);
   logger.info(
     {
@@ -102,4 +103,24 @@ export async function startProcessorService(
       await link?.close();
     },
   };
+}
+
+/**
+ * A MATCH_SOURCE_FILE that cannot be read is nearly always a typo or a missing mount. Say so at
+ * start, loudly and with the fix, instead of only as a failed cycle in a stream of log lines. The
+ * service keeps running: the file is read again every cycle, so fixing it needs no restart.
+ */
+async function warnIfUnreadable(source: MatchSource, intervalSeconds: number, logger: Logger): Promise<void> {
+  try {
+    await source.fetchMatches();
+  } catch (error) {
+    const again =
+      intervalSeconds > 0
+        ? `it is read again every cycle (SERVICE_INTERVAL=${intervalSeconds} s)`
+        : "it is read again on POST /process";
+    logger.error(
+      { event: "source_unusable", source: source.description, err: (error as Error).message },
+      `NO MATCH LIST: ${(error as Error).message}. Fix: point MATCH_SOURCE_FILE at a readable JSON match list (an array, {"matchlista": [...]} or FOGIS' {"d": {"matchlista": [...]}}; a relative path is taken from ${process.cwd()}); ${again}, and the calendar keeps what it has until then`,
+    );
+  }
 }

@@ -130,7 +130,7 @@ describe("GET /health and /redis-status", () => {
   it("/health answers while Redis is unreachable (liveness only)", async () => {
     const { app } = await appWith({ redisUrl: "redis://127.0.0.1:1", waitForRedis: false });
     const response = await request(app).get("/health").expect(200);
-    expect(response.body).toMatchObject({ status: "ok", service: "match-processor" });
+    expect(response.body).toMatchObject({ status: "healthy", service: "match-processor" });
   });
 
   it("/redis-status: pass with Redis up, with delivery counters and no secrets", async () => {

@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Channels, resolveChannels } from "@fogis/message-schema";
 import { createLogger, createMetricsRegistry, RedisLink } from "@fogis/runtime";
-import { Redis } from "ioredis";
+import { plainRedisClient } from "@fogis/testing";
+import type { Redis } from "ioredis";
 import {
   MatchProcessor,
   type MatchProcessorOptions,
@@ -105,8 +106,7 @@ export class Subscriber {
   readonly client: Redis;
 
   private constructor(url: string) {
-    this.client = new Redis(url, { maxRetriesPerRequest: null, retryStrategy: () => 100 });
-    this.client.on("error", () => {});
+    this.client = plainRedisClient(url, { maxRetriesPerRequest: null, retryStrategy: () => 100 });
     this.client.on("message", (channel: string, text: string) => {
       this.messages.push({ channel, text, json: JSON.parse(text) });
     });

@@ -198,22 +198,46 @@ export function jsonErrorHandler(
   };
 }
 
-/** Listens and resolves with the server and the port actually bound (useful with port 0). */
+/**
+ * Listens and resolves with the server and the port actually bound (useful with port 0). A port
+ * that is taken or not allowed rejects with a message naming the port and the variable to change.
+ */
 export async function listen(
   app: Express,
   port: number,
   host = "0.0.0.0",
 ): Promise<{ server: Server; port: number }> {
   return new Promise((resolve, reject) => {
+    const failed = (error: Error) => reject(explainListenError(error, port, host));
     const server = app.listen(port, host, (error?: Error) => {
       if (error) {
-        reject(error);
+        failed(error);
         return;
       }
       resolve({ server, port: (server.address() as AddressInfo).port });
     });
-    server.on("error", reject);
+    server.on("error", failed);
   });
+}
+
+function explainListenError(error: Error, port: number, host: string): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  const where = `${host}:${port}`;
+  if (code === "EADDRINUSE") {
+    return new Error(
+      `port ${port} is already in use (${where}): stop what listens there, or set PORT to a free port (0 picks any)`,
+      { cause: error },
+    );
+  }
+  if (code === "EACCES") {
+    return new Error(`not allowed to listen on ${where}: set PORT to 1024 or above`, { cause: error });
+  }
+  if (code === "EADDRNOTAVAIL") {
+    return new Error(`${host} is not an address of this machine: set HOST (e.g. 0.0.0.0 or 127.0.0.1)`, {
+      cause: error,
+    });
+  }
+  return error;
 }
 
 /** Stops accepting connections and closes idle keep-alive sockets so close() does not wait on them. */

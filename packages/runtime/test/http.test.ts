@@ -1,7 +1,14 @@
 import { Writable } from "node:stream";
 import request from "supertest";
 import { describe, expect, it } from "vitest";
-import { createBaseApp, createLogger, jsonErrorHandler, type TrustProxy } from "../src/index.js";
+import {
+  closeServer,
+  createBaseApp,
+  createLogger,
+  jsonErrorHandler,
+  listen,
+  type TrustProxy,
+} from "../src/index.js";
 
 const TOKEN = "a-very-secret-token-1234";
 
@@ -138,5 +145,20 @@ describe("JSON errors", () => {
       .send({ blob: "x".repeat(5000) })
       .expect(413);
     expect(big.body.error).toMatch(/size limit/);
+  });
+});
+
+describe("listen", () => {
+  it("names the port and the variable to change when the port is taken", async () => {
+    const { app } = appWithLogs();
+    const first = await listen(app, 0, "127.0.0.1");
+    try {
+      const second = listen(appWithLogs().app, first.port, "127.0.0.1");
+      await expect(second).rejects.toThrow(
+        `port ${first.port} is already in use (127.0.0.1:${first.port}): stop what listens there, or set PORT to a free port (0 picks any)`,
+      );
+    } finally {
+      await closeServer(first.server);
+    }
   });
 });

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Redis, type RedisOptions } from "ioredis";
 
 /**
  * One way for every test to get a real Redis (STYLE.md: one Redis helper for tests).
@@ -103,6 +104,17 @@ let redisServerBinary: boolean | undefined;
 function hasRedisServerBinary(): boolean {
   redisServerBinary ??= spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0;
   return redisServerBinary;
+}
+
+/**
+ * A plain ioredis client, as a third party (or the Python services) would use Redis: to publish,
+ * subscribe or look at keys from a test. Tests stop, kill and freeze Redis, so connection errors are
+ * expected: they are handled here instead of being printed as "[ioredis] Unhandled error event".
+ */
+export function plainRedisClient(url: string, options: RedisOptions = {}): Redis {
+  const client = new Redis(url, options);
+  client.on("error", () => {});
+  return client;
 }
 
 export async function freePort(): Promise<number> {

@@ -1,6 +1,5 @@
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RedisHandle, startRedis } from "../src/index.js";
+import { plainRedisClient, type RedisHandle, startRedis } from "../src/index.js";
 
 const quiet = {
   lazyConnect: true,
@@ -19,8 +18,8 @@ describe("the test Redis helper", () => {
   });
 
   it("gives a real Redis that carries PUBLISH to a SUBSCRIBE", async () => {
-    const sub = new Redis(redis.url, quiet);
-    const pub = new Redis(redis.url, quiet);
+    const sub = plainRedisClient(redis.url, quiet);
+    const pub = plainRedisClient(redis.url, quiet);
     try {
       await Promise.all([sub.connect(), pub.connect()]);
       const received = new Promise<string>((resolve) =>
@@ -36,7 +35,7 @@ describe("the test Redis helper", () => {
   });
 
   it("stops, restarts on the same port, and freezes", async () => {
-    const client = new Redis(redis.url, quiet);
+    const client = plainRedisClient(redis.url, quiet);
     try {
       await client.connect();
       expect(await client.ping()).toBe("PONG");
@@ -65,9 +64,9 @@ describe("the test Redis helper", () => {
 
   it("starts a password-protected Redis whose URL carries the password", async () => {
     const secured = await startRedis({ owned: true, password: "s3cret/with:chars" });
-    const anonymous = new Redis({ port: secured.port, host: "127.0.0.1", ...quiet });
+    const anonymous = plainRedisClient(`redis://127.0.0.1:${secured.port}`, quiet);
     anonymous.on("error", () => {});
-    const authed = new Redis(secured.url, quiet);
+    const authed = plainRedisClient(secured.url, quiet);
     try {
       await authed.connect();
       expect(await authed.ping()).toBe("PONG");

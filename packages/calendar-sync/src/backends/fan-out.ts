@@ -1,6 +1,6 @@
 import type { Registry } from "@fogis/runtime";
 import type { Logger } from "pino";
-import type { StateLoadReport } from "../calendar-backend.js";
+import { type StateFileReport, StateFileStatus, type StateLoadReport } from "../calendar-backend.js";
 import { BackendMetrics } from "./backend-metrics.js";
 import type { BackendStatus, PushBackend, PushSnapshot } from "./push-backend.js";
 import { PushRunner, type RetryPolicy } from "./push-runner.js";
@@ -38,6 +38,7 @@ export class BackendFanOut {
   private feedSuccess: Date | undefined;
   private feedFailure: { at: Date; message: string } | undefined;
   private feedStateProblem: string | undefined;
+  private readonly stateFileStatus = new Map<PushRunner, StateFileStatus>();
   private readonly feedCounters: BackendStatus["counters"] = {
     syncs: 0,
     failures: 0,
@@ -71,10 +72,30 @@ export class BackendFanOut {
     this.observeFeed();
   }
 
-  /** Loads every push backend's state file, by backend name (for /health's `state_files`). */
+  /** Loads every push backend's state file, by backend name. */
   async load(): Promise<Record<string, StateLoadReport>> {
     const reports: Record<string, StateLoadReport> = {};
-    for (const runner of this.runners) reports[runner.backend.name] = await runner.backend.load();
+    for (const runner of this.runners) {
+      const file = new StateFileStatus();
+      this.stateFileStatus.set(runner, file);
+      reports[runner.backend.name] = file.loaded(await runner.backend.load());
+    }
+    return reports;
+  }
+
+  /**
+   * Every push backend's state file now, by backend name (for /health's `state_files`): a backend
+   * saves its state as it syncs, so after a successful sync its file is there whatever it was at start.
+   */
+  stateFiles(): Record<string, StateFileReport> {
+    const reports: Record<string, StateFileReport> = {};
+    for (const runner of this.runners) {
+      const file = this.stateFileStatus.get(runner);
+      if (!file) continue;
+      const synced = runner.status().lastSuccess;
+      if (synced) file.saved(new Date(synced));
+      reports[runner.backend.name] = file.report();
+    }
     return reports;
   }
 

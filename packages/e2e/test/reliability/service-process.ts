@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -31,35 +31,6 @@ export function builtMain(service: ServiceName): string {
     throw new Error(`${main} is missing: run \`pnpm build\` first (pnpm test:reliability does).`);
   }
   return main;
-}
-
-/**
- * Fails with the fix when a service's dist/ is older than its sources or those of the packages it
- * uses: the suite tests what `pnpm build` made. Checked once, before the run (global setup).
- */
-export function assertBuilt(service: ServiceName): void {
-  builtMain(service);
-  for (const pkg of [service, "runtime", "message-schema"]) {
-    const source = newestFile(join(repoRoot, "packages", pkg, "src"), ".ts");
-    const built = newestFile(join(repoRoot, "packages", pkg, "dist"), ".js");
-    if (source && (!built || source.mtimeMs > built.mtimeMs)) {
-      throw new Error(
-        `${source.path} is newer than packages/${pkg}/dist: run \`pnpm build\` first (pnpm test:reliability does).`,
-      );
-    }
-  }
-}
-
-function newestFile(dir: string, suffix: string): { path: string; mtimeMs: number } | undefined {
-  if (!existsSync(dir)) return undefined;
-  let newest: { path: string; mtimeMs: number } | undefined;
-  for (const name of readdirSync(dir, { recursive: true, encoding: "utf8" })) {
-    if (!name.endsWith(suffix)) continue;
-    const path = join(dir, name);
-    const mtimeMs = statSync(path).mtimeMs;
-    if (!newest || mtimeMs > newest.mtimeMs) newest = { path, mtimeMs };
-  }
-  return newest;
 }
 
 export interface ServiceProcessOptions {

@@ -2,7 +2,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DeliveryCounters } from "@fogis/match-processor";
-import { freePort, type RedisHandle, type StartRedisOptions, startRedis } from "@fogis/testing";
+import {
+  freePort,
+  type RedisHandle,
+  type SentinelGroup,
+  type SentinelGroupOptions,
+  type StartRedisOptions,
+  startRedis,
+  startSentinelGroup,
+} from "@fogis/testing";
 import { calendarDifferences, parseFeed, wrongMatchIds } from "./calendar.js";
 import { type MatchChange, MatchScript } from "./match-script.js";
 import { builtMain, ServiceProcess } from "./service-process.js";
@@ -12,6 +20,10 @@ import { builtMain, ServiceProcess } from "./service-process.js";
  * it), match-processor and calendar-sync as real processes, and a match list in a temp file the
  * test rewrites. Cycles run only when the test asks (`SERVICE_INTERVAL=0`, `POST /process`), so
  * every run makes the same changes at the same moments.
+ *
+ * With `sentinel`, Redis is a Sentinel deployment (master, replica, sentinels) that both services
+ * reach through REDIS_SENTINELS; with `calendars`, several calendar-sync replicas subscribe, and
+ * the processor's HTTP fallback reaches only the first.
  */
 
 export const API_TOKEN = "reliability-api-token-5f0c9e2d41";
@@ -19,6 +31,10 @@ export const API_TOKEN = "reliability-api-token-5f0c9e2d41";
 export interface StackOptions {
   /** Options for the owned redis-server (password, extra args). */
   redis?: Omit<StartRedisOptions, "owned" | "kind">;
+  /** Redis Sentinel instead of one redis-server: `redis` is then the first master. */
+  sentinel?: SentinelGroupOptions;
+  /** calendar-sync replicas (default 1); the first is the processor's fallback target. */
+  calendars?: number;
   /** REDIS_URL for both services; defaults to the owned server's URL. */
   redisUrl?: (redis: RedisHandle) => string;
   processorEnv?: Record<string, string>;
@@ -57,14 +73,20 @@ export class Stack {
   readonly processorDataDir: string;
   readonly calendarDataDir: string;
   readonly apiToken: string;
+  /** The first calendar-sync (the processor's HTTP fallback target). */
+  readonly calendar: ServiceProcess;
 
   private constructor(
     readonly redis: RedisHandle,
     readonly processor: ServiceProcess,
-    readonly calendar: ServiceProcess,
+    /** Every calendar-sync replica, the fallback target first. */
+    readonly calendars: ServiceProcess[],
     readonly script: MatchScript,
     dirs: { dir: string; apiToken: string },
+    /** Set when Redis is a Sentinel deployment. */
+    readonly sentinel: SentinelGroup | undefined,
   ) {
+    this.calendar = calendars[0] as ServiceProcess;
     this.dir = dirs.dir;
     this.apiToken = dirs.apiToken;
     this.matchFile = join(this.dir, "matches.json");
@@ -75,12 +97,18 @@ export class Stack {
   static async create(options: StackOptions = {}): Promise<Stack> {
     builtMain("match-processor");
     builtMain("calendar-sync");
-    const redis = await startRedis({ ...options.redis, owned: true, kind: "server" });
+    const sentinel = options.sentinel ? await startSentinelGroup(options.sentinel) : undefined;
+    const redis = sentinel
+      ? (sentinel.nodes[0] as RedisHandle)
+      : await startRedis({ ...options.redis, owned: true, kind: "server" });
     const dir = mkdtempSync(join(tmpdir(), "fogis-reliability-"));
     const apiToken = options.apiToken ?? API_TOKEN;
-    const [processorPort, calendarPort] = [await freePort(), await freePort()];
-    const redisUrl = options.redisUrl?.(redis) ?? redis.url;
-    const common = { API_TOKEN: apiToken, REDIS_URL: redisUrl, LOG_LEVEL: "info", ...options.commonEnv };
+    const calendarCount = options.calendars ?? 1;
+    const processorPort = await freePort();
+    const calendarPorts: number[] = [];
+    for (let i = 0; i < calendarCount; i++) calendarPorts.push(await freePort());
+    const redisEnv = sentinel ? sentinel.env() : { REDIS_URL: options.redisUrl?.(redis) ?? redis.url };
+    const common = { API_TOKEN: apiToken, ...redisEnv, LOG_LEVEL: "info", ...options.commonEnv };
     const processor = new ServiceProcess({
       service: "match-processor",
       port: processorPort,
@@ -89,28 +117,35 @@ export class Stack {
         DATA_DIR: join(dir, "processor-data"),
         MATCH_SOURCE_FILE: join(dir, "matches.json"),
         SERVICE_INTERVAL: "0",
-        CALENDAR_SYNC_URL: `http://127.0.0.1:${calendarPort}`,
+        CALENDAR_SYNC_URL: `http://127.0.0.1:${calendarPorts[0]}`,
         ...options.processorEnv,
       },
     });
-    const calendar = new ServiceProcess({
-      service: "calendar-sync",
-      port: calendarPort,
-      env: {
-        ...common,
-        DATA_DIR: join(dir, "calendar-data"),
-        PROCESSOR_URL: `http://127.0.0.1:${processorPort}`,
-        ...options.calendarEnv,
-      },
-    });
-    const stack = new Stack(redis, processor, calendar, options.script ?? new MatchScript(), {
-      dir,
-      apiToken,
-    });
+    const calendars = calendarPorts.map(
+      (port, index) =>
+        new ServiceProcess({
+          service: "calendar-sync",
+          port,
+          env: {
+            ...common,
+            DATA_DIR: join(dir, index === 0 ? "calendar-data" : `calendar-data-${index + 1}`),
+            PROCESSOR_URL: `http://127.0.0.1:${processorPort}`,
+            ...options.calendarEnv,
+          },
+        }),
+    );
+    const stack = new Stack(
+      redis,
+      processor,
+      calendars,
+      options.script ?? new MatchScript(),
+      { dir, apiToken },
+      sentinel,
+    );
     if (options.start !== false) {
       try {
         await stack.writeMatches();
-        await Promise.all([calendar.start(), processor.start()]);
+        await Promise.all([...calendars.map((calendar) => calendar.start()), processor.start()]);
       } catch (error) {
         // The test never gets the stack to close: leave no redis-server or service behind.
         await stack.close();
@@ -143,8 +178,8 @@ export class Stack {
     return (await this.processor.getJson<RedisStatus>("/redis-status")).body;
   }
 
-  async calendarStatus(): Promise<RedisStatus> {
-    return (await this.calendar.getJson<RedisStatus>("/redis-status")).body;
+  async calendarStatus(calendar = this.calendar): Promise<RedisStatus> {
+    return (await calendar.getJson<RedisStatus>("/redis-status")).body;
   }
 
   async counters(): Promise<DeliveryCounters> {
@@ -173,25 +208,32 @@ export class Stack {
     return total;
   }
 
-  async calendarStats(): Promise<Record<string, unknown>> {
-    const { body } = await this.calendar.getJson<{ stats: Record<string, unknown> }>("/redis-stats");
+  async calendarStats(calendar = this.calendar): Promise<Record<string, unknown>> {
+    const { body } = await calendar.getJson<{ stats: Record<string, unknown> }>("/redis-stats");
     return body.stats;
   }
 
-  async events() {
-    const feedToken = this.calendar.env.FEED_TOKEN;
+  async events(calendar = this.calendar) {
+    const feedToken = calendar.env.FEED_TOKEN;
     const path = feedToken ? `/calendar.ics?token=${encodeURIComponent(feedToken)}` : "/calendar.ics";
-    const { status, text } = await this.calendar.getText(path);
+    const { status, text } = await calendar.getText(path);
     if (status !== 200) throw new Error(`/calendar.ics answered ${status}`);
     return parseFeed(text);
   }
 
-  /** How the calendar differs from the current match list (empty: equal). */
+  /** How the calendars differ from the current match list (empty: every replica equals it). */
   async differences(): Promise<string[]> {
-    return calendarDifferences(await this.events(), this.script.matches);
+    const problems: string[] = [];
+    for (const [index, calendar] of this.calendars.entries()) {
+      const found = calendarDifferences(await this.events(calendar), this.script.matches);
+      problems.push(
+        ...(this.calendars.length > 1 ? found.map((p) => `calendar-sync ${index + 1}: ${p}`) : found),
+      );
+    }
+    return problems;
   }
 
-  /** Waits until the calendar equals the current list; answers how long that took (ms). */
+  /** Waits until every calendar equals the current list; answers how long that took (ms). */
   async waitConverged(timeoutMs = 15_000): Promise<number> {
     const started = performance.now();
     let last: string[] = [];
@@ -207,15 +249,21 @@ export class Stack {
     throw new Error(`calendar did not converge within ${timeoutMs} ms:\n  ${last.slice(0, 10).join("\n  ")}`);
   }
 
-  /** Of `changes`, how many the calendar shows (a change to a match whose event differs from the list is lost). */
+  /**
+   * Of `changes`, how many every calendar shows (a change to a match whose event differs from the
+   * list, in any replica, is lost).
+   */
   async reached(changes: readonly MatchChange[]): Promise<number> {
-    const wrong = wrongMatchIds(await this.events(), this.script.matches);
+    const wrong = new Set<number>();
+    for (const calendar of this.calendars) {
+      for (const id of wrongMatchIds(await this.events(calendar), this.script.matches)) wrong.add(id);
+    }
     return changes.filter((change) => !wrong.has(change.matchid)).length;
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.processor.stop("SIGKILL"), this.calendar.stop("SIGKILL")]);
-    await this.redis.close();
+    await Promise.all([this.processor, ...this.calendars].map((service) => service.stop("SIGKILL")));
+    await (this.sentinel ?? this.redis).close();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -255,12 +303,15 @@ export async function timeUntil(
   }
 }
 
+/** A service the watcher samples: the processor, the first calendar-sync, or replica n (from 2). */
+export type WatchedService = "processor" | "calendar" | `calendar-${number}`;
+
 /**
- * Polls both services' `/redis-status` in the background (every 50 ms) and remembers when each
+ * Polls every service's `/redis-status` in the background (every 50 ms) and remembers when each
  * one's verdict changed, so a test can time detection and recovery while it goes on making changes.
  */
 export class StatusWatcher {
-  private readonly samples: Array<{ at: number; service: "processor" | "calendar"; status: string }> = [];
+  private readonly samples: Array<{ at: number; service: WatchedService; status: string }> = [];
   private stopped = false;
   private readonly loop: Promise<void>;
 
@@ -268,13 +319,22 @@ export class StatusWatcher {
     this.loop = this.run();
   }
 
+  /** Every service watched: the processor and each calendar-sync replica. */
+  get services(): WatchedService[] {
+    return [
+      "processor",
+      ...this.stack.calendars.map((_, i): WatchedService => (i === 0 ? "calendar" : `calendar-${i + 1}`)),
+    ];
+  }
+
   /** First moment at or after `since` when `service` answered `status` (or, with `not`, anything else). */
-  firstAfter(
-    service: "processor" | "calendar",
-    since: number,
-    match: (status: string) => boolean,
-  ): number | undefined {
+  firstAfter(service: WatchedService, since: number, match: (status: string) => boolean): number | undefined {
     return this.samples.find((s) => s.service === service && s.at >= since && match(s.status))?.at;
+  }
+
+  /** Verdicts of `service` sampled at or after `since`. */
+  statusesSince(service: WatchedService, since: number): string[] {
+    return this.samples.filter((s) => s.service === service && s.at >= since).map((s) => s.status);
   }
 
   /** Waits until both services answered a verdict matching `match` after `since`; answers the later moment. */
@@ -284,18 +344,17 @@ export class StatusWatcher {
     timeoutMs: number,
     what: string,
   ): Promise<number> {
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      const processor = this.firstAfter("processor", since, match);
-      const calendar = this.firstAfter("calendar", since, match);
-      if (processor !== undefined && calendar !== undefined) return Math.max(processor, calendar);
-      if (performance.now() > deadline) {
-        throw new Error(
-          `${what}: processor ${processor ?? "no"}, calendar-sync ${calendar ?? "no"} within ${timeoutMs} ms`,
-        );
-      }
-      await sleep(25);
-    }
+    return this.each(["processor", "calendar"], since, match, timeoutMs, what);
+  }
+
+  /** `both`, for every service: the processor and each calendar-sync replica. */
+  async all(
+    since: number,
+    match: (status: string) => boolean,
+    timeoutMs: number,
+    what: string,
+  ): Promise<number> {
+    return this.each(this.services, since, match, timeoutMs, what);
   }
 
   async stop(): Promise<void> {
@@ -303,20 +362,42 @@ export class StatusWatcher {
     await this.loop;
   }
 
+  private async each(
+    services: WatchedService[],
+    since: number,
+    match: (status: string) => boolean,
+    timeoutMs: number,
+    what: string,
+  ): Promise<number> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const moments = services.map((service) => this.firstAfter(service, since, match));
+      if (moments.every((at) => at !== undefined)) return Math.max(...(moments as number[]));
+      if (performance.now() > deadline) {
+        const seen = services.map((service, i) => `${service} ${moments[i] === undefined ? "no" : "yes"}`);
+        throw new Error(`${what}: ${seen.join(", ")} within ${timeoutMs} ms`);
+      }
+      await sleep(25);
+    }
+  }
+
   private async run(): Promise<void> {
+    const services = this.services;
     while (!this.stopped) {
-      const sample = async (service: "processor" | "calendar") => {
+      const sample = async (service: WatchedService, index: number) => {
         let status = "unreachable";
         try {
           status = (
-            service === "processor" ? await this.stack.processorStatus() : await this.stack.calendarStatus()
+            service === "processor"
+              ? await this.stack.processorStatus()
+              : await this.stack.calendarStatus(this.stack.calendars[index - 1])
           ).status;
         } catch {
           // A stopped service: keep "unreachable".
         }
         this.samples.push({ at: performance.now(), service, status });
       };
-      await Promise.all([sample("processor"), sample("calendar")]);
+      await Promise.all(services.map(sample));
       await sleep(50);
     }
   }

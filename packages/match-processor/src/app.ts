@@ -10,6 +10,7 @@ import {
 import type { Express } from "express";
 import { SERVICE_NAME } from "./config.js";
 import type { SnapshotDelivery } from "./delivery.js";
+import type { ChangeNotifier } from "./notifications/index.js";
 import { type MatchProcessor, ProcessorStoppedError } from "./processor.js";
 
 /** The HTTP surface (DESIGN §8), built from its parts so tests drive it in-process. */
@@ -23,6 +24,8 @@ export interface AppDeps {
   redisUrl?: string;
   /** TRUST_PROXY (default: the TCP peer is the client). */
   trustProxy?: TrustProxy;
+  /** Its targets are shown on /redis-status (never the reason for its overall status). */
+  notifier?: ChangeNotifier | null;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -89,6 +92,8 @@ export function createApp(deps: AppDeps): Express {
               created_at: latest.timestamp,
             }
           : null,
+        // One entry per configured target: {name, kind, status, lastSuccess, lastError, …}.
+        notifications: deps.notifier?.status ?? [],
       },
     });
     res.status(httpStatusFor(report.status)).json(report);

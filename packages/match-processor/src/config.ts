@@ -10,6 +10,12 @@ import {
   type TrustProxy,
 } from "@fogis/runtime";
 import { z } from "zod";
+import {
+  checkNotificationEnv,
+  type NotificationConfig,
+  notificationConfigFrom,
+  notificationEnv,
+} from "./notifications/config.js";
 
 /**
  * The processor's one config loader (DESIGN §9): the shared variables plus the processor's own,
@@ -43,9 +49,11 @@ export const processorEnvSchema = z
     FOGIS_API_TIMEOUT_SECONDS: envInteger(30, { min: 1, max: 600 }),
     /** The largest match list read (file or HTTP answer); a larger one fails the cycle. */
     MAX_SOURCE_BYTES: envInteger(DEFAULT_MAX_SOURCE_BYTES, { min: 1024, max: 1024 * 1024 * 1024 }),
+    ...notificationEnv,
   })
   .superRefine((env, ctx) => {
     checkSentinelEnv(env, ctx);
+    checkNotificationEnv(env, ctx);
     if (env.MATCH_SOURCE_FILE && env.FOGIS_API_CLIENT_URL) {
       ctx.addIssue({
         code: "custom",
@@ -77,6 +85,8 @@ export interface ProcessorConfig {
   heartbeatSeconds: number;
   /** TRUST_PROXY: how the client address is found behind a reverse proxy. */
   trustProxy: TrustProxy;
+  /** DESIGN §12: who is told about changes, in which language, from which priority. */
+  notifications: NotificationConfig;
 }
 
 /** Reads and validates the environment; throws `ConfigError` (from @fogis/runtime) naming each bad variable. */
@@ -108,5 +118,6 @@ export function loadProcessorConfig(env: Record<string, string | undefined>): Pr
     calendarSyncUrl: parsed.CALENDAR_SYNC_URL,
     heartbeatSeconds: parsed.SNAPSHOT_HEARTBEAT_SECONDS,
     trustProxy: parsed.TRUST_PROXY,
+    notifications: notificationConfigFrom(parsed),
   };
 }

@@ -5,6 +5,7 @@ export * from "./delivery.js";
 export * from "./demo-matches.js";
 export * from "./match-list.js";
 export * from "./metrics.js";
+export * from "./notifications/index.js";
 export * from "./processor.js";
 export * from "./service.js";
 export * from "./sources.js";

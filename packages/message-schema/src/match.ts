@@ -1,5 +1,13 @@
 import { z } from "zod";
-import { parseTid, stockholmLocalToUtc, toStockholmLocal } from "./time.js";
+import {
+  KICKOFF_CLOCK_OR_UNSET_PATTERN,
+  KICKOFF_CLOCK_PATTERN,
+  MATCH_DATE_PATTERN,
+  parseTid,
+  stockholmLocalToUtc,
+  TID_PATTERN,
+  toStockholmLocal,
+} from "./time.js";
 
 /**
  * The FOGIS match as the referee's match list delivers it (DESIGN §3). The fields this project
@@ -41,10 +49,8 @@ export const TeamContactSchema = z.looseObject({
   reserv: z.boolean().nullish(),
 });
 
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
-const CLOCK = /^\d{1,2}:\d{2}$/;
-/** `avsparkstid`: HH:MM, or empty / null when FOGIS has not set a kick-off time yet. */
-const CLOCK_OR_UNSET = /^(\d{1,2}:\d{2})?$/;
+/** A match needs at least one of these to have a kick-off (the JSON Schema says so too). */
+export const KICKOFF_FIELDS = ["tid", "speldatum"] as const;
 
 export const MatchSchema = z
   .looseObject({
@@ -58,14 +64,13 @@ export const MatchSchema = z
     anlaggningnamn: optionalText,
     anlaggningLatitud: z.number().nullish(),
     anlaggningLongitud: z.number().nullish(),
-    tid: z
+    // Patterns, not refinements: the JSON Schema carries them as they are (see time.ts).
+    tid: z.string().regex(TID_PATTERN, 'expected "/Date(<epoch ms>)/" or an ISO-8601 time').optional(),
+    speldatum: z.string().regex(MATCH_DATE_PATTERN, "expected a date YYYY-MM-DD").optional(),
+    avsparkstid: z
       .string()
-      .refine((value) => parseTid(value) !== null, {
-        message: 'expected "/Date(<epoch ms>)/" or an ISO-8601 time',
-      })
-      .optional(),
-    speldatum: z.string().regex(DATE, "expected YYYY-MM-DD").optional(),
-    avsparkstid: z.string().regex(CLOCK_OR_UNSET, "expected HH:MM, or empty when not set").nullish(),
+      .regex(KICKOFF_CLOCK_OR_UNSET_PATTERN, "expected HH:MM, or empty when not set")
+      .nullish(),
     tavlingnamn: optionalText,
     installd: z.boolean().nullish(),
     uppskjuten: z.boolean().nullish(),
@@ -73,7 +78,7 @@ export const MatchSchema = z
     domaruppdraglista: z.array(RefereeSchema).nullish(),
     kontaktpersoner: z.array(TeamContactSchema).nullish(),
   })
-  .refine((match) => match.tid !== undefined || match.speldatum !== undefined, {
+  .refine((match) => KICKOFF_FIELDS.some((field) => match[field] !== undefined), {
     message: "a match needs a kick-off: 'tid' or 'speldatum'",
     path: ["tid"],
   });
@@ -91,11 +96,11 @@ export function matchKickoff(match: Pick<Match, "tid" | "speldatum" | "avsparkst
     const instant = parseTid(match.tid);
     if (instant) return instant;
   }
-  if (match.speldatum && DATE.test(match.speldatum)) {
+  if (match.speldatum && MATCH_DATE_PATTERN.test(match.speldatum)) {
     const [y, mo, d] = match.speldatum.split("-").map(Number) as [number, number, number];
-    const [h, mi] = (match.avsparkstid && CLOCK.test(match.avsparkstid) ? match.avsparkstid : "00:00")
-      .split(":")
-      .map(Number) as [number, number];
+    const clock =
+      match.avsparkstid && KICKOFF_CLOCK_PATTERN.test(match.avsparkstid) ? match.avsparkstid : "00:00";
+    const [h, mi] = clock.split(":").map(Number) as [number, number];
     return stockholmLocalToUtc(y, mo, d, h, mi);
   }
   return null;
@@ -107,14 +112,14 @@ export function matchKickoff(match: Pick<Match, "tid" | "speldatum" | "avsparkst
  * whole day in the calendar, not a 00:00 kick-off.
  */
 export function matchHasKickoffTime(match: Pick<Match, "tid" | "avsparkstid">): boolean {
-  if (match.avsparkstid && CLOCK.test(match.avsparkstid)) return true;
+  if (match.avsparkstid && KICKOFF_CLOCK_PATTERN.test(match.avsparkstid)) return true;
   const instant = match.tid ? parseTid(match.tid) : null;
   return instant !== null && toStockholmLocal(instant).time !== "00:00";
 }
 
 /** The match's date in Stockholm (`YYYY-MM-DD`): `speldatum`, else the date of its kick-off. */
 export function matchDate(match: Pick<Match, "tid" | "speldatum" | "avsparkstid">): string | null {
-  if (match.speldatum && DATE.test(match.speldatum)) return match.speldatum;
+  if (match.speldatum && MATCH_DATE_PATTERN.test(match.speldatum)) return match.speldatum;
   const kickoff = matchKickoff(match);
   return kickoff ? toStockholmLocal(kickoff).date : null;
 }

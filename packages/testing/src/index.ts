@@ -1,4 +1,5 @@
 export * from "./dav-servers.js";
 export * from "./fixtures.js";
+export * from "./python-calendar.js";
 export * from "./redis.js";
 export * from "./sentinel.js";

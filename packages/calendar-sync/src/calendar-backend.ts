@@ -58,6 +58,8 @@ export interface CalendarChanges {
 export type StateLoadReport =
   | { state: "ok"; count: number }
   | { state: "missing" }
+  /** The file was corrupt; the previous generation (`count` entries) is served until the next snapshot. */
+  | { state: "restored"; reason: string; count: number }
   | { state: "corrupt"; reason: string };
 
 /** 2025-01-01T00:00:00Z: SEQUENCE counts seconds from here, fitting a 32-bit integer until 2093. */

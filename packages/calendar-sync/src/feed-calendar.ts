@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { readJsonFile, writeJsonAtomic } from "@fogis/runtime";
+import { readStateFile, StateFileWriter, type StatusIssue } from "@fogis/runtime";
 import type { Logger } from "pino";
 import { z } from "zod";
 import {
@@ -22,8 +22,9 @@ import type { CalendarEvent } from "./match-event.js";
  * `DATA_DIR/calendar-history.json`: a change to an upcoming match rewrites the first file only, and
  * the history file is written only when history itself changes (a match joins it or expires after
  * HISTORY_DAYS). Both are written atomically, history first, so a crash between them leaves an event
- * in both (read once) rather than in neither. The rendered feed is cached until the next change,
- * so clients polling it cost nothing.
+ * in both (read once) rather than in neither. Each write keeps the generation before it
+ * (`<file>.previous`): a file found corrupt at start costs one generation, not the history. The
+ * rendered feed is cached until the next change, so clients polling it cost nothing.
  */
 
 export interface FeedCalendarOptions {
@@ -33,6 +34,8 @@ export interface FeedCalendarOptions {
   calendarName: string;
   /** HISTORY_DAYS: played matches stay this many days after they ended. */
   history: HistoryPolicy;
+  /** Writes the state files (and tells when it cannot); a fresh one by default. */
+  writer?: StateFileWriter;
 }
 
 const STATE_FILE = "calendar.json";
@@ -79,6 +82,9 @@ export class FeedCalendarBackend implements CalendarBackend {
   private readonly logger: Logger;
   private readonly calendarName: string;
   private readonly policy: HistoryPolicy;
+  private readonly writer: StateFileWriter;
+  /** How the state loaded when it was not right (corrupt, restored), until the next snapshot applied. */
+  private damaged: Exclude<StateLoadReport, { state: "ok" | "missing" }> | undefined;
   private readonly file = new StateFileStatus();
 
   constructor(options: FeedCalendarOptions) {
@@ -87,6 +93,7 @@ export class FeedCalendarBackend implements CalendarBackend {
     this.logger = options.logger;
     this.calendarName = options.calendarName;
     this.policy = options.history;
+    this.writer = options.writer ?? new StateFileWriter(options.logger);
   }
 
   /**
@@ -106,36 +113,71 @@ export class FeedCalendarBackend implements CalendarBackend {
     const [current, history] = [await this.read(this.statePath), await this.read(this.historyPath)];
     for (const uid of current.events.keys()) history.events.delete(uid);
     this.replace(current.events, history.events);
-    const corrupt = [current, history].filter((file) => file.state === "corrupt");
-    if (corrupt.length) return { state: "corrupt", reason: corrupt.map((file) => file.reason).join("; ") };
-    if (current.state === "missing" && history.state === "missing") return { state: "missing" };
-    return { state: "ok", count: this.current.size + this.history.size };
+    const bad = [current, history].filter((file) => file.state === "restored" || file.state === "corrupt");
+    if (bad.length === 0) {
+      if (current.state === "missing" && history.state === "missing") return { state: "missing" };
+      return { state: "ok", count: this.current.size + this.history.size };
+    }
+    const reason = bad.map((file) => file.reason).join("; ");
+    this.damaged = bad.some((file) => file.state === "corrupt")
+      ? { state: "corrupt", reason }
+      : { state: "restored", reason, count: this.current.size + this.history.size };
+    // A restored file is written back at once: the corrupt one must not become the previous generation.
+    for (const [file, path, events] of [
+      [current, this.statePath, this.current],
+      [history, this.historyPath, this.history],
+    ] as const) {
+      if (file.state === "restored") await this.writer.writeJson(path, stateOf(events)).catch(() => {});
+    }
+    return this.damaged;
   }
 
   private async read(
     path: string,
-  ): Promise<{ events: Events; state: "ok" | "missing" | "corrupt"; reason: string }> {
-    const read = await readJsonFile(path);
+  ): Promise<{ events: Events; state: "ok" | "missing" | "restored" | "corrupt"; reason: string }> {
+    const read = await readStateFile(path, (value) => {
+      const parsed = StateSchema.safeParse(value);
+      return parsed.success
+        ? { ok: true, value: parsed.data.events }
+        : {
+            ok: false,
+            reason: `unexpected content (${parsed.error.issues[0]?.path.join(".") || "root"}: ${parsed.error.issues[0]?.message})`,
+          };
+    });
     if (read.state === "missing") return { events: new Map(), state: "missing", reason: "" };
-    let reason: string;
     if (read.state === "ok") {
-      const parsed = StateSchema.safeParse(read.value);
-      if (parsed.success) {
-        return {
-          events: new Map(parsed.data.events.map((event) => [event.uid, event])),
-          state: "ok",
-          reason: "",
-        };
-      }
-      reason = `unexpected content (${parsed.error.issues[0]?.path.join(".") || "root"}: ${parsed.error.issues[0]?.message})`;
-    } else {
-      reason = read.reason;
+      return { events: new Map(read.value.map((event) => [event.uid, event])), state: "ok", reason: "" };
+    }
+    if (read.state === "restored") {
+      this.logger.error(
+        { event: "state_restored", file: path, reason: read.reason, events: read.value.length },
+        "calendar state file is corrupt; serving the previous generation until the next snapshot",
+      );
+      return {
+        events: new Map(read.value.map((event) => [event.uid, event])),
+        state: "restored",
+        reason: `${path}: ${read.reason}`,
+      };
     }
     this.logger.error(
-      { event: "state_corrupt", file: path, reason },
-      "calendar state file is corrupt; starting without it, the next resync rebuilds the calendar",
+      { event: "state_corrupt", file: path, reason: read.reason },
+      "calendar state file is corrupt and no previous generation is usable; starting without it, the next resync rebuilds the calendar",
     );
-    return { events: new Map(), state: "corrupt", reason: `${path}: ${reason}` };
+    return { events: new Map(), state: "corrupt", reason: `${path}: ${read.reason}` };
+  }
+
+  /** `warn` from a corrupt state file at start until a snapshot has been applied. */
+  get stateIssue(): StatusIssue | undefined {
+    const damaged = this.damaged;
+    if (!damaged) return undefined;
+    return {
+      status: "warn",
+      code: damaged.state === "restored" ? "calendar_restored" : "calendar_lost",
+      message:
+        damaged.state === "restored"
+          ? `the calendar's state was corrupt at start (${damaged.reason}): serving the previous generation (${damaged.count} events), which may miss the last change, until the next snapshot arrives`
+          : `the calendar's state was corrupt at start (${damaged.reason}) and no previous generation was usable: the calendar started without it until the next snapshot arrives (played matches no longer listed by FOGIS may be gone)`,
+    };
   }
 
   async stage(desired: readonly CalendarEvent[], now: Date): Promise<Staged<CalendarChanges>> {
@@ -184,20 +226,21 @@ export class FeedCalendarBackend implements CalendarBackend {
         changes.removed.push(event.matchid);
       }
     }
-    const historyChanged = !sameEvents(history, this.history);
-    const currentChanged = !sameEvents(current, this.current);
+    const historyChanged = Boolean(this.damaged) || !sameEvents(history, this.history);
+    const currentChanged = Boolean(this.damaged) || !sameEvents(current, this.current);
     if (!historyChanged && !currentChanged) return { changes, show: () => {} };
     // Written before it is shown: a failed write leaves the calendar as it was, and the apply
-    // fails, so the sender (or the next resync) delivers the snapshot again.
-    if (historyChanged)
-      await writeJsonAtomic(this.historyPath, { version: STATE_VERSION, events: [...history.values()] });
-    if (currentChanged)
-      await writeJsonAtomic(this.statePath, { version: STATE_VERSION, events: [...current.values()] });
+    // fails, so the sender (or the next resync) delivers the snapshot again. After a corrupt start
+    // the file on disk may be the corrupt one: never keep that as the previous generation.
+    const keepPrevious = this.damaged === undefined;
+    if (historyChanged) await this.writer.writeJson(this.historyPath, stateOf(history), { keepPrevious });
+    if (currentChanged) await this.writer.writeJson(this.statePath, stateOf(current), { keepPrevious });
     return {
       changes,
       show: () => {
         this.replace(current, history);
         this.file.saved(now, current.size + history.size);
+        this.damaged = undefined;
       },
     };
   }
@@ -238,6 +281,10 @@ export class FeedCalendarBackend implements CalendarBackend {
     this.sorted = undefined;
     this.feed = undefined;
   }
+}
+
+function stateOf(events: Events): unknown {
+  return { version: STATE_VERSION, events: [...events.values()] };
 }
 
 /** The same uids holding the same (unchanged) event objects. */

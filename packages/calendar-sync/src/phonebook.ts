@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { type Match, matchReferees, toStockholmLocal } from "@fogis/message-schema";
-import { readJsonFile, writeJsonAtomic } from "@fogis/runtime";
+import { readStateFile, StateFileWriter } from "@fogis/runtime";
 import type { Logger } from "pino";
 import { z } from "zod";
 import {
@@ -31,6 +31,8 @@ export interface PhonebookOptions {
   history: HistoryPolicy;
   /** USER_REFEREE_NUMBER: the user's own `domarnr`, left out of the phonebook. */
   ownRefereeNumber?: string;
+  /** Writes the state files (and tells when it cannot); a fresh one by default. */
+  writer?: StateFileWriter;
 }
 
 export interface PhonebookChanges {
@@ -87,6 +89,9 @@ export class Phonebook {
   private readonly logger: Logger;
   private readonly ownRefereeNumber: string | undefined;
   private readonly policy: HistoryPolicy;
+  private readonly writer: StateFileWriter;
+  /** Loaded from a corrupt file: the next apply writes both files whatever changed. */
+  private rewrite = false;
   private readonly file = new StateFileStatus();
   /** An unchanged match decodes to the same object (KnownMatches), so its entry is kept by it. */
   private readonly entryByMatch = new WeakMap<Match, MatchEntry | null>();
@@ -97,6 +102,7 @@ export class Phonebook {
     this.logger = options.logger;
     this.policy = options.history;
     this.ownRefereeNumber = options.ownRefereeNumber?.trim() || undefined;
+    this.writer = options.writer ?? new StateFileWriter(options.logger);
   }
 
   async load(): Promise<StateLoadReport> {
@@ -108,36 +114,54 @@ export class Phonebook {
     return this.file.report();
   }
 
-  /** Reads both files (a contacts.json from before the history file holds history too). */
+  /**
+   * Reads both files (a contacts.json from before the history file holds history too). A corrupt
+   * file falls back to its previous generation (`.previous`), else starts empty.
+   */
   private async readFiles(): Promise<StateLoadReport> {
     const [current, history] = [await this.read(this.statePath), await this.read(this.historyPath)];
     for (const matchid of current.entries.keys()) history.entries.delete(matchid);
     this.replace(current.entries, history.entries);
-    const corrupt = [current, history].filter((file) => file.state === "corrupt");
-    if (corrupt.length) return { state: "corrupt", reason: corrupt.map((file) => file.reason).join("; ") };
+    const bad = [current, history].filter((file) => file.state === "restored" || file.state === "corrupt");
+    if (bad.length) {
+      this.rewrite = true;
+      const reason = bad.map((file) => file.reason).join("; ");
+      if (bad.some((file) => file.state === "corrupt")) return { state: "corrupt", reason };
+      return { state: "restored", reason, count: this.contacts().length };
+    }
     if (current.state === "missing" && history.state === "missing") return { state: "missing" };
     return { state: "ok", count: this.contacts().length };
   }
 
   private async read(
     path: string,
-  ): Promise<{ entries: Entries; state: "ok" | "missing" | "corrupt"; reason: string }> {
-    const read = await readJsonFile(path);
+  ): Promise<{ entries: Entries; state: "ok" | "missing" | "restored" | "corrupt"; reason: string }> {
+    const read = await readStateFile(path, (value) => {
+      const parsed = StateSchema.safeParse(value);
+      return parsed.success
+        ? { ok: true, value: parsed.data.matches }
+        : { ok: false, reason: "unexpected content" };
+    });
     if (read.state === "missing") return { entries: new Map(), state: "missing", reason: "" };
-    const parsed = read.state === "ok" ? StateSchema.safeParse(read.value) : undefined;
-    if (parsed?.success) {
+    if (read.state === "ok") {
+      return { entries: new Map(read.value.map((entry) => [entry.matchid, entry])), state: "ok", reason: "" };
+    }
+    if (read.state === "restored") {
+      this.logger.error(
+        { event: "state_restored", file: path, reason: read.reason },
+        "phonebook state file is corrupt; serving the previous generation until the next snapshot",
+      );
       return {
-        entries: new Map(parsed.data.matches.map((entry) => [entry.matchid, entry])),
-        state: "ok",
-        reason: "",
+        entries: new Map(read.value.map((entry) => [entry.matchid, entry])),
+        state: "restored",
+        reason: `${path}: ${read.reason}`,
       };
     }
-    const reason = read.state === "corrupt" ? read.reason : "unexpected content";
     this.logger.error(
-      { event: "state_corrupt", file: path, reason },
-      "phonebook state file is corrupt; starting without it, the next resync rebuilds the phonebook",
+      { event: "state_corrupt", file: path, reason: read.reason },
+      "phonebook state file is corrupt and no previous generation is usable; starting without it, the next resync rebuilds the phonebook",
     );
-    return { entries: new Map(), state: "corrupt", reason: `${path}: ${reason}` };
+    return { entries: new Map(), state: "corrupt", reason: `${path}: ${read.reason}` };
   }
 
   /** Like `CalendarBackend.stage`: the new phonebook is saved when this resolves, shown by `show()`. */
@@ -157,21 +181,35 @@ export class Phonebook {
       if (this.policy.keeps(entry, now)) history.set(matchid, entry);
     }
     // Most snapshots change nothing a contact shows: tell that without hashing the whole phonebook.
-    const historyChanged = !sameEntries(history, this.history);
-    const currentChanged = !sameEntries(current, this.current);
+    const historyChanged = this.rewrite || !sameEntries(history, this.history);
+    const currentChanged = this.rewrite || !sameEntries(current, this.current);
     if (!historyChanged && !currentChanged) {
       return { changes: { changed: false, contacts: this.contacts().length }, show: () => {} };
     }
     const nextHash = hashEntries(current, history);
     // History first: a crash between the writes leaves an entry in both files, never in neither.
-    if (historyChanged)
-      await writeJsonAtomic(this.historyPath, { version: 1, matches: [...history.values()] });
-    if (currentChanged) await writeJsonAtomic(this.statePath, { version: 1, matches: [...current.values()] });
-    const changed = nextHash !== this.hash;
+    // After a corrupt start the file on disk may be the corrupt one: never keep it as the previous generation.
+    const keepPrevious = !this.rewrite;
+    if (historyChanged) {
+      await this.writer.writeJson(
+        this.historyPath,
+        { version: 1, matches: [...history.values()] },
+        { keepPrevious },
+      );
+    }
+    if (currentChanged) {
+      await this.writer.writeJson(
+        this.statePath,
+        { version: 1, matches: [...current.values()] },
+        { keepPrevious },
+      );
+    }
+    const changed = this.rewrite || nextHash !== this.hash;
     const contacts = changed ? buildContacts(current, history, this.ownRefereeNumber) : this.contacts();
     return {
       changes: { changed, contacts: contacts.length },
       show: () => {
+        this.rewrite = false;
         this.replace(current, history, nextHash, contacts as VcardContact[]);
         this.file.saved(now, contacts.length);
       },

@@ -235,8 +235,8 @@ describe("state files", () => {
       });
       const result = await t.service.resync("test");
       expect(result).toMatchObject({
-        source: "http",
-        error: expect.stringMatching(/over the limit of 1048576 bytes \(MAX_BODY_BYTES\)/),
+        source: "failed",
+        error: expect.stringMatching(/processor: .*over the limit of 1048576 bytes \(MAX_BODY_BYTES\)/),
       });
       expect(t.service.stats.toJSON()).toMatchObject({ invalid_by_reason: { too_large: 1 } });
       await eventually(() => expect(closedEarly).toBe(true));

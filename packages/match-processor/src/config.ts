@@ -10,6 +10,7 @@ import {
   type TrustProxy,
 } from "@fogis/runtime";
 import { z } from "zod";
+import { DEFAULT_MAX_REDIS_MESSAGE_BYTES } from "./delivery.js";
 import {
   checkNotificationEnv,
   type NotificationConfig,
@@ -49,6 +50,15 @@ export const processorEnvSchema = z
     FOGIS_API_TIMEOUT_SECONDS: envInteger(30, { min: 1, max: 600 }),
     /** The largest match list read (file or HTTP answer); a larger one fails the cycle. */
     MAX_SOURCE_BYTES: envInteger(DEFAULT_MAX_SOURCE_BYTES, { min: 1024, max: 1024 * 1024 * 1024 }),
+    /** An empty list after a non-empty one is applied only after this many empty fetches in a row ... */
+    EMPTY_LIST_CONFIRM_FETCHES: envInteger(3, { min: 1, max: 1000 }),
+    /** ... spanning at least this many seconds. */
+    EMPTY_LIST_CONFIRM_SECONDS: envInteger(1800, { min: 0, max: 30 * 24 * 3600 }),
+    /** Largest snapshot published over Redis (also capped by Redis's own pub/sub buffer limit). */
+    REDIS_MAX_MESSAGE_BYTES: envInteger(DEFAULT_MAX_REDIS_MESSAGE_BYTES, {
+      min: 1024,
+      max: 512 * 1024 * 1024,
+    }),
     ...notificationEnv,
   })
   .superRefine((env, ctx) => {
@@ -85,6 +95,9 @@ export interface ProcessorConfig {
   heartbeatSeconds: number;
   /** TRUST_PROXY: how the client address is found behind a reverse proxy. */
   trustProxy: TrustProxy;
+  emptyListConfirmFetches: number;
+  emptyListConfirmSeconds: number;
+  maxRedisMessageBytes: number;
   /** DESIGN §12: who is told about changes, in which language, from which priority. */
   notifications: NotificationConfig;
 }
@@ -118,6 +131,9 @@ export function loadProcessorConfig(env: Record<string, string | undefined>): Pr
     calendarSyncUrl: parsed.CALENDAR_SYNC_URL,
     heartbeatSeconds: parsed.SNAPSHOT_HEARTBEAT_SECONDS,
     trustProxy: parsed.TRUST_PROXY,
+    emptyListConfirmFetches: parsed.EMPTY_LIST_CONFIRM_FETCHES,
+    emptyListConfirmSeconds: parsed.EMPTY_LIST_CONFIRM_SECONDS,
+    maxRedisMessageBytes: parsed.REDIS_MAX_MESSAGE_BYTES,
     notifications: notificationConfigFrom(parsed),
   };
 }

@@ -6,9 +6,9 @@ import type { z } from "zod";
  * hold back the rest of the list: a cancellation of another match has to reach the calendar.
  * - A referee entry that fails validation (no `domareid`, or `null`) is dropped from its match;
  *   the match itself still applies.
- * - A match that fails validation keeps its last good version (from the previous list, or the
- *   delivered baseline after a restart), so it never looks removed; a match never seen valid is
- *   left out until FOGIS sends it valid.
+ * - A match that fails validation keeps its last good version (from the previous list, else
+ *   the delivered baseline), so it never looks removed; a match never seen valid is left out
+ *   until FOGIS sends it valid.
  * - An entry without a readable `matchid` could be any match: every match of the last good list
  *   that is missing from this one is kept, so nothing is removed because of it.
  * - The same `matchid` twice with different content is a bad match (which version is right?);
@@ -51,10 +51,14 @@ export class MatchListValidator {
   }
 
   /**
-   * Validates `entries` and remembers the result as the new last good list. Never throws: the
-   * caller decides whether a list without a single valid entry is usable.
+   * Validates `entries` and remembers the result as the new last good list. `baseline` (the list
+   * last delivered) is the fallback for a match the previous list did not have (it was held back,
+   * or the service restarted). Never throws: the caller decides whether a list without a single
+   * valid entry is usable.
    */
-  validate(entries: readonly unknown[]): ValidatedMatchList {
+  validate(entries: readonly unknown[], baseline: readonly Match[] = []): ValidatedMatchList {
+    const known = new Map(baseline.map((match) => [match.matchid, match]));
+    for (const [matchid, match] of this.lastGood) known.set(matchid, match);
     const invalidMatches: InvalidMatchEntry[] = [];
     const droppedReferees: DroppedRefereeEntry[] = [];
     const valid: Array<Match | null> = entries.map((entry, index) => {
@@ -73,7 +77,7 @@ export class MatchListValidator {
     const invalidAt = new Map(invalidMatches.map((entry) => [entry.index, entry]));
     valid.forEach((match, index) => {
       const invalid = invalidAt.get(index);
-      const chosen = match ?? (invalid?.matchid != null ? this.lastGood.get(invalid.matchid) : undefined);
+      const chosen = match ?? (invalid?.matchid != null ? known.get(invalid.matchid) : undefined);
       if (!chosen || seen.has(chosen.matchid)) return;
       if (invalid) invalid.keptLastGood = true;
       seen.add(chosen.matchid);
@@ -81,7 +85,7 @@ export class MatchListValidator {
     });
     const keptForUnidentified: number[] = [];
     if (invalidMatches.some((entry) => entry.matchid === null)) {
-      for (const [matchid, match] of this.lastGood) {
+      for (const [matchid, match] of known) {
         if (seen.has(matchid)) continue;
         seen.add(matchid);
         matches.push(match);

@@ -3,6 +3,7 @@ import { BodyTooLargeError, readFileLimited, readResponseBody, redactUrl } from 
 import { DEFAULT_MAX_SOURCE_BYTES, type MatchSourceConfig } from "./config.js";
 import { demoMatchList } from "./demo-matches.js";
 import { MatchListValidator } from "./match-list.js";
+import type { SourceKind } from "./state-store.js";
 
 /**
  * Where the referee's match list comes from: a JSON file, fogis-api-client-service over HTTP, or
@@ -23,7 +24,9 @@ export type MatchSourceErrorCode =
   | "too_large"
   | "not_json"
   | "bad_shape"
-  | "invalid_match";
+  | "invalid_match"
+  /** The demo list after the state came from a real source (a lost setting, not a fresh install). */
+  | "demo_refused";
 
 export class MatchSourceError extends Error {
   constructor(
@@ -36,6 +39,8 @@ export class MatchSourceError extends Error {
 }
 
 export interface MatchSource {
+  /** Saved with the state: a processor whose list came from a real source never falls back to the demo. */
+  readonly kind: SourceKind;
   /** Shown in logs and status pages (never a secret). */
   readonly description: string;
   /** The list's entries, not yet validated. `signal` aborts a slow fetch when the service shuts down. */
@@ -96,6 +101,7 @@ function tooLarge(origin: string, maxBytes: number): MatchSourceError {
 
 /** `MATCH_SOURCE_FILE`: read on every cycle, so editing the file is picked up by the next one. */
 export class FileMatchSource implements MatchSource {
+  readonly kind = "file";
   readonly description: string;
 
   constructor(
@@ -135,6 +141,7 @@ export interface HttpMatchSourceOptions {
 
 /** `FOGIS_API_CLIENT_URL`: `GET {url}/matches` with a timeout. */
 export class HttpMatchSource implements MatchSource {
+  readonly kind = "http";
   readonly description: string;
   private readonly endpoint: string;
   private readonly fetchImpl: typeof fetch;
@@ -190,6 +197,7 @@ export class HttpMatchSource implements MatchSource {
  * anchored once, at construction, so it stays the same from cycle to cycle.
  */
 export class DemoMatchSource implements MatchSource {
+  readonly kind = "demo";
   readonly description = "built-in demo match list (set MATCH_SOURCE_FILE or FOGIS_API_CLIENT_URL)";
   private readonly matches: Match[];
 

@@ -79,6 +79,16 @@ describe("MatchListValidator", () => {
     expect(result.invalidMatches[0]?.keptLastGood).toBe(true);
   });
 
+  it("falls back on the delivered list when the previous answer did not have the match (an empty answer held back)", () => {
+    const validator = new MatchListValidator();
+    const delivered = [fogisMatch({ matchid: 1 }), fogisMatch({ matchid: 2 })];
+    validator.validate(delivered);
+    validator.validate([], delivered); // FOGIS answered empty for a moment
+    const result = validator.validate([{ ...delivered[0], tid: "broken" }, delivered[1]], delivered);
+    expect(result.matches).toEqual(delivered);
+    expect(result.invalidMatches[0]?.keptLastGood).toBe(true);
+  });
+
   it("keeps every missing match while an entry without a readable matchid could be one of them", () => {
     const validator = new MatchListValidator();
     const good = [fogisMatch({ matchid: 1 }), fogisMatch({ matchid: 2 }), fogisMatch({ matchid: 3 })];

@@ -6,12 +6,12 @@ import {
   httpStatusFor,
   jsonErrorHandler,
   metricsHandler,
-  type Registry,
   type StatusIssue,
   type TrustProxy,
 } from "@fogis/runtime";
 import type { ErrorRequestHandler, Express, RequestHandler } from "express";
 import type { Logger } from "pino";
+import type { Registry } from "prom-client";
 import type { BackendStatus } from "./backends/push-backend.js";
 import type { CalendarBackend, StateFileReport } from "./calendar-backend.js";
 import type { Phonebook } from "./phonebook.js";

@@ -36,16 +36,27 @@ export class ReliabilityTableReporter implements Reporter {
   }
 }
 
-/** Files run in whatever order vitest picks; the table keeps one order: Redis faults first, then services, input, secrets. */
+/** Files run in whatever order vitest picks; the table keeps one order: Redis faults first, then services, lost or wrong state, input, secrets. */
 const ORDER = [
   "Redis killed",
   "Redis frozen",
   "Redis down for",
+  "Redis full",
+  "Snapshot over the pub/sub",
+  "docker compose up with a broken Redis",
   "calendar-sync stopped",
   "Redis + calendar-sync",
   "Redis master killed",
   "match-processor killed",
   "calendar-sync killed",
+  "Older envelope replayed",
+  "Processor state wiped",
+  "Processor clock",
+  "Two processors",
+  "Processor restarted without",
+  "FOGIS answered an empty list",
+  "calendar.json corrupt",
+  "Disk full",
   "300 hostile",
   "10,000 invalid",
   "secret scan",

@@ -46,7 +46,7 @@ describe("PythonManualSyncStandIn answers like the real route", () => {
     ["a string", '"x"', 400, "Missing 'matches' in request data"],
     ["a number", "5", 500, "argument of type 'int' is not iterable"],
     ["matches that are not a list", '{"matches": null}', 500, undefined],
-  ])("%s -> %i", async (_name, body, status, error) => {
+  ])("%s -> %s", async (_name, body, status, error) => {
     const answer = await post(body);
     expect(answer.status).toBe(status);
     expect(answer.body.success).toBe(false);

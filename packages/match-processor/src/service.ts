@@ -116,6 +116,7 @@ export async function createMatchProcessorService(
     apiToken: config.apiToken,
     logger,
     redisUrl: redactUrl(config.redisUrl),
+    trustProxy: config.trustProxy,
     notifier,
   });
 

@@ -67,12 +67,19 @@ export interface ResynchronizerOptions {
   stats: SyncStats;
   logger: Logger;
   fetchLatest: () => Promise<LatestEnvelope>;
+  /**
+   * True while the stack is starting: the processor may not answer yet (compose and `pnpm start`
+   * start both services at once), so a failed fetch is expected and logged at info. Once Redis or
+   * the processor answered, or the start is over, a failed fetch is a warning again.
+   */
+  starting?: () => boolean;
 }
 
 /** Runs one resync at a time; a request during a run causes exactly one more run after it. */
 export class Resynchronizer {
   private running: Promise<ResyncResult> | undefined;
   private again: { reason: string; waiters: Array<(result: ResyncResult) => void> } | undefined;
+  private answered = false;
 
   constructor(private readonly options: ResynchronizerOptions) {}
 
@@ -101,6 +108,7 @@ export class Resynchronizer {
     const ticket = handler.beginResync();
     const latest = await this.options.fetchLatest();
     if (latest.source === "none") {
+      this.answered = true;
       stats.resync("none");
       logger.info({ event: "resync_empty", reason }, "no latest envelope stored yet");
       return { source: "none" };
@@ -108,9 +116,17 @@ export class Resynchronizer {
     if (latest.source === "failed") {
       stats.resync("failed");
       const error = latest.errors.join("; ");
-      logger.warn({ event: "resync_failed", reason, err: error }, "could not fetch the latest envelope");
+      if (!this.answered && this.options.starting?.()) {
+        logger.info(
+          { event: "resync_failed", reason, err: error, starting: true },
+          "no latest envelope yet (the processor is still starting); the first snapshot is pushed when it is up",
+        );
+      } else {
+        logger.warn({ event: "resync_failed", reason, err: error }, "could not fetch the latest envelope");
+      }
       return { source: "failed", error };
     }
+    this.answered = true;
     stats.resync(latest.source);
     const decoded = latest.decoded;
     if (!decoded.ok) {

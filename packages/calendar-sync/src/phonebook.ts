@@ -18,7 +18,8 @@ import { renderVcards, type VcardContact } from "./vcard.js";
  * The phonebook (DESIGN §7): one contact per referee, keyed by `domarnr`, from the referees of the
  * matches in the calendar. It follows the calendar's rules: a match that leaves the list before it
  * was played takes its referees with it; played matches stay as history. A referee's details come
- * from their most recent match. The user's own referee number is left out.
+ * from their most recent match; the title lists every role they have in those matches. The user's
+ * own referee number is left out.
  */
 
 export interface PhonebookOptions {
@@ -235,7 +236,11 @@ function toContact(latest: RefereeEntry, matches: Array<[MatchEntry, RefereeEntr
       city: latest.city,
       country: latest.country,
     },
-    title: latest.role,
+    // Every role they have in the phonebook's matches, not only the last one's: TITLE is one value
+    // per contact, and the matches (with each role) are in the note.
+    title: [...new Set(matches.map(([, referee]) => referee.role).filter(Boolean))]
+      .sort(swedish.compare)
+      .join(", "),
     note: lines.join("\n"),
   };
 }

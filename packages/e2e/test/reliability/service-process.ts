@@ -85,7 +85,7 @@ export class ServiceProcess {
   }
 
   /** Spawns the process and resolves once `GET /health` answers. */
-  async start(timeoutMs = 15_000): Promise<void> {
+  async start(timeoutMs = 60_000): Promise<void> {
     if (this.running) return;
     const child = spawn(process.execPath, [this.main], {
       cwd: repoRoot,

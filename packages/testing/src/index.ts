@@ -1,3 +1,4 @@
+export * from "./compose-clis.js";
 export * from "./dav-servers.js";
 export * from "./fixtures.js";
 export * from "./redis.js";

@@ -232,6 +232,27 @@ describe("CalDAV problems the user must fix", () => {
     expect((await request(service.service.app).get("/health")).status).toBe(200);
   });
 
+  it("checks the account at start, so a password changed since shows before FOGIS changes anything", async () => {
+    const env = { CALDAV_URL: radicale.url, CALDAV_USERNAME: radicale.username, CARDDAV_ADDRESSBOOK: "" };
+    const { service: first } = await serviceWith({ ...env, CALDAV_PASSWORD: PASSWORD });
+    await first.service.backends.whenSynced();
+    await first.service.stop();
+
+    const restarted = await startTestService({
+      dataDir: first.dataDir,
+      pushRetry: { initialMs: 100, maxMs: 300, permanentMs: 300, failAfterMs: 60_000 },
+      env: { ...env, CALDAV_PASSWORD: "an-old-password" },
+    });
+    services.push(restarted);
+    await eventually(() =>
+      expect(caldav(restarted)).toMatchObject({
+        status: "fail",
+        pending: 0,
+        lastError: expect.stringMatching(/401/),
+      }),
+    );
+  });
+
   it("a URL with no CalDAV server behind it: fail, naming CALDAV_URL and its usual forms", async () => {
     const { port } = notDav.address() as AddressInfo;
     const { service, lines } = await serviceWith({

@@ -195,6 +195,35 @@ describe("the pipeline and its verdict", () => {
     expect(byId(recovered, "calendar-sync").status).toBe("pass");
   });
 
+  it("a failed delivery the calendar made good by resyncing is history, not a failure", () => {
+    // docker compose up: the processor's first cycle ran before calendar-sync listened; calendar-sync
+    // then resynced from the Redis key. The processor still says its last delivery failed.
+    const firstStart = processorReport({
+      last_confirmed_delivery: null,
+      last_cycle: { status: "failed", outcome: "delivery_failed", error: "attempt 1: http: ECONNREFUSED" },
+      latest_snapshot: { sequence: 1, snapshot_hash: "h1", created_at: ago(40).toISOString() },
+    });
+    const resynced = buildPipeline(
+      input({
+        processor: firstStart,
+        calendarSync: { lastSuccess: ago(38), snapshotHash: "h1", stateProblems: [] },
+      }),
+    );
+    expect(byId(resynced, "processor").status).toBe("pass");
+    expect(verdictOf(resynced)).toBe("good");
+    const missing = buildPipeline(
+      input({
+        processor: firstStart,
+        calendarSync: { lastSuccess: ago(300), snapshotHash: "h0", stateProblems: [] },
+      }),
+    );
+    expect(byId(missing, "processor")).toMatchObject({ status: "fail", reason: { code: "delivery_failed" } });
+    expect(byId(missing, "calendar-sync")).toMatchObject({
+      status: "warn",
+      reason: { code: "behind_processor", detail: "#1" },
+    });
+  });
+
   it("a calendar without the processor's latest delivered snapshot is behind (after a grace period)", () => {
     const behind = buildPipeline(
       input({ calendarSync: { lastSuccess: ago(120), snapshotHash: "h6", stateProblems: [] } }),
@@ -295,6 +324,27 @@ describe("the pipeline and its verdict", () => {
       reason: "3 changes waiting to be pushed",
     });
     expect(pending.verdict.state).toBe("degraded");
+    // Names as a reader knows them: the product, and the configured name only when it says more.
+    const named = buildStatusView(
+      viewInput({
+        steps: buildPipeline(
+          input({
+            backends: [{ name: "work-calendar", kind: "caldav", status: "pass" }],
+            processor: processorReport({
+              notifications: [
+                { name: "webhook", kind: "discord", status: "pass" },
+                { name: "email", kind: "email", status: "pass" },
+              ],
+            }),
+          }),
+        ),
+      }),
+    );
+    expect(named.pipeline.slice(4).map((step) => step.name)).toEqual([
+      "CalDAV (work-calendar)",
+      "Notification: Discord",
+      "Notification: E-mail",
+    ]);
     const backendDown = buildPipeline(
       input({
         backends: [{ name: "CalDAV", status: "fail", lastError: "401 Unauthorized: check CALDAV_PASSWORD" }],

@@ -189,6 +189,30 @@ describe("the stack in docker compose", () => {
     expect(calendar?.body.redis_status).toMatchObject({ enabled: true, connected: true, subscribed: true });
   });
 
+  it("serves the status page from the image: all good, its own assets, the processor read inside the stack", async () => {
+    let last: unknown;
+    const view = await waitFor("the status page's verdict 'good'", 30_000, async () => {
+      const status = await getJson(`${calendarUrl}/status.json`);
+      last = status.body.pipeline;
+      return (status.body.verdict as { state: string } | undefined)?.state === "good" ? status : undefined;
+    }).catch((error: Error) => {
+      throw new Error(`${error.message}\nthe page's pipeline then: ${JSON.stringify(last)}`);
+    });
+    const steps = view?.body.pipeline as Array<{ id: string; status: string }>;
+    expect(steps.map((step) => [step.id, step.status])).toEqual([
+      ["source", "pass"],
+      ["processor", "pass"],
+      ["delivery", "pass"],
+      ["calendar-sync", "pass"],
+    ]);
+    const page = await fetch(`${calendarUrl}/`, { headers: { "accept-language": "en" } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("All good</h1>");
+    for (const asset of ["status-page.js", "status-page.css"]) {
+      expect((await fetch(`${calendarUrl}/assets/${asset}`)).status, asset).toBe(200);
+    }
+  });
+
   it("shows the demo match list in /calendar.ics with no configuration beyond .env", async () => {
     const events = await waitFor("the five demo matches in the feed", 30_000, async () => {
       const feed = await feedEvents();
@@ -232,6 +256,13 @@ describe("the stack in docker compose", () => {
       expect(report.body).toMatchObject({ success: true, delivery_path: "http" });
       expect(report.body.redis_status).toMatchObject({ connected: false });
     }
+    const page = await waitFor("the status page's verdict 'degraded'", 15_000, async () => {
+      const status = await getJson(`${calendarUrl}/status.json`);
+      return (status.body.verdict as { state: string } | undefined)?.state === "degraded"
+        ? status
+        : undefined;
+    });
+    expect(page?.body.pipeline).toContainEqual(expect.objectContaining({ id: "delivery", status: "warn" }));
 
     await writeMatchList(renameHomeTeam(sourceMatches, "E2E HTTP FC"));
     const cycle = await processNow();

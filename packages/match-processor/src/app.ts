@@ -40,6 +40,7 @@ export function createApp(deps: AppDeps): Express {
   app.get("/redis-status", (_req, res) => {
     const confirmed = processor.lastConfirmedDelivery;
     const last = processor.lastCycle;
+    const latest = processor.latestEnvelope;
     const report = buildRedisStatus({
       enabled: delivery.redisEnabled,
       connected: delivery.redisConnected,
@@ -75,6 +76,15 @@ export function createApp(deps: AppDeps): Express {
           : null,
         source: processor.sourceDescription,
         last_successful_fetch: processor.lastSuccessfulFetch?.toISOString() ?? null,
+        // The newest snapshot, delivered or not: calendar-sync's status page compares it with the
+        // one its calendar holds (a failed delivery that a resync made good is no longer a problem).
+        latest_snapshot: latest
+          ? {
+              sequence: latest.payload.metadata?.sequence ?? null,
+              snapshot_hash: latest.payload.metadata?.snapshot_hash ?? null,
+              created_at: latest.timestamp,
+            }
+          : null,
       },
     });
     res.status(httpStatusFor(report.status)).json(report);

@@ -109,6 +109,7 @@ describe("POST /process", () => {
     const status = (await request(app).get("/redis-status")).body;
     expect(status.last_cycle).toMatchObject({ outcome: "source_failed", error: "FOGIS is down" });
     expect(status.last_successful_fetch).toBe(fetched);
+    expect(status.latest_snapshot).toMatchObject({ sequence: 1, snapshot_hash: expect.any(String) });
   });
 });
 

@@ -73,25 +73,26 @@ export interface Texts {
   dateTime(iso: string): string;
 }
 
-/** Product names for the kinds of backends and notification targets; the configured name when it says more. */
+/** Product names for the kinds of backends and notification targets (DESIGN §11, §12). */
 const KIND_NAMES: Record<string, string> = {
   caldav: "CalDAV",
   carddav: "CardDAV",
   "google-calendar": "Google Calendar",
   "google-people": "Google Contacts",
   ntfy: "ntfy",
-  webhook: "Webhook",
+  json: "Webhook",
   discord: "Discord",
   slack: "Slack",
   email: "E-mail",
-  smtp: "E-mail",
 };
 
+/** The kind's product name, and the configured name too when it says more than the kind. */
 function targetName(step: PipelineStep): string {
   const name = step.name ?? "";
-  const kind = step.targetKind ? (KIND_NAMES[step.targetKind] ?? step.targetKind) : undefined;
-  if (!kind) return name;
-  return name && name.toLowerCase() !== step.targetKind?.toLowerCase() ? `${kind} (${name})` : kind;
+  const kind = step.targetKind;
+  const label = kind ? (KIND_NAMES[kind] ?? kind) : name;
+  const saysMore = name !== "" && name !== kind && !(name in KIND_NAMES) && name !== "webhook";
+  return saysMore ? `${label} (${name})` : label;
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
@@ -208,7 +209,7 @@ const sv: Texts = {
       case "state_file_unreadable":
         return `sparat läge kunde inte läsas vid start; nästa ögonblicksbild bygger om det${detail}`;
       case "behind_processor":
-        return `kalendern saknar processorns senast levererade ögonblicksbild ${reason.detail ?? ""}`.trim();
+        return `kalendern saknar processorns senaste ögonblicksbild ${reason.detail ?? ""}`.trim();
       case "backend_pending":
         return `${reason.detail ?? "några"} ändringar väntar på att skickas`;
     }
@@ -345,7 +346,7 @@ const en: Texts = {
       case "state_file_unreadable":
         return `saved state was unreadable at start; the next snapshot rebuilds it${detail}`;
       case "behind_processor":
-        return `the calendar lacks the processor's latest delivered snapshot ${reason.detail ?? ""}`.trim();
+        return `the calendar lacks the processor's latest snapshot ${reason.detail ?? ""}`.trim();
       case "backend_pending":
         return `${reason.detail ?? "some"} changes waiting to be pushed`;
     }

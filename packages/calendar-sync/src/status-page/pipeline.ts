@@ -88,7 +88,7 @@ export interface PipelineInput {
 
 export type Verdict = "good" | "degraded" | "broken";
 
-/** A delivered snapshot the calendar still lacks after this long means the calendar is behind. */
+/** A snapshot of the processor the calendar still lacks after this long means the calendar is behind. */
 export const BEHIND_AFTER_MS = 15_000;
 
 export function buildPipeline(input: PipelineInput): PipelineStep[] {
@@ -101,7 +101,7 @@ export function buildPipeline(input: PipelineInput): PipelineStep[] {
       issues.filter((issue) => issueStep(issue.code) === "source"),
     ),
     withIssues(
-      processorStep(processor, report),
+      processorStep(processor, report, input.calendarSync.snapshotHash),
       issues.filter((issue) => issueStep(issue.code) === "processor"),
     ),
     withIssues(
@@ -139,7 +139,11 @@ function sourceStep(processor: ProcessorReading, report: ProcessorReport | undef
   return { ...step, status: "pass" };
 }
 
-function processorStep(processor: ProcessorReading, report: ProcessorReport | undefined): PipelineStep {
+function processorStep(
+  processor: ProcessorReading,
+  report: ProcessorReport | undefined,
+  calendarHash: string | undefined,
+): PipelineStep {
   const lastWorked = latest(
     report?.last_confirmed_delivery?.delivered_at,
     report?.last_cycle?.status === "completed" ? report.last_cycle.started_at : undefined,
@@ -153,7 +157,11 @@ function processorStep(processor: ProcessorReading, report: ProcessorReport | un
       reason: { code: "processor_unreachable", detail: processor.error },
     };
   }
-  if (processor.report.last_cycle?.outcome === "delivery_failed") {
+  // A delivery that failed (e.g. calendar-sync was still starting) but whose snapshot the calendar
+  // has since taken by resyncing is history: the next cycle sends again, and nothing is missing.
+  const latestHash = processor.report.latest_snapshot?.snapshot_hash;
+  const calendarHasLatest = latestHash != null && latestHash === calendarHash;
+  if (processor.report.last_cycle?.outcome === "delivery_failed" && !calendarHasLatest) {
     return {
       ...step,
       status: "fail",
@@ -219,20 +227,25 @@ function calendarSyncStep(input: PipelineInput, report: ProcessorReport | undefi
       reason: { code: "state_file_unreadable", detail: calendarSync.stateProblems.join("; ") },
     };
   }
-  const delivered = report?.last_confirmed_delivery;
+  // The processor's newest snapshot (or, from an older processor, its last delivered one).
+  const latest = report?.latest_snapshot
+    ? { ...report.latest_snapshot, at: report.latest_snapshot.created_at }
+    : report?.last_confirmed_delivery
+      ? { ...report.last_confirmed_delivery, at: report.last_confirmed_delivery.delivered_at }
+      : undefined;
   if (
-    delivered?.snapshot_hash &&
+    latest?.snapshot_hash &&
     calendarSync.snapshotHash &&
-    delivered.snapshot_hash !== calendarSync.snapshotHash &&
-    delivered.delivered_at &&
-    now.getTime() - Date.parse(delivered.delivered_at) > BEHIND_AFTER_MS
+    latest.snapshot_hash !== calendarSync.snapshotHash &&
+    latest.at &&
+    now.getTime() - Date.parse(latest.at) > BEHIND_AFTER_MS
   ) {
     return {
       ...step,
       status: "warn",
       reason: {
         code: "behind_processor",
-        detail: delivered.sequence != null ? `#${delivered.sequence}` : undefined,
+        detail: latest.sequence != null ? `#${latest.sequence}` : undefined,
       },
     };
   }

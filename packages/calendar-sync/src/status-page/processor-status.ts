@@ -44,6 +44,15 @@ export const ProcessorReportSchema = z.looseObject({
     .nullish()
     .catch(undefined),
   last_successful_fetch: text,
+  /** The newest envelope, delivered or not. */
+  latest_snapshot: z
+    .looseObject({
+      sequence: z.number().nullish().catch(undefined),
+      snapshot_hash: text,
+      created_at: text,
+    })
+    .nullish()
+    .catch(undefined),
   source: text,
   /** Notification targets (DESIGN §12), each with its own state. */
   notifications: z

@@ -63,7 +63,9 @@ function eventItem(event: StoredCalendarEvent): DavItem {
       const ours = renderCalendarObject({ ...event, sequence });
       return { body: server === undefined ? ours : mergeEvent(server, ours, merge), extra: { sequence } };
     },
-    shows: (server) =>
-      eventFingerprint(server, merge) === eventFingerprint(renderCalendarObject(event), merge),
+    shows(server) {
+      const ours = renderCalendarObject(event);
+      return eventFingerprint(server, ours, merge) === eventFingerprint(ours, ours, merge);
+    },
   };
 }

@@ -190,12 +190,16 @@ export class DavBackend implements PushBackend {
 
   async sync(snapshot: PushSnapshot, context: PushContext): Promise<void> {
     const desired = new Map(this.flavor.items(snapshot).map((item) => [item.key, item]));
-    if (this.plan([...desired.values()]).work === 0) return;
+    const work = this.plan([...desired.values()]).work;
+    // Nothing to write costs nothing, except once per start: the account is checked then, so a
+    // wrong password or URL shows at once, not at the next change in FOGIS.
+    if (work === 0 && this.connection.discovered) return;
     this.connection.useSignal(context.signal);
     const before = this.connection.requests;
     this.serverCopies = new Map();
     try {
       await this.ensureCollection();
+      if (work === 0) return;
       await this.refresh(desired);
       await this.write(desired, context.counts);
     } catch (error) {

@@ -120,6 +120,11 @@ export class DavConnection {
     return home;
   }
 
+  /** Whether the account has been found (and the credentials accepted) since start. */
+  get discovered(): boolean {
+    return this.homeUrl !== undefined;
+  }
+
   /** Forget the home, e.g. after the collection vanished, so the next call discovers again. */
   forgetHome(): void {
     this.homeUrl = undefined;

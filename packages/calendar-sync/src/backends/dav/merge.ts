@@ -187,16 +187,22 @@ export function eventSequence(text: string, uid: string): number {
 }
 
 /**
- * What FOGIS shows in an event (its owned properties, stamps aside, and whether our alarm is
- * there), to tell whether a server copy already says what we would write, e.g. when a lost state
- * file makes us meet our own events again.
+ * What FOGIS shows in an event (its owned properties and those our rendering `ours` has, stamps
+ * aside, and whether our alarm is there), to tell whether a server copy already says what we would
+ * write, e.g. when a lost state file makes us meet our own events again.
  */
-export function eventFingerprint(text: string, options: EventMergeOptions): string | undefined {
+export function eventFingerprint(text: string, ours: string, options: EventMergeOptions): string | undefined {
   const calendar = calendarOf(text);
   const event = calendar && masterEvent(calendar, options.uid);
   if (!event) return undefined;
+  const ourCalendar = calendarOf(ours);
+  const ourEvent = ourCalendar && masterEvent(ourCalendar, options.uid);
+  const owned = new Set([
+    ...FOGIS_EVENT_PROPERTIES,
+    ...(ourEvent ? lines(ourEvent) : []).map((line) => line.name),
+  ]);
   const shown = lines(event)
-    .filter((line) => FOGIS_EVENT_PROPERTIES.has(line.name) && !STAMPS.has(line.name))
+    .filter((line) => owned.has(line.name) && !STAMPS.has(line.name))
     .map((line) => `${line.name}:${line.value}`)
     .sort();
   const alarms = components(event).filter((child) => isOurAlarm(child, options.alarmTriggerSeconds)).length;

@@ -9,6 +9,7 @@ import {
 import type { Express } from "express";
 import { SERVICE_NAME } from "./config.js";
 import type { SnapshotDelivery } from "./delivery.js";
+import type { ChangeNotifier } from "./notifications/index.js";
 import { type MatchProcessor, ProcessorStoppedError } from "./processor.js";
 
 /** The HTTP surface (DESIGN §8), built from its parts so tests drive it in-process. */
@@ -20,6 +21,8 @@ export interface AppDeps {
   logger: Logger;
   /** Shown on /redis-status; pass it redacted. */
   redisUrl?: string;
+  /** Its targets are shown on /redis-status (never the reason for its overall status). */
+  notifier?: ChangeNotifier | null;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -85,6 +88,8 @@ export function createApp(deps: AppDeps): Express {
               created_at: latest.timestamp,
             }
           : null,
+        // One entry per configured target: {name, kind, status, lastSuccess, lastError, …}.
+        notifications: deps.notifier?.status ?? [],
       },
     });
     res.status(httpStatusFor(report.status)).json(report);

@@ -9,6 +9,12 @@ import {
   sharedEnv,
 } from "@fogis/runtime";
 import { z } from "zod";
+import {
+  checkNotificationEnv,
+  type NotificationConfig,
+  notificationConfigFrom,
+  notificationEnv,
+} from "./notifications/config.js";
 
 /**
  * The processor's one config loader (DESIGN §9): the shared variables plus the processor's own,
@@ -37,9 +43,11 @@ export const processorEnvSchema = z
     SNAPSHOT_HEARTBEAT_SECONDS: envInteger(3600, { min: 1, max: 7 * 24 * 3600 }),
     /** How long a GET of the match list from fogis-api-client-service may take. */
     FOGIS_API_TIMEOUT_SECONDS: envInteger(30, { min: 1, max: 600 }),
+    ...notificationEnv,
   })
   .superRefine((env, ctx) => {
     checkSentinelEnv(env, ctx);
+    checkNotificationEnv(env, ctx);
     if (env.MATCH_SOURCE_FILE && env.FOGIS_API_CLIENT_URL) {
       ctx.addIssue({
         code: "custom",
@@ -69,6 +77,8 @@ export interface ProcessorConfig {
   intervalSeconds: number;
   calendarSyncUrl: string;
   heartbeatSeconds: number;
+  /** DESIGN §12: who is told about changes, in which language, from which priority. */
+  notifications: NotificationConfig;
 }
 
 /** Reads and validates the environment; throws `ConfigError` (from @fogis/runtime) naming each bad variable. */
@@ -97,5 +107,6 @@ export function loadProcessorConfig(env: Record<string, string | undefined>): Pr
     intervalSeconds: parsed.SERVICE_INTERVAL,
     calendarSyncUrl: parsed.CALENDAR_SYNC_URL,
     heartbeatSeconds: parsed.SNAPSHOT_HEARTBEAT_SECONDS,
+    notifications: notificationConfigFrom(parsed),
   };
 }

@@ -4,6 +4,7 @@ export * from "./config.js";
 export * from "./delivery.js";
 export * from "./demo-matches.js";
 export * from "./metrics.js";
+export * from "./notifications/index.js";
 export * from "./processor.js";
 export * from "./service.js";
 export * from "./sources.js";

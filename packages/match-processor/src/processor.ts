@@ -13,6 +13,7 @@ import { type ChangeSet, detectChanges } from "./change-detector.js";
 import { SERVICE_NAME } from "./config.js";
 import type { DeliveryRoute, SnapshotDelivery } from "./delivery.js";
 import { type CycleOutcome, type DeliveryCounters, ProcessorMetrics } from "./metrics.js";
+import type { ChangeNotifier } from "./notifications/index.js";
 import { type MatchSource, MatchSourceError } from "./sources.js";
 import type { ConfirmedDelivery, StateStore } from "./state-store.js";
 
@@ -42,6 +43,8 @@ export interface MatchProcessorOptions {
   envelopeSource?: string;
   /** Metrics are registered here; a fresh registry (with process metrics) by default. */
   registry?: Registry;
+  /** Tells the referee about changes (DESIGN §12); its owner starts and stops it. */
+  notifier?: ChangeNotifier | null;
   now?: () => Date;
 }
 
@@ -120,6 +123,7 @@ export class MatchProcessor {
   private readonly playedAfterMs: number | undefined;
   private readonly envelopeSource: string;
   private readonly now: () => Date;
+  private readonly notifier: ChangeNotifier | null;
 
   private loading: Promise<void> | null = null;
   private baseline: Match[] = [];
@@ -154,6 +158,7 @@ export class MatchProcessor {
     this.playedAfterMs = options.playedAfterMs;
     this.envelopeSource = options.envelopeSource ?? SERVICE_NAME;
     this.now = options.now ?? (() => new Date());
+    this.notifier = options.notifier ?? null;
     this.metrics = new ProcessorMetrics(options.registry ?? createMetricsRegistry(SERVICE_NAME));
     this.delivery.onRedisUp(() => this.onRedisUp());
   }
@@ -356,6 +361,7 @@ export class MatchProcessor {
       },
     };
     const hash = snapshotHash(matches);
+    await this.notify(matches, hash, context.started);
     const reason = this.publishReason(changeSet, hash, context.started);
     if (!reason) return { outcome: "unchanged", ...counted, publish_reason: null, delivery: NO_DELIVERY };
 
@@ -452,6 +458,28 @@ export class MatchProcessor {
       this.inFlightEvents.add(stored);
     }
     if (this.confirmed && this.confirmed.route !== "redis") this.redisRecovered = true;
+  }
+
+  /**
+   * Hands the fetched list to the notifier, before and independently of the delivery: a change is
+   * told once, whether or not this cycle's snapshot is confirmed (the notifier keeps its own
+   * baseline). Only its record's write can fail here; that is logged, never the cycle's failure.
+   */
+  private async notify(matches: Match[], hash: string, now: Date): Promise<void> {
+    if (!this.notifier) return;
+    try {
+      await this.notifier.observe({
+        matches,
+        snapshotHash: hash,
+        now,
+        deliveredBaseline: this.confirmed ? this.baseline : null,
+      });
+    } catch (error) {
+      this.logger.error(
+        { event: "notification_state_write_failed", err: (error as Error).message },
+        "could not save the notification record; queued notifications are sent all the same",
+      );
+    }
   }
 
   private publishReason(changeSet: ChangeSet, hash: string, now: Date): PublishReason | null {

@@ -1,9 +1,20 @@
+import { rm } from "node:fs/promises";
 import type { Server } from "node:http";
-import { closeServer, describeRedisTarget, type Logger, listen, RedisLink, redactUrl } from "@fogis/runtime";
+import { join } from "node:path";
+import {
+  closeServer,
+  createMetricsRegistry,
+  describeRedisTarget,
+  type Logger,
+  listen,
+  RedisLink,
+  redactUrl,
+} from "@fogis/runtime";
 import { createApp } from "./app.js";
 import type { ProcessorConfig } from "./config.js";
 import { SERVICE_NAME } from "./config.js";
 import { SnapshotDelivery } from "./delivery.js";
+import { type ChangeNotifier, createChangeNotifier, NOTIFICATION_STATE_FILE } from "./notifications/index.js";
 import { MatchProcessor } from "./processor.js";
 import { createMatchSource, type MatchSource } from "./sources.js";
 import { StateStore } from "./state-store.js";
@@ -16,6 +27,8 @@ export interface ProcessorService {
   readonly processor: MatchProcessor;
   readonly delivery: SnapshotDelivery;
   readonly link: RedisLink | null;
+  /** Null when no NOTIFY_* target is configured. */
+  readonly notifier: ChangeNotifier | null;
   /** Lets the running cycle finish, then closes HTTP and Redis. */
   stop(): Promise<void>;
 }
@@ -48,12 +61,26 @@ export async function startProcessorService(
     logger,
   });
   const source = createMatchSource(config.source);
+  const registry = createMetricsRegistry(SERVICE_NAME);
+  const notifier = createChangeNotifier(config.notifications, { dataDir: config.dataDir, logger, registry });
+  if (!notifier) {
+    // Without targets there is no record to keep: one left from before would make notifications,
+    // when switched on again, tell weeks of changes the calendar showed long ago.
+    await rm(join(config.dataDir, NOTIFICATION_STATE_FILE), { force: true }).catch((error: Error) => {
+      logger.warn(
+        { event: "notification_state_not_removed", err: error.message },
+        "old notification record kept",
+      );
+    });
+  }
   const processor = new MatchProcessor({
     source,
     store: new StateStore(config.dataDir),
     delivery,
     logger,
     heartbeatMs: config.heartbeatSeconds * 1000,
+    registry,
+    notifier,
   });
   const app = createApp({
     processor,
@@ -61,6 +88,7 @@ export async function startProcessorService(
     apiToken: config.apiToken,
     logger,
     redisUrl: redactUrl(config.redisUrl),
+    notifier,
   });
   if (config.source.kind === "file") await warnIfUnreadable(source, config.intervalSeconds, logger);
   const { server, port } = await listen(app, config.port, config.host);
@@ -75,6 +103,7 @@ export async function startProcessorService(
       fallback: redactUrl(config.calendarSyncUrl),
       intervalSeconds: config.intervalSeconds,
       dataDir: config.dataDir,
+      notifications: notifier?.status.map((target) => `${target.kind} ${target.destination}`) ?? [],
     },
     `${SERVICE_NAME} listening on port ${port}`,
   );
@@ -88,6 +117,7 @@ export async function startProcessorService(
     });
   }
   await processor.load();
+  await notifier?.load();
   processor.startSchedule(config.intervalSeconds * 1000);
 
   return {
@@ -96,8 +126,10 @@ export async function startProcessorService(
     processor,
     delivery,
     link,
+    notifier,
     stop: async () => {
       await processor.stop();
+      await notifier?.stop();
       await closeServer(server);
       await link?.close();
     },

@@ -63,3 +63,95 @@ describe("loadProcessorConfig", () => {
     expect(problems({ API_TOKEN: TOKEN, SERVICE_INTERVAL: "-5" })).toContain("SERVICE_INTERVAL");
   });
 });
+
+describe("loadProcessorConfig: notifications (NOTIFY_*)", () => {
+  it("notifies nobody by default; Swedish, priority high and up", () => {
+    expect(loadProcessorConfig({ API_TOKEN: TOKEN }).notifications).toEqual({
+      language: "sv",
+      minPriority: "high",
+      webhook: null,
+      ntfy: null,
+      email: null,
+    });
+  });
+
+  it("reads every target; a Discord or Slack webhook URL gets its own body, NOTIFY_WEBHOOK_FORMAT overrides", () => {
+    const config = loadProcessorConfig({
+      API_TOKEN: TOKEN,
+      NOTIFY_WEBHOOK_URL: "https://discord.com/api/webhooks/123/abc",
+      NOTIFY_NTFY_URL: "https://ntfy.sh/fogis-7d3f9a2c",
+      NOTIFY_NTFY_TOKEN: "tk_abc",
+      NOTIFY_SMTP_URL: "smtps://referee%40example.org:pw@smtp.example.org",
+      NOTIFY_EMAIL_TO: "ref@example.org, coach@example.org",
+      NOTIFY_LANGUAGE: "en",
+      NOTIFY_MIN_PRIORITY: "medium",
+    }).notifications;
+    expect(config).toEqual({
+      language: "en",
+      minPriority: "medium",
+      webhook: { url: "https://discord.com/api/webhooks/123/abc", format: "discord" },
+      ntfy: { url: "https://ntfy.sh/fogis-7d3f9a2c", token: "tk_abc" },
+      email: {
+        smtpUrl: "smtps://referee%40example.org:pw@smtp.example.org",
+        to: ["ref@example.org", "coach@example.org"],
+        // The SMTP login is an address: most providers only send as it.
+        from: "FOGIS Realtime <referee@example.org>",
+      },
+    });
+    const slack = loadProcessorConfig({
+      API_TOKEN: TOKEN,
+      NOTIFY_WEBHOOK_URL: "https://hooks.slack.com/services/T/B/X",
+    });
+    expect(slack.notifications.webhook?.format).toBe("slack");
+    const forced = loadProcessorConfig({
+      API_TOKEN: TOKEN,
+      NOTIFY_WEBHOOK_URL: "http://127.0.0.1:9/chat",
+      NOTIFY_WEBHOOK_FORMAT: "slack",
+      NOTIFY_SMTP_URL: "smtp://127.0.0.1:25",
+      NOTIFY_EMAIL_TO: "ref@example.org",
+      NOTIFY_EMAIL_FROM: "Domare <domare@example.org>",
+    }).notifications;
+    expect(forced.webhook).toEqual({ url: "http://127.0.0.1:9/chat", format: "slack" });
+    expect(forced.email?.from).toBe("Domare <domare@example.org>");
+  });
+
+  it("stops on bad values and incomplete targets, naming the variable and the fix, never the secret", () => {
+    const message = problems({
+      API_TOKEN: TOKEN,
+      NOTIFY_WEBHOOK_URL: "discord.com/api/webhooks/1/secret-token",
+      NOTIFY_NTFY_URL: "https://ntfy.sh/",
+      NOTIFY_SMTP_URL: "smtp://user:smtp-secret@mail.example.org",
+      NOTIFY_LANGUAGE: "de",
+      NOTIFY_MIN_PRIORITY: "urgent",
+      NOTIFY_WEBHOOK_FORMAT: "teams",
+    });
+    expect(message).toContain("NOTIFY_WEBHOOK_URL: expected the http(s) URL of a webhook");
+    expect(message).toContain(
+      "NOTIFY_NTFY_URL: expected an ntfy topic URL such as https://ntfy.sh/<your-secret-topic>",
+    );
+    expect(message).toContain("NOTIFY_LANGUAGE: expected sv (Swedish, the default) or en (English)");
+    expect(message).toContain("NOTIFY_MIN_PRIORITY: expected one of critical, high, medium, low");
+    expect(message).toContain("NOTIFY_WEBHOOK_FORMAT: expected one of auto, discord, slack, json");
+    for (const secret of ["secret-token", "smtp-secret"]) expect(message).not.toContain(secret);
+    // Rules between variables are checked once each value is valid.
+    const incomplete = problems({
+      API_TOKEN: TOKEN,
+      NOTIFY_SMTP_URL: "smtp://user:smtp-secret@mail.example.org",
+    });
+    expect(incomplete).toContain("NOTIFY_SMTP_URL: set NOTIFY_EMAIL_TO too (who gets the e-mail)");
+    expect(incomplete).not.toContain("smtp-secret");
+
+    expect(problems({ API_TOKEN: TOKEN, NOTIFY_NTFY_TOKEN: "tk_lonely" })).toBe(
+      "match-processor: invalid configuration\n  - NOTIFY_NTFY_TOKEN: set NOTIFY_NTFY_URL too (the token is for that topic)",
+    );
+    const more = problems({
+      API_TOKEN: TOKEN,
+      NOTIFY_EMAIL_TO: "not-an-address",
+      NOTIFY_EMAIL_FROM: "Nobody <nowhere>",
+      NOTIFY_SMTP_URL: "https://mail.example.org",
+    });
+    expect(more).toContain("NOTIFY_EMAIL_TO: expected one or more e-mail addresses separated by commas");
+    expect(more).toContain('NOTIFY_EMAIL_FROM: expected an e-mail address or "Name <address>"');
+    expect(more).toContain("NOTIFY_SMTP_URL: expected smtp://[user:password@]host[:port]");
+  });
+});

@@ -1,13 +1,15 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { MatchUpdatesEnvelope } from "@fogis/message-schema";
-import { fogisMatchList, freePort, type RedisHandle, startRedis } from "@fogis/testing";
+import { fogisMatch, fogisMatchList, freePort, type RedisHandle, startRedis } from "@fogis/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { CycleResult } from "../src/index.js";
 import { Subscriber, SyncReceiver, TOKEN, tempDir, uniqueChannels } from "./helpers.js";
+import { decodeEncodedWords, HttpReceiver } from "./notification-receivers.js";
 
 /** The built service as users run it: `node dist/main.js` with its configuration in the environment. */
 
@@ -193,5 +195,82 @@ describe("the built service", { timeout: 120_000 }, () => {
     expect(service.output()).toContain("PORT: expected a whole number");
     expect(service.output()).toContain("API_TOKEN: is required");
     expect(service.output()).toContain("CALENDAR_SYNC_URL");
+  });
+
+  it("pushes a moved kick-off to ntfy once, also across a restart, and shows the target on /redis-status and /metrics", async () => {
+    const ntfy = await new HttpReceiver().start();
+    cleanup.push(() => ntfy.stop());
+    const calendar = await new SyncReceiver().start();
+    cleanup.push(() => calendar.stop());
+    const dataDir = tempDir();
+    const listFile = `${dataDir}/matches.json`;
+    const list = (time: string) => [
+      fogisMatch({ matchid: 7001, date: "2030-10-26", time, home: "Örgryte IS", away: "BK Häcken" }),
+      fogisMatch({ matchid: 7002, date: "2030-11-02", time: "13:00" }),
+    ];
+    writeFileSync(listFile, JSON.stringify(list("17:00")));
+    const topic = "fogis-topic-4b1d9e";
+    const env = {
+      ...(await baseEnv()),
+      DATA_DIR: dataDir,
+      MATCH_SOURCE_FILE: listFile,
+      CALENDAR_SYNC_URL: calendar.url,
+      NOTIFY_NTFY_URL: ntfy.url(`/${topic}`),
+      NOTIFY_LANGUAGE: "en",
+    };
+    // A record left from before notifications were switched off goes when none is configured.
+    writeFileSync(`${dataDir}/notifications.json`, "{}");
+    const plain = await startService({ ...env, NOTIFY_NTFY_URL: "" });
+    expect(existsSync(`${dataDir}/notifications.json`)).toBe(false);
+    plain.child.kill("SIGTERM");
+    await plain.exited;
+
+    let service = await startService(env);
+    expect(await (await process_(service.base)).json()).toMatchObject({ outcome: "delivered" }); // the first list: silent
+    writeFileSync(listFile, JSON.stringify(list("18:30")));
+    expect(await (await process_(service.base)).json()).toMatchObject({ outcome: "delivered" });
+    await expect.poll(() => ntfy.delivered().length, { timeout: 10_000 }).toBe(1);
+    const [push] = ntfy.delivered();
+    expect(decodeEncodedWords(String(push?.headers.title))).toBe("New kick-off time: Örgryte IS - BK Häcken");
+    expect(push?.text).toContain("Kick-off moved 17:00 -> 18:30");
+    expect(push?.text).toContain("Sat, 26 Oct 2030, 18:30 (Swedish time)");
+
+    const status = (await (await fetch(`${service.base}/redis-status`)).json()) as {
+      notifications: Array<Record<string, unknown>>;
+    };
+    expect(status.notifications).toEqual([
+      expect.objectContaining({ name: "ntfy", kind: "ntfy", status: "pass", lastError: null, pending: 0 }),
+    ]);
+    expect(status.notifications[0]?.lastSuccess).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+    const metrics = await (await fetch(`${service.base}/metrics`)).text();
+    expect(metrics).toMatch(/^fogis_processor_notifications_total\{target="ntfy",outcome="sent"[^}]*\} 1$/m);
+    expect(JSON.stringify(status) + metrics + service.output()).not.toContain(topic);
+
+    // Restarted on the same data: the same list is no news; the next change is.
+    service.child.kill("SIGTERM");
+    expect((await service.exited).code).toBe(0);
+    service = await startService({ ...env, PORT: String(await freePort()) });
+    await process_(service.base);
+    writeFileSync(listFile, JSON.stringify(list("20:00")));
+    await process_(service.base);
+    await expect.poll(() => ntfy.delivered().length, { timeout: 10_000 }).toBe(2);
+    expect(ntfy.delivered()[1]?.text).toContain("Kick-off moved 18:30 -> 20:00");
+  });
+
+  it("stops at once on a bad NOTIFY_* value, naming the variable and the fix", async () => {
+    const service = spawnService({
+      API_TOKEN: TOKEN,
+      NOTIFY_NTFY_URL: "ntfy.sh/topic",
+      NOTIFY_LANGUAGE: "de",
+      NOTIFY_EMAIL_TO: "ref@example.org",
+      NOTIFY_WEBHOOK_URL: "https://discord.com/api/webhooks/1/top-secret-token",
+    });
+    const exit = await service.exited;
+    expect(exit.code).toBe(1);
+    expect(service.output()).toContain(
+      "NOTIFY_NTFY_URL: expected an ntfy topic URL such as https://ntfy.sh/<your-secret-topic>",
+    );
+    expect(service.output()).toContain("NOTIFY_LANGUAGE: expected sv (Swedish, the default) or en (English)");
+    expect(service.output()).not.toContain("top-secret-token");
   });
 });

@@ -1,0 +1,56 @@
+import type { Logger, Registry } from "@fogis/runtime";
+import { hasNotificationTargets, type NotificationConfig } from "./config.js";
+import { ChangeNotifier, type ChangeNotifierOptions } from "./notifier.js";
+import { SecretRedactor, urlSecrets } from "./redact.js";
+import { createTargets, type TargetDeps } from "./targets.js";
+
+export * from "./chat-bodies.js";
+export * from "./config.js";
+export * from "./ledger.js";
+export * from "./notices.js";
+export * from "./notifier.js";
+export * from "./redact.js";
+export * from "./targets.js";
+export * from "./wording.js";
+
+/** Every secret in the notification config, for the redactor. */
+export function notificationSecrets(config: NotificationConfig): SecretRedactor {
+  return new SecretRedactor([
+    ...(config.webhook ? urlSecrets(config.webhook.url) : []),
+    ...(config.ntfy ? [...urlSecrets(config.ntfy.url), config.ntfy.token] : []),
+    ...(config.email ? urlSecrets(config.email.smtpUrl) : []),
+  ]);
+}
+
+export interface NotifierDeps
+  extends TargetDeps,
+    Pick<
+      ChangeNotifierOptions,
+      "retryDelaysMs" | "maxRetryAfterMs" | "maxPendingPerTarget" | "playedAfterMs"
+    > {
+  dataDir: string;
+  logger: Logger;
+  registry: Registry;
+}
+
+/** The notifier for the configured targets, or null when none is configured. */
+export function createChangeNotifier(config: NotificationConfig, deps: NotifierDeps): ChangeNotifier | null {
+  if (!hasNotificationTargets(config)) return null;
+  const { dataDir, logger, registry, fetch, timeoutMs, now, ...tuning } = deps;
+  const targetDeps: TargetDeps = {
+    ...(fetch ? { fetch } : {}),
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    ...(now ? { now } : {}),
+  };
+  return new ChangeNotifier({
+    targets: createTargets(config, targetDeps),
+    dataDir,
+    language: config.language,
+    minPriority: config.minPriority,
+    logger,
+    registry,
+    redactor: notificationSecrets(config),
+    ...tuning,
+    ...(now ? { now } : {}),
+  });
+}

@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { SnapshotDelivery } from "@fogis/match-processor";
-import { encodeEnvelope } from "@fogis/message-schema";
+import { encodeSyncBody } from "@fogis/message-schema";
 import { freePort } from "@fogis/testing";
 import { type BenchContext, benchChannels, collectGarbage } from "./context.js";
 import { type Figure, figure } from "./figures.js";
@@ -12,8 +12,8 @@ import { ServiceProcess } from "./processes.js";
  * The HTTP fallback (Redis down): the processor's `SnapshotDelivery` POSTs the 1,000-match snapshot
  * to `/manual-sync` of a real calendar-sync (`node packages/calendar-sync/dist/main.js`, Redis off)
  * on 127.0.0.1, which answers once the calendar is applied; timed from the deliverSnapshot() call
- * to the 2xx. The baseline POSTs the same bytes with fetch to a bare node:http process that
- * answers after JSON.parse.
+ * to the 2xx. The baseline POSTs the same bytes (`encodeSyncBody`) with fetch to a bare node:http
+ * process that answers after JSON.parse.
  */
 export async function benchHttpFallback(ctx: BenchContext): Promise<Figure[]> {
   const { profile } = ctx;
@@ -48,7 +48,8 @@ export async function benchHttpFallback(ctx: BenchContext): Promise<Figure[]> {
     for (let round = 0; round < profile.warmupRounds + profile.fallbackRounds; round++) {
       matches = withVenueChanged(matches, round % matches.length, `http ${round}`);
       const envelope = processorEnvelope(matches, ++sequence);
-      const body = encodeEnvelope(envelope);
+      // The same bytes the processor's fallback sends (the envelope plus the matches for Python).
+      const body = encodeSyncBody(envelope);
       collectGarbage();
       let started = performance.now();
       const response = await fetch(plain.baseUrl, {

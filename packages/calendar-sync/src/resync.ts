@@ -138,6 +138,7 @@ export class Resynchronizer {
       handler.rejected({ ok: false, code: "unknown_type", reason }, "resync");
       return { source: latest.source, error: reason };
     }
+    handler.droppedParts(decoded, "resync");
     const envelope = decoded.envelope as MatchUpdatesEnvelope;
     logger.info(
       {

@@ -1,4 +1,5 @@
 import {
+  type Accepted,
   type DecodeResult,
   decodeEnvelope,
   type Envelope,
@@ -6,6 +7,7 @@ import {
   type Match,
   type MatchUpdatesEnvelope,
   type ProcessingStatusEnvelope,
+  parseWireTimestamp,
   type Rejection,
   type SystemAlertEnvelope,
 } from "@fogis/message-schema";
@@ -144,6 +146,7 @@ export class SnapshotHandler {
     }
     const envelope = decoded.envelope;
     this.stats.receivedType(envelope.type);
+    this.droppedParts(decoded, origin);
     switch (envelope.type) {
       case "match_updates": {
         this.trackLiveSequence(envelope);
@@ -169,6 +172,30 @@ export class SnapshotHandler {
     this.logger.warn(
       { event: "message_invalid", origin, code: rejection.code, reason: rejection.reason, bytes },
       "rejected an invalid message",
+    );
+  }
+
+  /**
+   * Counts and logs the informational parts the codec dropped from an accepted envelope (a detailed
+   * change that does not fit, ...): the envelope is used all the same.
+   */
+  droppedParts(decoded: Accepted, origin: MessageOrigin): void {
+    if (decoded.dropped.length === 0) return;
+    const parts: Record<string, number> = {};
+    for (const { part } of decoded.dropped) {
+      this.stats.partDropped(part);
+      parts[part] = (parts[part] ?? 0) + 1;
+    }
+    this.logger.warn(
+      {
+        event: "envelope_parts_dropped",
+        origin,
+        message_id: decoded.envelope.message_id,
+        source: decoded.envelope.source,
+        parts,
+        reasons: decoded.dropped.slice(0, 3).map(({ path, reason }) => `${path}: ${reason}`),
+      },
+      "dropped malformed informational parts; the envelope was used",
     );
   }
 
@@ -368,8 +395,8 @@ export class SnapshotHandler {
   }
 
   private async rememberApplied(envelope: MatchUpdatesEnvelope): Promise<void> {
-    const timestamp = Date.parse(envelope.timestamp);
-    if (Number.isNaN(timestamp)) return;
+    const timestamp = envelopeTime(envelope);
+    if (timestamp === null) return;
     const version = { sequence: envelope.payload.metadata?.sequence, timestamp };
     const previous = this.lastAppliedVersion;
     this.lastAppliedVersion = version;
@@ -384,8 +411,8 @@ export class SnapshotHandler {
    */
   private isOlderThanApplied(envelope: MatchUpdatesEnvelope): boolean {
     const applied = this.lastAppliedVersion;
-    const timestamp = Date.parse(envelope.timestamp);
-    if (!applied || Number.isNaN(timestamp)) return false;
+    const timestamp = envelopeTime(envelope);
+    if (!applied || timestamp === null) return false;
     const sequence = envelope.payload.metadata?.sequence;
     if (sequence !== undefined && applied.sequence !== undefined && sequence !== applied.sequence) {
       return sequence < applied.sequence && timestamp <= applied.timestamp;
@@ -447,4 +474,9 @@ export class SnapshotHandler {
     const level = payload.severity === "error" || payload.severity === "critical" ? "error" : "warn";
     this.logger[level]({ event: "system_alert", origin, ...alert }, "system alert from the processor");
   }
+}
+
+/** The envelope's timestamp in epoch ms, read the same on every machine; null when unreadable. */
+function envelopeTime(envelope: Envelope): number | null {
+  return parseWireTimestamp(envelope.timestamp)?.getTime() ?? null;
 }

@@ -23,6 +23,8 @@ export class SyncStats {
   messagesProcessed = 0;
   messagesFailed = 0;
   readonly invalidByReason: Partial<Record<RejectionCode, number>> = {};
+  /** Informational envelope parts dropped as malformed, by part (`payload.detailed_changes`, ...). */
+  readonly partsDropped: Record<string, number> = {};
   readonly receivedByType: Record<string, number> = {};
   readonly snapshots: Record<SnapshotOutcome, number> = {
     applied: 0,
@@ -46,6 +48,7 @@ export class SyncStats {
   private readonly metrics: {
     received: Counter<"origin">;
     invalid: Counter<"reason">;
+    partsDropped: Counter<"part">;
     snapshots: Counter<"outcome">;
     resyncs: Counter<"source">;
     gaps: Counter;
@@ -69,6 +72,12 @@ export class SyncStats {
         name: "fogis_calendar_messages_invalid_total",
         help: "Messages rejected by the codec, by reason",
         labelNames: ["reason"],
+        registers,
+      }),
+      partsDropped: new Counter({
+        name: "fogis_calendar_envelope_parts_dropped_total",
+        help: "Malformed informational envelope parts dropped by the codec (the envelope itself was used), by part",
+        labelNames: ["part"],
         registers,
       }),
       snapshots: new Counter({
@@ -119,6 +128,12 @@ export class SyncStats {
     this.metrics.invalid.inc({ reason: code });
   }
 
+  /** `part` is a declared schema path (no values, no indices): a bounded label. */
+  partDropped(part: string): void {
+    this.partsDropped[part] = (this.partsDropped[part] ?? 0) + 1;
+    this.metrics.partsDropped.inc({ part });
+  }
+
   processed(): void {
     this.messagesProcessed += 1;
   }
@@ -162,6 +177,7 @@ export class SyncStats {
       messages_failed: this.messagesFailed,
       messages_invalid: invalid,
       invalid_by_reason: { ...this.invalidByReason },
+      envelope_parts_dropped: { ...this.partsDropped },
       received_by_type: { ...this.receivedByType },
       snapshots_applied: this.snapshots.applied,
       snapshots_unchanged: this.snapshots.unchanged,

@@ -173,7 +173,10 @@ describe("state files", () => {
     });
     expect(asked).toContain("http://127.0.0.1:9/matches/latest");
     expect(t.service.stats.resyncs.http).toBe(1);
-    expect((await request(t.service.app).get("/contacts.vcf")).text).toContain("BEGIN:VCARD");
+    // The phonebook is written just after the calendar.
+    await eventually(async () =>
+      expect((await request(t.service.app).get("/contacts.vcf")).text).toContain("BEGIN:VCARD"),
+    );
     // Rebuilt: /health tells the files as they are now, and that they were corrupt at start.
     const after = (await request(t.service.app).get("/health")).body.state_files;
     expect(after.calendar).toMatchObject({ state: "ok", count: 1, at_start: { state: "corrupt" } });

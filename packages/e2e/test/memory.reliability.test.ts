@@ -18,24 +18,20 @@ afterEach(async () => {
 
 const MB = 1024 * 1024;
 /**
- * The live heap is what a queue would grow: the lowest heap-used figure of a window (right after a
- * garbage collection) approximates it. 200 queued snapshots of ~80 kB would add well over 16 MB.
+ * The live heap (in use right after a full collection) is what a queue would grow: 200 queued
+ * snapshots of ~80 kB would add well over 16 MB.
  */
 const LIVE_HEAP_GROWTH_BOUND = 8 * MB;
 /** RSS also moves with V8's heap sizing and the allocator, so its bound is a looser sanity check. */
 const RSS_GROWTH_BOUND = 64 * MB;
 
-async function heapUsed(s: Stack): Promise<number> {
-  const { text } = await s.processor.getText("/metrics");
-  const line = /^fogis_nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\d+(?:\.\d+)?)/m.exec(text);
-  if (!line?.[1]) throw new Error("no fogis_nodejs_heap_size_used_bytes in /metrics");
-  return Number(line[1]);
-}
-
 describe("memory during a long Redis outage", () => {
   it("200 cycles with Redis down: the processor's RSS and heap stay bounded and every envelope is accounted for", async () => {
     // 25 matches make every envelope ~80 kB, so a queue of them would show at once.
-    stack = await Stack.create({ script: new MatchScript({ initial: 25 }) });
+    stack = await Stack.create({
+      script: new MatchScript({ initial: 25 }),
+      processorNodeArgs: ["--inspect=127.0.0.1:0"],
+    });
     const s = stack;
     await s.cycle();
     await s.redis.kill();
@@ -47,7 +43,7 @@ describe("memory during a long Redis outage", () => {
       const result = await s.cycle();
       expect(result.outcome).toBe(cycle <= 180 ? "delivered" : "delivery_failed");
       if (cycle >= 20 && cycle % 5 === 0) {
-        samples.push({ cycle, rss: s.processor.rssBytes(), heap: await heapUsed(s) });
+        samples.push({ cycle, rss: s.processor.rssBytes(), heap: await s.processor.liveHeapBytes() });
       }
     }
     const counters = await s.counters();

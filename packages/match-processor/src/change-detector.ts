@@ -271,7 +271,7 @@ function change(
 ): DetailedChange {
   const priority = critical ? "critical" : PRIORITY_BY_CATEGORY[category];
   return {
-    match_id: String(match.matchid),
+    match_id: match.matchid,
     match_nr: match.matchnr ?? null,
     category,
     priority,

@@ -2,6 +2,7 @@ import {
   type Channels,
   type Envelope,
   encodeEnvelope,
+  encodeSyncBody,
   latestEnvelopeKey,
   type MatchUpdatesEnvelope,
 } from "@fogis/message-schema";
@@ -9,7 +10,8 @@ import { type Logger, type RedisConnectionInfo, type RedisLink, redactUrl } from
 
 /**
  * Delivers a match-updates snapshot (DESIGN §5). A delivery is confirmed when the PUBLISH reached
- * at least one receiver, or when calendar-sync's `POST /manual-sync` answered 2xx. Redis is tried
+ * at least one receiver, or when calendar-sync's `POST /manual-sync` answered 2xx (ours, or the
+ * Python calendar service's: the body suits both). Redis is tried
  * only while the link is up (it fails fast and reconnects in the background), so a cycle with
  * Redis down goes straight to HTTP instead of waiting on connect timeouts. Attempts are bounded:
  * nothing is queued, the caller keeps its state and sends a fresh snapshot next cycle.
@@ -119,6 +121,9 @@ export class SnapshotDelivery {
   async deliverSnapshot(envelope: MatchUpdatesEnvelope, signal?: AbortSignal): Promise<DeliveryResult> {
     const started = performance.now();
     const body = encodeEnvelope(envelope);
+    // Written only when the fallback is needed: the envelope plus the top-level `matches` the
+    // Python calendar service's /manual-sync reads (encodeSyncBody).
+    let syncBody: string | undefined;
     const sequence = envelope.payload.metadata?.sequence;
     const errors: string[] = [];
     let receivers = 0;
@@ -172,7 +177,8 @@ export class SnapshotDelivery {
       }
 
       if (this.manualSyncUrl) {
-        const failure = await this.postFallback(body, signal);
+        syncBody ??= encodeSyncBody(envelope);
+        const failure = await this.postFallback(syncBody, signal);
         if (failure === null) {
           this.logger.info(
             { event: "delivered_http", sequence, attempt, receivers },

@@ -366,7 +366,7 @@ export class MatchProcessor {
     if (!reason) return { outcome: "unchanged", ...counted, publish_reason: null, delivery: NO_DELIVERY };
 
     this.metrics.changesDetected(changeSet.summary.by_category ?? {});
-    const envelope = await this.createEnvelope(matches, hash, changeSet, context.started);
+    const envelope = await this.createEnvelope(matches, hash, changeSet, reason, context.started);
     const sequence = envelope.payload.metadata?.sequence ?? null;
     const delivered = await this.delivery.deliverSnapshot(envelope, this.shutdown.signal);
     this.metrics.zeroReceiverPublishes(delivered.zeroReceiverPublishes);
@@ -495,10 +495,23 @@ export class MatchProcessor {
     return null;
   }
 
+  /**
+   * `has_changes`, which the Python subscriber needs to be true to sync at all: true whenever the
+   * list differs from the last one delivered (also in fields outside the change list, such as a
+   * referee's phone number or a team contact, which the calendar shows), for the first delivery,
+   * and when Redis comes back (its subscribers missed what went over HTTP meanwhile). False only
+   * for a heartbeat or a resend of the list already delivered.
+   */
+  private hasChanges(changeSet: ChangeSet, hash: string, reason: PublishReason): boolean {
+    if (changeSet.changes.length > 0 || reason === "redis_recovered") return true;
+    return this.confirmed === null || hash !== this.confirmed.snapshotHash;
+  }
+
   private async createEnvelope(
     matches: Match[],
     hash: string,
     changeSet: ChangeSet,
+    reason: PublishReason,
     now: Date,
   ): Promise<MatchUpdatesEnvelope> {
     const sequence = ++this.lastSequence;
@@ -510,6 +523,7 @@ export class MatchProcessor {
       sequence,
       snapshotHash: hash,
       changeSummary: changeSet.summary,
+      hasChanges: this.hasChanges(changeSet, hash, reason),
       now,
     });
     this.metrics.envelopeCreated(sequence, this.pending !== null);

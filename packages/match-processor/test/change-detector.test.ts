@@ -24,7 +24,7 @@ describe("detectChanges", () => {
     expect(result.newMatchIds).toEqual([6_143_017]);
     expect(result.changes).toHaveLength(1);
     expect(result.changes[0]).toMatchObject({
-      match_id: "6143017",
+      match_id: 6_143_017,
       match_nr: "006143017",
       category: "new_assignment",
       priority: "high",

@@ -1,7 +1,19 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { latestEnvelopeKey, type Match } from "@fogis/message-schema";
-import { fogisMatch, fogisMatchList, type RedisHandle, startRedis } from "@fogis/testing";
+import {
+  decodeSyncRequest,
+  encodeEnvelope,
+  latestEnvelopeKey,
+  type Match,
+  type MatchUpdatesEnvelope,
+} from "@fogis/message-schema";
+import {
+  fogisMatch,
+  fogisMatchList,
+  PythonManualSyncStandIn,
+  type RedisHandle,
+  startRedis,
+} from "@fogis/testing";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import type { DeliveryCounters } from "../src/index.js";
@@ -25,6 +37,11 @@ async function receiver(): Promise<SyncReceiver> {
   const r = await new SyncReceiver().start();
   cleanup.push(() => r.stop());
   return r;
+}
+
+/** What the fallback POSTs: the envelope plus a top-level copy of its matches for the Python service. */
+function fallbackBody(envelope: MatchUpdatesEnvelope | null) {
+  return envelope && { ...envelope, matches: envelope.payload.matches };
 }
 
 function accountedFor(c: DeliveryCounters): number {
@@ -67,7 +84,7 @@ describe("delivery", () => {
     expect(elapsed).toBeLessThan(5000);
     expect(calendar.received).toHaveLength(1);
     expect(calendar.received[0]?.authorization).toBe(`Bearer ${TOKEN}`);
-    expect(calendar.received[0]?.body).toEqual(rig.processor.latestEnvelope);
+    expect(calendar.received[0]?.body).toEqual(fallbackBody(rig.processor.latestEnvelope));
 
     await redis.start();
     await rig.link?.waitUntilUp(5000);
@@ -98,6 +115,10 @@ describe("delivery", () => {
       [1, 3],
       [1, 2, 3],
     ]).toContainEqual(sequences());
+    // Redis subscribers missed what went over HTTP: a Python one must not skip this as "no changes".
+    expect(subscriber.on(rig.channels.matchUpdates).at(-1)?.json.payload?.metadata).toMatchObject({
+      has_changes: true,
+    });
     expect(rig.processor.counters).toMatchObject({
       delivered_via_redis: 2,
       delivered_via_http: 1,
@@ -153,7 +174,7 @@ describe("delivery", () => {
     expect(result.delivery.errors[0]).toMatch(
       /attempt 1: redis: READONLY .*nothing stored, nothing published/,
     );
-    expect(calendar.received.map((r) => r.body)).toEqual([rig.processor.latestEnvelope]);
+    expect(calendar.received.map((r) => r.body)).toEqual([fallbackBody(rig.processor.latestEnvelope)]);
     expect(rig.processor.counters).toMatchObject({ delivered_via_redis: 0, delivered_via_http: 1 });
     expect(await admin.exists(latestEnvelopeKey(rig.channels))).toBe(0);
     expect(subscriber.on(rig.channels.matchUpdates)).toEqual([]);
@@ -176,7 +197,7 @@ describe("delivery", () => {
       delivery: { route: "http", receivers: 0, attempts: 1 },
     });
     expect(rig.processor.counters).toMatchObject({ zero_receiver_publishes: 1, delivered_via_http: 1 });
-    expect(calendar.received.map((r) => r.body)).toEqual([rig.processor.latestEnvelope]);
+    expect(calendar.received.map((r) => r.body)).toEqual([fallbackBody(rig.processor.latestEnvelope)]);
     const stored = await rig.link?.client.get(latestEnvelopeKey(rig.channels));
     expect(JSON.parse(stored ?? "null")).toEqual(rig.processor.latestEnvelope);
   });
@@ -192,6 +213,50 @@ describe("delivery", () => {
     const result = await rig.processor.runCycle();
     expect(result.delivery).toMatchObject({ route: "http", confirmed: true });
     expect(calendar.received).toHaveLength(1);
+  });
+
+  it("delivers to the Python calendar service's /manual-sync, which reads only a top-level `matches`", async () => {
+    const python = await new PythonManualSyncStandIn().start();
+    cleanup.push(() => python.stop());
+    const source = new ListSource(fogisMatchList(3));
+    const rig = await processorRig({ redisUrl: null, fallbackUrl: python.url, source });
+    cleanup.push(() => rig.close());
+
+    const first = await rig.processor.runCycle();
+    expect(first).toMatchObject({
+      outcome: "delivered",
+      delivery: { route: "http", confirmed: true, attempts: 1 },
+    });
+    expect(python.answers).toEqual([{ status: 200 }]);
+    expect(python.synced).toEqual([source.matches]);
+
+    (source.matches[1] as Match).anlaggningnamn = "Ny arena";
+    expect((await rig.processor.runCycle()).delivery).toMatchObject({ route: "http", confirmed: true });
+    expect((python.synced[1] as Match[])[1]?.anlaggningnamn).toBe("Ny arena");
+
+    // The stand-in answers as the Python route does: the bare envelope, which we sent before, is refused.
+    const bare = await fetch(`${python.url}/manual-sync`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: encodeEnvelope(rig.processor.latestEnvelope as MatchUpdatesEnvelope),
+    });
+    expect(bare.status).toBe(400);
+    expect(await bare.json()).toEqual({ success: false, error: "Missing 'matches' in request data" });
+  });
+
+  it("sends calendar-sync the envelope itself, sequence and hash included, in the same body", async () => {
+    const calendar = await receiver();
+    const rig = await processorRig({
+      redisUrl: null,
+      fallbackUrl: calendar.url,
+      source: new ListSource(fogisMatchList(2)),
+    });
+    cleanup.push(() => rig.close());
+    await rig.processor.runCycle();
+    const decoded = decodeSyncRequest(calendar.received[0]?.body);
+    if (!decoded.ok) throw new Error(decoded.reason);
+    expect(decoded.envelope).toEqual(rig.processor.latestEnvelope);
+    expect(decoded.envelope.payload.metadata).toMatchObject({ sequence: 1, has_changes: true });
   });
 
   it("treats a non-2xx answer from calendar-sync as not delivered", async () => {
@@ -310,6 +375,6 @@ function readState(dataDir: string): string[] {
   });
 }
 
-function changeKeys(changes: Array<{ match_id: string; category: string }> | undefined): string[][] {
-  return (changes ?? []).map((c) => [c.match_id, c.category]);
+function changeKeys(changes: Array<{ match_id: string | number; category: string }> | undefined): string[][] {
+  return (changes ?? []).map((c) => [String(c.match_id), c.category]);
 }

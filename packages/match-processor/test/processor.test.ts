@@ -110,23 +110,63 @@ describe("a processing cycle", () => {
     expect(update.detailed_changes.map((c) => c.category)).toEqual(["time_change"]);
   });
 
-  it("sends a snapshot when only a shown field outside the change list differs (a referee's phone)", async () => {
+  it.each([
+    [
+      "a referee's phone number",
+      (m: Match) => {
+        const referee = m.domaruppdraglista?.[0];
+        if (referee) referee.mobiltelefon = "070-9999999";
+      },
+    ],
+    [
+      "a team contact",
+      (m: Match) => {
+        const contact = m.kontaktpersoner?.[1];
+        if (contact) contact.epostadress = "ny.lagledare@example.org";
+      },
+    ],
+  ])(
+    "publishes a change the calendar shows but the change list leaves out (%s) with has_changes true",
+    async (_what, edit) => {
+      const source = new ListSource(fogisMatchList(2));
+      const { rig, subscriber } = await rigWithSubscriber(source);
+      await rig.processor.runCycle();
+      edit(source.matches[0] as Match);
+      const result = await rig.processor.runCycle();
+      expect(result).toMatchObject({
+        outcome: "delivered",
+        publish_reason: "content_changed",
+        changes: { total: 0 },
+        delivery: { route: "redis" },
+      });
+      await expect.poll(() => subscriber.on(rig.channels.matchUpdates).length).toBe(2);
+      const payload = subscriber.on(rig.channels.matchUpdates)[1]?.json.payload as {
+        matches: Match[];
+        metadata: { has_changes: boolean };
+        detailed_changes: unknown[];
+      };
+      // The Python subscriber skips a snapshot unless has_changes is true.
+      expect(payload.metadata.has_changes).toBe(true);
+      expect(payload.detailed_changes).toEqual([]);
+      expect(payload.matches[0]).toEqual(source.matches[0]);
+      expect((await rig.processor.runCycle()).outcome).toBe("unchanged");
+    },
+  );
+
+  it("says has_changes false for a resend of the list already delivered, true once it changes", async () => {
     const source = new ListSource(fogisMatchList(2));
     const { rig, subscriber } = await rigWithSubscriber(source);
     await rig.processor.runCycle();
-    const referee = (source.matches[0] as Match).domaruppdraglista?.[0];
-    if (referee) referee.mobiltelefon = "070-9999999";
-    const result = await rig.processor.runCycle();
-    expect(result).toMatchObject({
-      outcome: "delivered",
-      publish_reason: "content_changed",
-      changes: { total: 0 },
-      delivery: { route: "redis" },
-    });
-    await expect.poll(() => subscriber.on(rig.channels.matchUpdates).length).toBe(2);
-    const payload = subscriber.on(rig.channels.matchUpdates)[1]?.json.payload as { matches: Match[] };
-    expect(payload.matches[0]?.domaruppdraglista?.[0]?.mobiltelefon).toBe("070-9999999");
-    expect((await rig.processor.runCycle()).outcome).toBe("unchanged");
+    rig.processor.requestResend();
+    expect((await rig.processor.runCycle()).publish_reason).toBe("resend");
+    (source.matches[0] as Match).avsparkstid = "11:15";
+    await rig.processor.runCycle();
+    await expect.poll(() => subscriber.on(rig.channels.matchUpdates).length).toBe(3);
+    expect(
+      subscriber
+        .on(rig.channels.matchUpdates)
+        .map((m) => (m.json.payload?.metadata as { has_changes?: boolean } | undefined)?.has_changes),
+    ).toEqual([true, false, true]);
   });
 
   it("re-sends an unchanged snapshot once the heartbeat interval has passed", async () => {

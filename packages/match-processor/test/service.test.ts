@@ -149,7 +149,8 @@ describe("the built service", { timeout: 120_000 }, () => {
     });
 
     const pending = process_(service.base);
-    await expect.poll(() => answer !== undefined).toBe(true);
+    // The built service's first fetch; poll's 1 s default is short on a loaded machine.
+    await expect.poll(() => answer !== undefined, { timeout: 10_000 }).toBe(true);
     service.child.kill("SIGTERM");
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(service.child.exitCode).toBeNull(); // still finishing the cycle

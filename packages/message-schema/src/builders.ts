@@ -26,6 +26,12 @@ export interface MatchUpdatesInput extends Common {
   snapshotHash?: string;
   changeSummary?: ChangeSummary;
   processorType?: string;
+  /**
+   * `payload.metadata.has_changes`. The Python subscriber skips a snapshot unless it is true, so a
+   * publisher that knows more than `changes` (a referee's new phone number is not a detected
+   * change, but the calendar shows it) says so here. Defaults to "there are changes".
+   */
+  hasChanges?: boolean;
 }
 
 export function createMatchUpdatesEnvelope(input: MatchUpdatesInput): MatchUpdatesEnvelope {
@@ -33,7 +39,7 @@ export function createMatchUpdatesEnvelope(input: MatchUpdatesInput): MatchUpdat
   const changes = input.changes ?? [];
   const metadata: MatchUpdatesEnvelope["payload"]["metadata"] = {
     total_matches: input.matches.length,
-    has_changes: changes.length > 0,
+    has_changes: input.hasChanges ?? changes.length > 0,
     change_summary: input.changeSummary ?? {},
     processing_timestamp: now,
     processor_type: input.processorType ?? "fogis-realtime",

@@ -20,11 +20,13 @@ export const CHANGE_PRIORITIES = ["critical", "high", "medium", "low"] as const;
 export type ChangePriority = (typeof CHANGE_PRIORITIES)[number];
 
 /**
- * One entry of `payload.detailed_changes`. Category and priority are plain strings on input so
- * that a newer Python processor's extra categories do not get a whole snapshot rejected.
+ * One entry of `payload.detailed_changes`. Category and priority are plain strings on input: the
+ * Python processor writes categories of its own (`status_change`). An entry that does not fit is
+ * dropped by the codec (see informational.ts), never a reason to reject the snapshot.
  */
 export const DetailedChangeSchema = z.looseObject({
-  match_id: z.string(),
+  /** The match's `matchid`: an integer, as the Python processor really writes it and we do; a string from older publishers. */
+  match_id: z.union([z.number().int(), z.string().min(1)]),
   match_nr: z.string().nullish(),
   category: z.string(),
   priority: z.string(),

@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import { z } from "zod";
 import { createMatchUpdatesEnvelope } from "./builders.js";
 import {
   ENVELOPE_SCHEMAS,
@@ -8,6 +8,7 @@ import {
   MESSAGE_TYPES,
   type MessageType,
 } from "./envelope.js";
+import { type DroppedPart, informational } from "./informational.js";
 import { type Match, MatchSchema } from "./match.js";
 
 /**
@@ -35,6 +36,11 @@ export interface Accepted<E extends Envelope = Envelope> {
   envelope: E;
   /** Legacy shapes that were accepted and normalised, e.g. `bare_match_list`. */
   legacy: string[];
+  /**
+   * Informational parts that were malformed and left out of `envelope` (a detailed change that
+   * does not fit, a `high_priority` that is not a boolean, ...). Receivers count and log them.
+   */
+  dropped: DroppedPart[];
 }
 
 export type DecodeResult<E extends Envelope = Envelope> = Accepted<E> | Rejection;
@@ -146,21 +152,150 @@ export function decodeEnvelopeValue(
     Array.isArray(payload.matches)
   ) {
     // The envelope around the matches with the same schema, then the matches one by one.
-    const outer = schema.safeParse({ ...candidate, payload: { ...payload, matches: [] } });
+    const outer = parseSalvaging(schema, { ...candidate, payload: { ...payload, matches: [] } });
     const { matches, issues } = options.knownMatches.validate(payload.matches, ["payload", "matches"]);
-    if (!outer.success) issues.unshift(...outer.error.issues);
-    if (issues.length || !outer.success) return reject("invalid_envelope", formatIssues(issues));
+    if (!outer.ok) issues.unshift(...outer.issues);
+    if (issues.length || !outer.ok) return reject("invalid_envelope", formatIssues(issues));
     (outer.data as MatchUpdatesEnvelope).payload.matches = matches;
-    return { ok: true, envelope: outer.data, legacy };
+    return { ok: true, envelope: outer.data, legacy, dropped: outer.dropped };
   }
-  const result = schema.safeParse(candidate);
-  if (!result.success) return reject("invalid_envelope", formatIssues(result.error.issues));
-  return { ok: true, envelope: result.data, legacy };
+  const result = parseSalvaging(schema, candidate);
+  if (!result.ok) return reject("invalid_envelope", formatIssues(result.issues));
+  return { ok: true, envelope: result.data, legacy, dropped: result.dropped };
+}
+
+type Salvaged<T> = { ok: true; data: T; dropped: DroppedPart[] } | { ok: false; issues: z.core.$ZodIssue[] };
+
+/**
+ * Parses `value` with `schema`. When the only problems lie in informational parts, those parts
+ * are left out and the rest is parsed again; a well-formed envelope costs one parse, as before.
+ */
+function parseSalvaging<T>(schema: z.ZodType<T>, value: Record<string, unknown>): Salvaged<T> {
+  const dropped: DroppedPart[] = [];
+  let candidate: unknown = value;
+  // One round per level of nesting at most; two levels of informational parts exist.
+  for (let round = 0; round < 4; round++) {
+    const result = schema.safeParse(candidate);
+    if (result.success) return { ok: true, data: result.data, dropped };
+    const removals: PropertyKey[][] = [];
+    const strict: z.core.$ZodIssue[] = [];
+    for (const issue of result.error.issues) {
+      const depth = informationalDepth(schema, issue.path);
+      if (depth === null) {
+        strict.push(issue);
+        continue;
+      }
+      const at = issue.path.slice(0, depth);
+      const path = at.map(String).join(".");
+      if (dropped.some((d) => d.path === path)) continue;
+      const inside = issue.path.slice(depth).map(String).join(".");
+      dropped.push({
+        part: at.filter((key) => typeof key !== "number").join("."),
+        path,
+        reason: inside ? `${inside}: ${issue.message}` : issue.message,
+      });
+      removals.push(at);
+    }
+    if (strict.length) return { ok: false, issues: strict };
+    candidate = without(candidate, removals);
+  }
+  return { ok: false, issues: schema.safeParse(candidate).error?.issues ?? [] };
 }
 
 /**
- * Decodes the body of `POST /manual-sync`: a match-updates envelope, `{"matches": [...]}`, or a
- * bare list of matches. The latter two are wrapped in an envelope from `source`.
+ * How many steps of `path` lead to the deepest informational part on it, or null when the path
+ * runs through strict parts only (the problem is then a reason to reject).
+ */
+function informationalDepth(schema: z.ZodType, path: readonly PropertyKey[]): number | null {
+  let node: z.ZodType | undefined = schema;
+  let deepest: number | null = null;
+  for (let depth = 0; node; depth++) {
+    for (let layer: z.ZodType | undefined = node; layer; layer = unwrapped(layer)) {
+      if (informational.has(layer)) deepest = depth;
+    }
+    if (depth === path.length) break;
+    node = childSchema(node, path[depth] as PropertyKey);
+  }
+  return deepest;
+}
+
+function unwrapped(schema: z.ZodType): z.ZodType | undefined {
+  if (schema instanceof z.ZodOptional || schema instanceof z.ZodNullable) return schema.unwrap() as z.ZodType;
+  return undefined;
+}
+
+function childSchema(schema: z.ZodType, key: PropertyKey): z.ZodType | undefined {
+  let inner: z.ZodType | undefined = schema;
+  while (inner && !(inner instanceof z.ZodObject) && !(inner instanceof z.ZodArray)) inner = unwrapped(inner);
+  if (inner instanceof z.ZodObject && typeof key === "string")
+    return inner.shape[key] as z.ZodType | undefined;
+  if (inner instanceof z.ZodArray && typeof key === "number") return inner.element as z.ZodType;
+  return undefined;
+}
+
+type RemovalTree = Map<PropertyKey, RemovalTree | "remove">;
+
+/** A copy of `value` without the parts at `paths`; only the containers on those paths are copied. */
+function without(value: unknown, paths: readonly PropertyKey[][]): unknown {
+  const tree: RemovalTree = new Map();
+  for (const path of paths) {
+    let level = tree;
+    for (const [i, key] of path.entries()) {
+      if (i === path.length - 1) {
+        level.set(key, "remove");
+        break;
+      }
+      const next = level.get(key) ?? new Map();
+      if (next === "remove") break;
+      level.set(key, next);
+      level = next;
+    }
+  }
+  return prune(value, tree);
+}
+
+function prune(value: unknown, tree: RemovalTree): unknown {
+  if (Array.isArray(value)) {
+    const kept: unknown[] = [];
+    value.forEach((item, index) => {
+      const below = tree.get(index);
+      if (below === "remove") return;
+      kept.push(below ? prune(item, below) : item);
+    });
+    return kept;
+  }
+  if (!isPlainObject(value)) return value;
+  const copy: Record<string, unknown> = { ...value };
+  for (const [key, below] of tree) {
+    if (typeof key !== "string" || !Object.hasOwn(copy, key)) continue;
+    if (below === "remove") delete copy[key];
+    else copy[key] = prune(copy[key], below);
+  }
+  return copy;
+}
+
+/**
+ * The body of the HTTP fallback, `POST /manual-sync`: the envelope plus a top-level copy of its
+ * matches. Our calendar-sync reads the envelope (sequence, hash and the rest of `payload.metadata`
+ * included); the Python calendar service reads only a top-level `matches` (it answers 400
+ * "Missing 'matches' in request data" to a bare envelope). The matches are serialised once and
+ * written twice.
+ */
+export function encodeSyncBody(envelope: MatchUpdatesEnvelope): string {
+  const { payload, ...head } = envelope as MatchUpdatesEnvelope & { matches?: unknown };
+  delete head.matches;
+  const { matches, ...rest } = payload;
+  const list = JSON.stringify(matches);
+  const fields = (object: object) => JSON.stringify(object).slice(1, -1);
+  const payloadJson = [`"matches":${list}`, fields(rest)].filter(Boolean).join(",");
+  return `{${[`"matches":${list}`, fields(head), `"payload":{${payloadJson}}`].filter(Boolean).join(",")}}`;
+}
+
+/**
+ * Decodes the body of `POST /manual-sync`: a match-updates envelope (also with the top-level copy
+ * of its matches that `encodeSyncBody` adds; the envelope's own `payload.matches` is what counts),
+ * `{"matches": [...]}`, or a bare list of matches. The latter two are wrapped in an envelope from
+ * `source`.
  */
 export function decodeSyncRequest(
   value: unknown,
@@ -172,16 +307,22 @@ export function decodeSyncRequest(
   if (Array.isArray(value)) {
     wrapped = wrapMatches(value, source);
     legacy.push("bare_match_list");
-  } else if (isPlainObject(value) && value.type === undefined && "matches" in value) {
-    wrapped = wrapMatches(value.matches, source);
-    legacy.push("matches_object");
+  } else if (isPlainObject(value) && "matches" in value) {
+    if (value.type === undefined) {
+      wrapped = wrapMatches(value.matches, source);
+      legacy.push("matches_object");
+    } else {
+      // An envelope with the copy for the Python calendar service: decode the envelope alone.
+      const { matches: _copy, ...envelope } = value;
+      wrapped = envelope;
+    }
   }
   const decoded = decodeEnvelopeValue(wrapped, options);
   if (!decoded.ok) return decoded;
   if (decoded.envelope.type !== "match_updates") {
     return reject("unknown_type", `expected a match_updates envelope, got '${decoded.envelope.type}'`);
   }
-  return { ok: true, envelope: decoded.envelope, legacy: [...legacy, ...decoded.legacy] };
+  return { ...decoded, envelope: decoded.envelope, legacy: [...legacy, ...decoded.legacy] };
 }
 
 function wrapMatches(matches: unknown, source: string): unknown {

@@ -1,5 +1,11 @@
 import { z } from "zod";
-import { parseTid, stockholmLocalToUtc } from "./time.js";
+import {
+  KICKOFF_CLOCK_PATTERN,
+  MATCH_DATE_PATTERN,
+  parseTid,
+  stockholmLocalToUtc,
+  TID_PATTERN,
+} from "./time.js";
 
 /**
  * The FOGIS match as the referee's match list delivers it (DESIGN §3). The fields this project
@@ -41,8 +47,8 @@ export const TeamContactSchema = z.looseObject({
   reserv: z.boolean().nullish(),
 });
 
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
-const CLOCK = /^\d{1,2}:\d{2}$/;
+/** A match needs at least one of these to have a kick-off (the JSON Schema says so too). */
+export const KICKOFF_FIELDS = ["tid", "speldatum"] as const;
 
 export const MatchSchema = z
   .looseObject({
@@ -56,14 +62,10 @@ export const MatchSchema = z
     anlaggningnamn: optionalText,
     anlaggningLatitud: z.number().nullish(),
     anlaggningLongitud: z.number().nullish(),
-    tid: z
-      .string()
-      .refine((value) => parseTid(value) !== null, {
-        message: 'expected "/Date(<epoch ms>)/" or an ISO-8601 time',
-      })
-      .optional(),
-    speldatum: z.string().regex(DATE, "expected YYYY-MM-DD").optional(),
-    avsparkstid: z.string().regex(CLOCK, "expected HH:MM").optional(),
+    // Patterns, not refinements: the JSON Schema carries them as they are (see time.ts).
+    tid: z.string().regex(TID_PATTERN, 'expected "/Date(<epoch ms>)/" or an ISO-8601 time').optional(),
+    speldatum: z.string().regex(MATCH_DATE_PATTERN, "expected a date YYYY-MM-DD").optional(),
+    avsparkstid: z.string().regex(KICKOFF_CLOCK_PATTERN, "expected HH:MM").optional(),
     tavlingnamn: optionalText,
     installd: z.boolean().nullish(),
     uppskjuten: z.boolean().nullish(),
@@ -71,7 +73,7 @@ export const MatchSchema = z
     domaruppdraglista: z.array(RefereeSchema).nullish(),
     kontaktpersoner: z.array(TeamContactSchema).nullish(),
   })
-  .refine((match) => match.tid !== undefined || match.speldatum !== undefined, {
+  .refine((match) => KICKOFF_FIELDS.some((field) => match[field] !== undefined), {
     message: "a match needs a kick-off: 'tid' or 'speldatum'",
     path: ["tid"],
   });
@@ -89,11 +91,11 @@ export function matchKickoff(match: Pick<Match, "tid" | "speldatum" | "avsparkst
     const instant = parseTid(match.tid);
     if (instant) return instant;
   }
-  if (match.speldatum && DATE.test(match.speldatum)) {
+  if (match.speldatum && MATCH_DATE_PATTERN.test(match.speldatum)) {
     const [y, mo, d] = match.speldatum.split("-").map(Number) as [number, number, number];
-    const [h, mi] = (match.avsparkstid && CLOCK.test(match.avsparkstid) ? match.avsparkstid : "00:00")
-      .split(":")
-      .map(Number) as [number, number];
+    const clock =
+      match.avsparkstid && KICKOFF_CLOCK_PATTERN.test(match.avsparkstid) ? match.avsparkstid : "00:00";
+    const [h, mi] = clock.split(":").map(Number) as [number, number];
     return stockholmLocalToUtc(y, mo, d, h, mi);
   }
   return null;

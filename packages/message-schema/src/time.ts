@@ -2,34 +2,84 @@
  * FOGIS times. `tid` is the kick-off instant as `"/Date(<epoch ms UTC>)/"` (optionally with a
  * `+hhmm` suffix that does not change the instant); older fixtures carry ISO-8601 strings.
  * `speldatum` + `avsparkstid` are the same kick-off in Stockholm local time.
+ *
+ * Every format is one regular expression that only admits real calendar dates and clock times,
+ * so the JSON Schema (docs/envelope.schema.json) can state exactly what the decoder accepts.
+ * `[0-9]`, not `\d`: other validators (Python's `re`) match non-ASCII digits with `\d`.
  */
 
-const MS_DATE = /^\/Date\((-?\d+)(?:[+-]\d{4})?\)\/$/;
-const ISO_WITH_ZONE = /(?:Z|[+-]\d{2}:?\d{2})$/i;
-const ISO_LOCAL = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?$/;
+const D = "[0-9]";
+const LEAP_YEAR = `(?:${D}{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)`;
+/** `YYYY-MM-DD`, a date that exists (days per month, leap years). */
+const DATE = `(?:${D}{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]${D}|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]${D}|30)|02-(?:0[1-9]|1${D}|2[0-8]))|${LEAP_YEAR}-02-29)`;
+/** `HH:MM[:SS[.fraction]]`, 00:00 to 23:59:59; any number of fraction digits (Python writes six). */
+const TIME = `(?:[01]${D}|2[0-3]):[0-5]${D}(?::[0-5]${D}(?:\\.${D}+)?)?`;
+const ZONE = `(?:Z|[+-](?:[01]${D}|2[0-3]):?[0-5]${D})`;
+/** Up to 15 digits: every such epoch is a valid Date (the limit is ±8.64e15 ms). */
+const MS_DATE = `/Date\\(-?${D}{1,15}(?:[+-]${D}{4})?\\)/`;
+
+/** `speldatum`: a Stockholm calendar date. */
+export const MATCH_DATE_PATTERN = new RegExp(`^${DATE}$`);
+/** `avsparkstid`: a Stockholm clock time, `H:MM` or `HH:MM`. */
+export const KICKOFF_CLOCK_PATTERN = /^(?:[01]?[0-9]|2[0-3]):[0-5][0-9]$/;
+/** `tid`: `/Date(ms)/`, or an ISO date, date-time, or date-time with a zone. */
+export const TID_PATTERN = new RegExp(`^(?:${MS_DATE}|${DATE}(?:[T ]${TIME}${ZONE}?)?)$`);
+/** An envelope timestamp: an ISO date-time, with or without a zone. */
+export const WIRE_TIMESTAMP_PATTERN = new RegExp(`^${DATE}[T ]${TIME}${ZONE}?$`);
+
+const FIELDS =
+  /^([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]+))?)?(?:(Z)|([+-])([0-9]{2}):?([0-9]{2}))?)?$/;
+const MS_FIELDS = /^\/Date\((-?[0-9]+)/;
 
 export const STOCKHOLM_TIME_ZONE = "Europe/Stockholm";
 
 /**
  * Parses a FOGIS `tid` into a UTC instant. ISO strings without a zone are read as Stockholm
- * local time, the zone FOGIS itself works in. Returns `null` for anything else.
+ * local time, the zone FOGIS itself works in. Returns `null` for anything `TID_PATTERN` refuses.
  */
 export function parseTid(tid: string): Date | null {
-  const ms = MS_DATE.exec(tid);
-  if (ms) {
-    const value = Number(ms[1]);
-    return Number.isSafeInteger(value) ? new Date(value) : null;
+  if (!TID_PATTERN.test(tid)) return null;
+  const ms = MS_FIELDS.exec(tid);
+  if (ms) return new Date(Number(ms[1]));
+  return instantOf(tid, "stockholm");
+}
+
+/**
+ * Parses an envelope or change timestamp: ISO-8601 with `Z`, `+00:00` or `+0000`, any number of
+ * fraction digits (Python's microseconds). Without a zone it is UTC: Python's `utcnow()` and
+ * `now()` in a container both write UTC without one. Returns `null` for anything else.
+ */
+export function parseWireTimestamp(text: string): Date | null {
+  return WIRE_TIMESTAMP_PATTERN.test(text) ? instantOf(text, "utc") : null;
+}
+
+/** The instant of a string that already matched one of the patterns above. */
+function instantOf(text: string, zoneless: "utc" | "stockholm"): Date | null {
+  const f = FIELDS.exec(text);
+  if (!f) return null;
+  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(f[i] ?? 0)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const millis = f[7] ? Number(f[7].slice(0, 3).padEnd(3, "0")) : 0;
+  if (f[8] === undefined && f[9] === undefined && zoneless === "stockholm") {
+    const instant = stockholmLocalToUtc(year, month, day, hour, minute, second);
+    return instant && new Date(instant.getTime() + millis);
   }
-  if (ISO_WITH_ZONE.test(tid)) {
-    const value = Date.parse(tid);
-    return Number.isNaN(value) ? null : new Date(value);
-  }
-  const local = ISO_LOCAL.exec(tid);
-  if (local) {
-    const [, y, mo, d, h = "00", mi = "00", s = "00"] = local;
-    return stockholmLocalToUtc(Number(y), Number(mo), Number(d), Number(h), Number(mi), Number(s));
-  }
-  return null;
+  const sign = f[9] === "-" ? -1 : 1;
+  const offsetMs = f[9] ? sign * (Number(f[10]) * 60 + Number(f[11])) * 60_000 : 0;
+  return new Date(utcWall(year, month, day, hour, minute, second) + millis - offsetMs);
+}
+
+/** Date.UTC, except that years 0–99 stay years 0–99 (Date.UTC reads them as 1900–1999). */
+function utcWall(year: number, month: number, day: number, hour = 0, minute = 0, second = 0): number {
+  const date = new Date(Date.UTC(2000, month - 1, day, hour, minute, second));
+  date.setUTCFullYear(year, month - 1, day);
+  return date.getTime();
 }
 
 /** Formats an instant the way FOGIS sends `tid`. */
@@ -142,7 +192,7 @@ export function stockholmLocalToUtc(
   minute = 0,
   second = 0,
 ): Date | null {
-  const wall = Date.UTC(year, month - 1, day, hour, minute, second);
+  const wall = utcWall(year, month, day, hour, minute, second);
   if (Number.isNaN(wall) || hour > 23 || minute > 59 || second > 59) return null;
   // Date.UTC rolls 2025-13-45 over into a later date; a real calendar date survives the round trip.
   const check = new Date(wall);

@@ -8,10 +8,14 @@ import {
   decodeEnvelope,
   decodeSyncRequest,
   encodeEnvelope,
+  encodeSyncBody,
   KnownMatches,
   type Match,
   snapshotHash,
 } from "../src/index.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: these tests edit envelopes as plain JSON, at any depth
+type Json = Record<string, any>;
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8");
 const matchJson = fixture("fogis-match.json");
@@ -36,7 +40,20 @@ describe("decoding what the Python processor publishes", () => {
     expect(payload.matches[0]?.matchid).toBe(6_201_001);
     expect(payload.matches[0]?.domaruppdraglista?.map((r) => r.domareid)).toEqual([6600, 10_773, 32_062]);
     expect(payload.metadata?.processor_type).toBe("UnifiedMatchProcessor");
-    expect(payload.detailed_changes?.[0]?.category).toBe("new_assignment");
+    // As the real code writes them: the integer matchid, several changes for one new match,
+    // `+00:00` and microseconds, categories of its own (status_change), change_summary {}.
+    expect(payload.detailed_changes?.map((c) => c.category)).toEqual([
+      "new_assignment",
+      "date_change",
+      "time_change",
+      "venue_change",
+      ...Array(4).fill("team_change"),
+      ...Array(3).fill("status_change"),
+    ]);
+    expect(payload.detailed_changes?.every((c) => c.match_id === 6_201_001)).toBe(true);
+    expect(payload.detailed_changes?.[0]?.timestamp).toMatch(/\.\d{6}\+00:00$/);
+    expect(payload.metadata?.change_summary).toEqual({});
+    expect(result.dropped).toEqual([]);
   });
 
   it("accepts its processing_status envelope", () => {
@@ -65,6 +82,95 @@ describe("decoding what the Python processor publishes", () => {
     if (!result.ok || result.envelope.type !== "match_updates") return;
     expect(result.legacy).toEqual(["bare_match_list"]);
     expect(result.envelope.payload.matches[0]?.matchid).toBe(6_201_001);
+  });
+});
+
+describe("informational parts: a malformed one is dropped and reported, never a rejection", () => {
+  const decoded = (edit: (payload: Json) => void) => {
+    const envelope = pythonEnvelope() as { payload: Json };
+    edit(envelope.payload);
+    const result = decodeEnvelope(JSON.stringify(envelope));
+    if (!result.ok || result.envelope.type !== "match_updates")
+      throw new Error(`rejected: ${!result.ok && result.reason}`);
+    return { ...result, payload: result.envelope.payload };
+  };
+
+  it("drops the detailed changes that do not fit, keeps the others and every match", () => {
+    const { payload, dropped } = decoded((p) => {
+      delete p.detailed_changes[1].match_id;
+      p.detailed_changes[4].category = 7;
+      p.detailed_changes.push("not a change");
+    });
+    expect(payload.matches.map((m) => m.matchid)).toEqual([6_201_001]);
+    expect(payload.detailed_changes).toHaveLength(9);
+    expect(payload.detailed_changes?.map((c) => c.field_name)).not.toContain("speldatum");
+    expect(dropped).toEqual([
+      {
+        part: "payload.detailed_changes",
+        path: "payload.detailed_changes.1",
+        reason: expect.stringContaining("match_id"),
+      },
+      {
+        part: "payload.detailed_changes",
+        path: "payload.detailed_changes.4",
+        reason: expect.stringContaining("category"),
+      },
+      { part: "payload.detailed_changes", path: "payload.detailed_changes.11", reason: expect.any(String) },
+    ]);
+  });
+
+  it("drops a malformed flag or metadata field alone, and keeps the rest of the metadata", () => {
+    const { payload, dropped } = decoded((p) => {
+      p.high_priority = "yes";
+      p.metadata.sequence = "7";
+      p.metadata.snapshot_hash = 42;
+    });
+    expect(payload.high_priority).toBeUndefined();
+    expect(payload.metadata).toEqual({
+      total_matches: 1,
+      has_changes: true,
+      change_summary: {},
+      processing_timestamp: "2026-11-20T08:00:00.100000Z",
+      processor_type: "UnifiedMatchProcessor",
+    });
+    expect(dropped.map((d) => d.path)).toEqual([
+      "payload.high_priority",
+      "payload.metadata.sequence",
+      "payload.metadata.snapshot_hash",
+    ]);
+  });
+
+  it("drops metadata or detailed_changes of the wrong kind as a whole", () => {
+    const { payload, dropped } = decoded((p) => {
+      p.metadata = ["not", "metadata"];
+      p.detailed_changes = { a: 1 };
+    });
+    expect(payload.metadata).toBeUndefined();
+    expect(payload.detailed_changes).toBeUndefined();
+    expect(dropped.map((d) => d.part).sort()).toEqual(["payload.detailed_changes", "payload.metadata"]);
+  });
+
+  it("reasons name paths and types, never values", () => {
+    const { dropped } = decoded((p) => {
+      p.detailed_changes[0].match_id = { secret: "Anna Andersson 070-1234567" };
+    });
+    expect(JSON.stringify(dropped)).not.toContain("Anna");
+  });
+
+  it("a bad match still rejects the envelope, naming the match and not the dropped parts", () => {
+    const envelope = pythonEnvelope() as { payload: Json };
+    envelope.payload.high_priority = "yes";
+    envelope.payload.matches[0].tid = "tomorrow";
+    const r = rejectionOf(JSON.stringify(envelope));
+    expect(r.reason).toContain("payload.matches.0.tid");
+    expect(r.reason).not.toContain("high_priority");
+  });
+
+  it("the same with the previous snapshot's matches (KnownMatches)", () => {
+    const envelope = pythonEnvelope() as { payload: Json };
+    envelope.payload.detailed_changes[0].match_id = null;
+    const result = decodeEnvelope(JSON.stringify(envelope), { knownMatches: new KnownMatches() });
+    expect(result.ok && result.dropped.map((d) => d.path)).toEqual(["payload.detailed_changes.0"]);
   });
 });
 
@@ -300,6 +406,25 @@ describe("round trip", () => {
 });
 
 describe("manual-sync bodies", () => {
+  it("our fallback body is the envelope plus a top-level copy of the matches, for the Python service", () => {
+    const matches = [match(), { ...match(), matchid: 6_201_002 }];
+    const envelope = createMatchUpdatesEnvelope({ matches, source: "match-processor", sequence: 9 });
+    const body = JSON.parse(encodeSyncBody(envelope));
+    // What the Python calendar service reads: data["matches"].
+    expect(body.matches).toEqual(matches);
+    // What our calendar-sync reads: the envelope, sequence included, without the copy.
+    expect({ ...body, matches: undefined }).toEqual({
+      ...JSON.parse(encodeEnvelope(envelope)),
+      matches: undefined,
+    });
+    const decoded = decodeSyncRequest(body);
+    if (!decoded.ok) throw new Error(decoded.reason);
+    expect(decoded.envelope.payload.metadata?.sequence).toBe(9);
+    expect(decoded.envelope.payload.matches.map((m) => m.matchid)).toEqual([6_201_001, 6_201_002]);
+    expect("matches" in decoded.envelope).toBe(false);
+    expect(decoded.legacy).toEqual([]);
+  });
+
   it("accepts an envelope, {matches:[...]} and a bare list", () => {
     expect(decodeSyncRequest(pythonEnvelope()).ok).toBe(true);
     const fromObject = decodeSyncRequest({ matches: [match()] });

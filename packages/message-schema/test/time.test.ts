@@ -1,7 +1,14 @@
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { MatchSchema, matchKickoff, parseTid, stockholmLocalToUtc, toStockholmLocal } from "../src/index.js";
+import {
+  MatchSchema,
+  matchKickoff,
+  parseTid,
+  parseWireTimestamp,
+  stockholmLocalToUtc,
+  toStockholmLocal,
+} from "../src/index.js";
 
 describe("tid", () => {
   it('reads FOGIS "/Date(ms)/" as a UTC instant', () => {
@@ -17,10 +24,26 @@ describe("tid", () => {
     expect(parseTid("2025-12-06 17:00")?.toISOString()).toBe("2025-12-06T16:00:00.000Z");
   });
 
-  it("rejects anything else", () => {
-    for (const bad of ["", "tomorrow", "/Date(abc)/", "2025-13-45T99:00", "1746543600000"]) {
+  it("rejects anything else, days that do not exist included", () => {
+    for (const bad of [
+      "",
+      "tomorrow",
+      "/Date(abc)/",
+      "2025-13-45T99:00",
+      "1746543600000",
+      "2025-02-29T12:00Z",
+      "2025-04-31",
+      "2025-05-06T24:00:00Z",
+      "2025-05-06T15:00:00 +02:00",
+    ]) {
       expect(parseTid(bad), bad).toBeNull();
     }
+    expect(parseTid("2024-02-29T12:00:00Z")?.toISOString()).toBe("2024-02-29T12:00:00.000Z");
+  });
+
+  it("keeps the milliseconds of an ISO time, from microseconds too", () => {
+    expect(parseTid("2025-05-06T15:00:00.123456+00:00")?.toISOString()).toBe("2025-05-06T15:00:00.123Z");
+    expect(parseTid("2025-05-06T17:00:00.5")?.toISOString()).toBe("2025-05-06T15:00:00.500Z");
   });
 
   it("both formats validate in a match and give the same kick-off", () => {
@@ -76,6 +99,49 @@ describe("Stockholm time", () => {
         expect(shown(ms)).toBe(expected(ms));
       }),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe("envelope timestamps (parseWireTimestamp)", () => {
+  it("reads what the Python services write: Z, +00:00, microseconds, and no zone as UTC", () => {
+    const cases = {
+      "2026-11-29T03:50:58.791016Z": "2026-11-29T03:50:58.791Z",
+      "2026-11-29T03:50:58.773979+00:00": "2026-11-29T03:50:58.773Z",
+      "2026-11-29T04:50:58+01:00": "2026-11-29T03:50:58.000Z",
+      "2026-11-29T04:50:58+0100": "2026-11-29T03:50:58.000Z",
+      "2026-11-29T03:50:58.1": "2026-11-29T03:50:58.100Z",
+      "2026-11-29 03:50": "2026-11-29T03:50:00.000Z",
+    };
+    for (const [text, iso] of Object.entries(cases))
+      expect(parseWireTimestamp(text)?.toISOString(), text).toBe(iso);
+  });
+
+  it("reads a zone-less timestamp the same on every machine", () => {
+    expect(parseWireTimestamp("2026-07-01T12:00:00")?.getTime()).toBe(Date.UTC(2026, 6, 1, 12));
+  });
+
+  it("answers null for anything else", () => {
+    for (const bad of [
+      "",
+      "now",
+      "2026-11-29",
+      "2026-11-31T10:00:00Z",
+      "1764388258",
+      "2026-11-29T03:50:58 Z",
+    ]) {
+      expect(parseWireTimestamp(bad), bad).toBeNull();
+    }
+  });
+
+  it("agrees with Date.parse on every ISO instant with a zone (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.date({ min: new Date("1970-01-01"), max: new Date("2100-01-01"), noInvalidDate: true }),
+        (date) => {
+          expect(parseWireTimestamp(date.toISOString())?.getTime()).toBe(date.getTime());
+        },
+      ),
     );
   });
 });

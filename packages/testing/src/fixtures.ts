@@ -181,42 +181,140 @@ export function fogisMatchList(count: number, firstMatchId = 6_100_000, firstDat
   });
 }
 
-/** A match_updates envelope exactly as the Python match-list-processor publishes it. */
-export function pythonMatchUpdatesEnvelope(
-  matches: Match[],
-  messageId = "3f1c2b1e-0000-4000-8000-000000000001",
-) {
+export interface PythonEnvelopeOptions {
+  messageId?: string;
+  /**
+   * The matches its change detector reports as new. Default: every match, as in its first list.
+   * Each gets the eleven detailed changes the real code writes for a new match.
+   */
+  newMatches?: readonly Match[];
+  /** `payload` (the live processor, the default) or `top` (older processors). */
+  schemaVersionAt?: "payload" | "top";
+  /** The processor's clock. Default 2026-11-20T08:00:00Z. */
+  now?: Date;
+}
+
+/**
+ * A match_updates envelope in the shape the live Python match-list-processor publishes (its own
+ * publisher, formatter and change detector; shared/reference/README.md), not the shape its type
+ * hints promise: `detailed_changes[].match_id` is the integer matchid, a new match gets eleven
+ * detailed changes (categories of its own among them: `status_change`), their timestamps end in
+ * `+00:00` with microseconds, `schema_version` sits in the payload, `has_changes` is always true
+ * and `change_summary` is `{}`.
+ */
+export function pythonMatchUpdatesEnvelope(matches: Match[], options: PythonEnvelopeOptions = {}) {
+  const now = options.now ?? new Date("2026-11-20T08:00:00Z");
+  let tick = 0;
+  // Python's isoformat(): microseconds, and "+00:00" for an aware UTC time.
+  const pythonTime = (zone: "Z" | "+00:00") =>
+    `${new Date(now.getTime() + tick++).toISOString().slice(0, 23)}${String(100 + tick).padStart(3, "0")}${zone}`;
+  const changes = (options.newMatches ?? matches).flatMap((m) =>
+    pythonNewMatchChanges(m, () => pythonTime("+00:00")),
+  );
+  const schemaVersion = { schema_version: "2.0" };
   return {
-    message_id: messageId,
-    timestamp: "2026-11-20T08:00:00.123456Z",
+    message_id: options.messageId ?? "3f1c2b1e-0000-4000-8000-000000000001",
+    timestamp: pythonTime("Z"),
     source: "match-list-processor",
     version: "1.0",
     type: "match_updates",
+    ...(options.schemaVersionAt === "top" ? schemaVersion : {}),
     payload: {
       matches,
-      schema_version: "2.0",
-      detailed_changes: matches.slice(0, 1).map((m) => ({
-        match_id: String(m.matchid),
-        match_nr: m.matchnr,
-        category: "new_assignment",
-        priority: "high",
-        affected_stakeholders: ["referees"],
-        field_name: "match",
-        previous_value: null,
-        current_value: `${m.lag1namn} - ${m.lag2namn}`,
-        change_description: "New match assignment",
-        timestamp: "2026-11-20T08:00:00.100000",
-      })),
-      high_priority: matches.length > 0,
+      ...(options.schemaVersionAt === "top" ? {} : schemaVersion),
+      detailed_changes: changes,
+      high_priority: changes.some((c) => c.priority === "high" || c.priority === "critical"),
       metadata: {
         total_matches: matches.length,
-        has_changes: matches.length > 0,
+        has_changes: true,
         change_summary: {},
-        processing_timestamp: "2026-11-20T08:00:00.100000Z",
+        processing_timestamp: pythonTime("Z"),
         processor_type: "UnifiedMatchProcessor",
       },
     },
   };
+}
+
+/** The detailed changes the Python change detector writes for one new match (previous values None). */
+function pythonNewMatchChanges(match: Match, timestamp: () => string) {
+  const change = (
+    category: string,
+    priority: string,
+    stakeholders: string[],
+    field: string,
+    value: unknown,
+    text: string,
+  ) => ({
+    match_id: match.matchid,
+    match_nr: match.matchnr ?? null,
+    category,
+    priority,
+    affected_stakeholders: stakeholders,
+    field_name: field,
+    previous_value: null,
+    current_value: value,
+    change_description: text,
+    timestamp: timestamp(),
+  });
+  const referees = (match.domaruppdraglista ?? []).map((r) => ({
+    id: null,
+    name: r.personnamn,
+    role: r.domarrollnamn,
+  }));
+  return [
+    change(
+      "new_assignment",
+      "high",
+      ["referees", "coordinators"],
+      "domaruppdraglista",
+      referees,
+      `New referee assignment: ${referees.length} referees assigned`,
+    ),
+    change(
+      "date_change",
+      "high",
+      ["all"],
+      "speldatum",
+      match.speldatum,
+      `Match date changed from None to ${match.speldatum}`,
+    ),
+    change(
+      "time_change",
+      "high",
+      ["all"],
+      "avsparkstid",
+      match.avsparkstid,
+      `Match time changed from None to ${match.avsparkstid}`,
+    ),
+    change(
+      "venue_change",
+      "medium",
+      ["all"],
+      "anlaggningnamn",
+      match.anlaggningnamn,
+      `Venue changed from None to ${match.anlaggningnamn}`,
+    ),
+    ...(["lag1lagid", "lag1namn", "lag2lagid", "lag2namn"] as const).map((field) =>
+      change(
+        "team_change",
+        "medium",
+        ["teams", "coordinators"],
+        field,
+        match[field],
+        `Team information changed: ${field} from None to ${match[field]}`,
+      ),
+    ),
+    ...(["installd", "avbruten", "uppskjuten"] as const).map((field) =>
+      change(
+        "status_change",
+        "medium",
+        ["all"],
+        field,
+        match[field] ?? false,
+        `Status changed: ${field} from None to ${match[field] ? "True" : "False"}`,
+      ),
+    ),
+  ];
 }
 
 /** A processing_status envelope as the Python processor publishes it. */

@@ -1,5 +1,6 @@
 export * from "./compose-clis.js";
 export * from "./dav-servers.js";
 export * from "./fixtures.js";
+export * from "./python-calendar.js";
 export * from "./redis.js";
 export * from "./sentinel.js";

@@ -37,6 +37,8 @@ export interface ServiceProcessOptions {
   service: ServiceName;
   port: number;
   env: Record<string, string>;
+  /** Options for node itself, e.g. `--inspect=127.0.0.1:0` for `liveHeapBytes()`. */
+  nodeArgs?: string[];
 }
 
 export class ServiceProcess {
@@ -44,6 +46,7 @@ export class ServiceProcess {
   readonly port: number;
   readonly baseUrl: string;
   readonly env: Record<string, string>;
+  private readonly nodeArgs: string[];
   private readonly main: string;
   private child: ChildProcess | undefined;
   private exitedPromise: Promise<{ code: number | null; signal: NodeJS.Signals | null }> | undefined;
@@ -54,6 +57,7 @@ export class ServiceProcess {
     this.port = options.port;
     this.baseUrl = `http://127.0.0.1:${options.port}`;
     this.env = options.env;
+    this.nodeArgs = options.nodeArgs ?? [];
     this.main = builtMain(options.service);
   }
 
@@ -87,7 +91,7 @@ export class ServiceProcess {
   /** Spawns the process and resolves once `GET /health` answers. */
   async start(timeoutMs = 60_000): Promise<void> {
     if (this.running) return;
-    const child = spawn(process.execPath, [this.main], {
+    const child = spawn(process.execPath, [...this.nodeArgs, this.main], {
       cwd: repoRoot,
       env: { PATH: process.env.PATH ?? "", ...this.env, PORT: String(this.port), HOST: "127.0.0.1" },
       stdio: ["ignore", "pipe", "pipe"],
@@ -150,6 +154,48 @@ export class ServiceProcess {
     const kb = /VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1];
     if (!kb) throw new Error(`no VmRSS in /proc/${pid}/status`);
     return Number(kb) * 1024;
+  }
+
+  /**
+   * Bytes of live JavaScript heap: V8's heap in use right after a full garbage collection, asked
+   * through the inspector (start the process with `nodeArgs: ["--inspect=127.0.0.1:0"]`). The
+   * heap-used figure of /metrics also counts garbage not collected yet, so it rises and falls with
+   * V8's collection schedule rather than with what the process keeps.
+   */
+  async liveHeapBytes(): Promise<number> {
+    const urls = [...this.logs.matchAll(/Debugger listening on (ws:\/\/\S+)/g)];
+    const url = urls.at(-1)?.[1];
+    if (!url)
+      throw new Error(`${this.service} has no inspector: start it with nodeArgs ["--inspect=127.0.0.1:0"]`);
+    const socket = new WebSocket(url);
+    const pending = new Map<number, (result: Record<string, unknown>) => void>();
+    socket.addEventListener("message", (event) => {
+      const message = JSON.parse(String(event.data)) as { id?: number; result?: Record<string, unknown> };
+      if (message.id !== undefined) pending.get(message.id)?.(message.result ?? {});
+    });
+    let nextId = 0;
+    const call = (method: string) =>
+      new Promise<Record<string, unknown>>((resolve, reject) => {
+        const id = ++nextId;
+        const timer = setTimeout(() => reject(new Error(`inspector: no answer to ${method}`)), 10_000);
+        pending.set(id, (result) => {
+          clearTimeout(timer);
+          resolve(result);
+        });
+        socket.send(JSON.stringify({ id, method }));
+      });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.addEventListener("open", () => resolve(), { once: true });
+        socket.addEventListener("error", () => reject(new Error(`inspector: cannot connect to ${url}`)), {
+          once: true,
+        });
+      });
+      await call("HeapProfiler.collectGarbage");
+      return Number((await call("Runtime.getHeapUsage")).usedSize);
+    } finally {
+      socket.close();
+    }
   }
 
   async getJson<T = Record<string, unknown>>(path: string): Promise<{ status: number; body: T }> {

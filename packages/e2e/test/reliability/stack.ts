@@ -39,6 +39,8 @@ export interface StackOptions {
   redisUrl?: (redis: RedisHandle) => string;
   processorEnv?: Record<string, string>;
   calendarEnv?: Record<string, string>;
+  /** Options for the processor's node (e.g. `--inspect=127.0.0.1:0`). */
+  processorNodeArgs?: string[];
   /** Environment for both service processes (e.g. NODE_EXTRA_CA_CERTS). */
   commonEnv?: Record<string, string>;
   script?: MatchScript;
@@ -120,6 +122,7 @@ export class Stack {
         CALENDAR_SYNC_URL: `http://127.0.0.1:${calendarPorts[0]}`,
         ...options.processorEnv,
       },
+      nodeArgs: options.processorNodeArgs,
     });
     const calendars = calendarPorts.map(
       (port, index) =>

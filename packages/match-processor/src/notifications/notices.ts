@@ -99,9 +99,11 @@ export function buildNotices(
   const byMatch = new Map<string, DetailedChange[]>();
   for (const change of changes) {
     if (!isCategory(change.category) || !isPriority(change.priority)) continue;
-    const list = byMatch.get(change.match_id);
+    // The integer matchid from our detector; a string from older publishers.
+    const key = String(change.match_id);
+    const list = byMatch.get(key);
     if (list) list.push(change);
-    else byMatch.set(change.match_id, [change]);
+    else byMatch.set(key, [change]);
   }
   if (byMatch.size === 0) return [];
 

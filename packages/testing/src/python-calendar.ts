@@ -1,0 +1,90 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+/**
+ * A stand-in for the Python calendar service's `POST /manual-sync` (PitchConnect
+ * fogis-calendar-phonebook-sync), which cannot run here. It answers as that route does:
+ * - a body that is not a JSON value, or is empty/falsy -> 400 `Missing JSON data in request`
+ *   (Flask's `get_json(force=True, silent=True)` gives None);
+ * - a bare list is the match list itself (shared/reference/README.md);
+ * - an object without a top-level `matches` -> 400 `Missing 'matches' in request data`;
+ * - otherwise it hands the matches to its calendar sync and answers 200
+ *   `{success: true, matches_processed, timestamp}`.
+ * It reads no other field and no Authorization header. What it synced is kept in `synced`.
+ */
+export class PythonManualSyncStandIn {
+  /** The `matches` of every body it accepted, in order. */
+  readonly synced: unknown[] = [];
+  /** Every answer it gave: status and the `error` text, if any. */
+  readonly answers: Array<{ status: number; error?: string }> = [];
+  private server: Server | null = null;
+
+  get url(): string {
+    const address = this.server?.address() as AddressInfo | null;
+    if (!address) throw new Error("the stand-in is not started");
+    return `http://127.0.0.1:${address.port}`;
+  }
+
+  async start(): Promise<this> {
+    const server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => resolve());
+    });
+    this.server = server;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    if (req.method !== "POST" || req.url !== "/manual-sync") {
+      res.writeHead(404).end();
+      return;
+    }
+    let data: unknown = null;
+    try {
+      data = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    } catch {
+      data = null;
+    }
+    if (!isTruthy(data)) return this.answer(res, 400, "Missing JSON data in request");
+    let matches: unknown;
+    if (Array.isArray(data)) matches = data;
+    else if (typeof data === "object" && data !== null && "matches" in data) matches = data.matches;
+    else return this.answer(res, 400, "Missing 'matches' in request data");
+    this.synced.push(matches);
+    this.answers.push({ status: 200 });
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(
+      JSON.stringify({
+        success: true,
+        matches_processed: Array.isArray(matches) ? matches.length : 0,
+        timestamp: new Date().toISOString(),
+      }),
+    );
+  }
+
+  private answer(res: ServerResponse, status: number, error: string): void {
+    this.answers.push({ status, error });
+    res.writeHead(status, { "content-type": "application/json" });
+    res.end(JSON.stringify({ success: false, error }));
+  }
+}
+
+/** Python's truthiness of a JSON value, as `if not data:` sees it. */
+function isTruthy(value: unknown): boolean {
+  if (Array.isArray(value)) return value.length > 0;
+  if (typeof value === "object" && value !== null) return Object.keys(value).length > 0;
+  return Boolean(value);
+}

@@ -88,7 +88,7 @@ export class ServiceProcess {
     return events;
   }
 
-  /** Spawns the process and resolves once `GET /health` answers. */
+  /** Spawns the process and resolves once `GET /health` answers (a bound: the machine may be shared and loaded). */
   async start(timeoutMs = 60_000): Promise<void> {
     if (this.running) return;
     const child = spawn(process.execPath, [...this.nodeArgs, this.main], {

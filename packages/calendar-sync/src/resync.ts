@@ -89,8 +89,8 @@ export interface ResynchronizerOptions {
   fetchLatest: () => Promise<LatestEnvelopes>;
   /**
    * True while the stack is starting: the processor may not answer yet (compose and `pnpm start`
-   * start both services at once), so a failed fetch is expected and logged at info. Once Redis or
-   * the processor answered, or the start is over, a failed fetch is a warning again.
+   * start both services at once), so a failed fetch is expected and logged at info. Once the
+   * processor answered or a stored snapshot was found, or the start is over, it is a warning again.
    */
   starting?: () => boolean;
 }
@@ -146,9 +146,11 @@ export class Resynchronizer {
       const envelope = this.usable(answer.decoded, from);
       if (envelope) candidates.push({ envelope, from });
     }
-    const startingUp = !this.answered && (this.options.starting?.() ?? false);
-    if (latest.redis.state !== "failed" || latest.processor.state !== "failed") this.answered = true;
     const stored = candidates.filter((c) => c.from !== "live");
+    // Redis answering "no key yet" says nothing about the processor: only its answer, or a stored
+    // snapshot, ends the start-up allowance.
+    const startingUp = !this.answered && (this.options.starting?.() ?? false);
+    if (latest.processor.state !== "failed" || stored.length > 0) this.answered = true;
     if (stored.length === 0 && !live) {
       const nothing = latest.redis.state !== "failed" || latest.processor.state !== "failed";
       if (nothing && errors.length === 0) {

@@ -3,9 +3,9 @@ import {
   type ChangePriority,
   type ChangeSummary,
   type DetailedChange,
+  isMatchPlayed,
   type Match,
   matchDate,
-  matchKickoff,
   matchReferees,
   parseTid,
   type Referee,
@@ -20,12 +20,8 @@ import {
  */
 
 export interface DetectChangesOptions {
+  /** A match that leaves the list after it was played by then (`isMatchPlayed`) is history, dropped without a change. */
   now: Date;
-  /**
-   * A match that leaves the list later than this after kick-off was played: history, not a
-   * cancellation. It is dropped without a change. Default 2 h.
-   */
-  playedAfterMs?: number;
 }
 
 export interface ChangeSet {
@@ -39,8 +35,6 @@ export interface ChangeSet {
   playedMatchIds: number[];
   summary: ChangeSummary;
 }
-
-export const PLAYED_AFTER_MS = 2 * 3_600_000;
 
 const PRIORITY_BY_CATEGORY: Record<ChangeCategory, ChangePriority> = {
   cancellation: "critical",
@@ -68,7 +62,6 @@ export function detectChanges(
   const now = options.now;
   const timestamp = now.toISOString();
   const today = stockholmDate(now);
-  const playedAfterMs = options.playedAfterMs ?? PLAYED_AFTER_MS;
 
   const before = new Map<number, Match>();
   for (const match of previous) before.set(match.matchid, match);
@@ -103,8 +96,7 @@ export function detectChanges(
 
   for (const old of previous) {
     if (seen.has(old.matchid)) continue;
-    const kickoff = matchKickoff(old);
-    if (kickoff && now.getTime() >= kickoff.getTime() + playedAfterMs) {
+    if (isMatchPlayed(old, now)) {
       playedMatchIds.push(old.matchid);
       continue;
     }

@@ -8,6 +8,7 @@ import request from "supertest";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app.js";
 import type { NotificationConfig } from "../src/notifications/config.js";
+import { createChangeNotifier } from "../src/notifications/index.js";
 import { NOTIFICATION_STATE_FILE } from "../src/notifications/ledger.js";
 import type { ChangeNotifier } from "../src/notifications/notifier.js";
 import {

@@ -20,10 +20,7 @@ function notificationSecrets(config: NotificationConfig): SecretRedactor {
 
 export interface NotifierDeps
   extends TargetDeps,
-    Pick<
-      ChangeNotifierOptions,
-      "retryDelaysMs" | "maxRetryAfterMs" | "maxPendingPerTarget" | "playedAfterMs"
-    > {
+    Pick<ChangeNotifierOptions, "retryDelaysMs" | "maxRetryAfterMs" | "maxPendingPerTarget"> {
   dataDir: string;
   logger: Logger;
   registry: Registry;

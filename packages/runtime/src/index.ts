@@ -4,4 +4,5 @@ export * from "./health.js";
 export * from "./http.js";
 export * from "./logger.js";
 export * from "./metrics.js";
+export * from "./node-flags.js";
 export * from "./redis.js";

@@ -10,6 +10,7 @@ export {
   StateFileStatus,
   type StateLoadReport,
   type StoredCalendarEvent,
+  sequenceAt,
 } from "./calendar-backend.js";
 export { type CalendarSyncConfig, calendarSyncEnv, loadCalendarSyncConfig, publicConfig } from "./config.js";
 export { FeedCalendarBackend, type FeedCalendarOptions } from "./feed-calendar.js";
@@ -17,14 +18,17 @@ export { type IcsOptions, renderIcs } from "./ics.js";
 export {
   type CalendarEvent,
   describeMatch,
+  eventSummary,
+  matchEventSpan,
   matchEventUid,
   matchFactsUrl,
   matchToCalendarEvent,
 } from "./match-event.js";
 export { Phonebook, type PhonebookChanges, type PhonebookOptions } from "./phonebook.js";
 export {
-  fetchLatestEnvelope,
-  type LatestEnvelope,
+  fetchLatestEnvelopes,
+  type LatestEnvelopes,
+  type LatestFromOnePlace,
   Resynchronizer,
   type ResyncResult,
 } from "./resync.js";
@@ -39,6 +43,14 @@ export {
   SnapshotHandler,
   type SnapshotHandlerOptions,
 } from "./snapshot-handler.js";
+export {
+  type Candidate,
+  type Choice,
+  type ForeignPublisher,
+  type OrderVerdict,
+  type PersistedOrder,
+  SnapshotOrder,
+} from "./snapshot-order.js";
 export { SyncStats } from "./stats.js";
 export { MatchSubscriber, type MatchSubscriberOptions, RedisUnavailableError } from "./subscriber.js";
-export { renderVcard, renderVcards, type VcardContact } from "./vcard.js";
+export { renderVcard, renderVcards, type VcardContact, type VcardVersion } from "./vcard.js";

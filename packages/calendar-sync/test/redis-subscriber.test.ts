@@ -47,12 +47,16 @@ async function setUp(options: { owned?: boolean; env?: Record<string, string>; s
 }
 
 /** What the match-processor does: the latest envelope SET in the same MULTI as the PUBLISH. */
+/** The processor epoch of the snapshots these tests publish. */
+const EPOCH = "epoch-redis-subscriber-test";
+
 async function publishSnapshot(client: Redis, matches: Match[], sequence: number): Promise<number> {
   const text = encodeEnvelope(
     createMatchUpdatesEnvelope({
       source: "match-processor",
       matches,
       sequence,
+      processorEpoch: EPOCH,
       snapshotHash: `hash-${sequence}`,
     }),
   );
@@ -149,6 +153,7 @@ describe("Redis subscriber", () => {
       source: "match-processor",
       matches: [fogisMatch({ matchid: 1004 })],
       sequence: 4,
+      processorEpoch: EPOCH,
       snapshotHash: "hash-4",
     });
     await publisher.set(latestEnvelopeKey(channels), encodeEnvelope(four));
@@ -156,6 +161,7 @@ describe("Redis subscriber", () => {
       source: "match-processor",
       matches: [fogisMatch({ matchid: 1003 })],
       sequence: 3,
+      processorEpoch: EPOCH,
       snapshotHash: "hash-3",
     });
     await publisher.publish(channels.matchUpdates, encodeEnvelope(three));
@@ -172,6 +178,7 @@ describe("Redis subscriber", () => {
       source: "match-processor",
       matches: [fogisMatch({ matchid: 1001 })],
       sequence: 1,
+      processorEpoch: EPOCH,
       now: new Date("2026-11-20T10:00:00Z"),
     });
     await publisher.set(latestEnvelopeKey(channels), encodeEnvelope(old));
@@ -180,7 +187,9 @@ describe("Redis subscriber", () => {
       source: "match-processor",
       matches: [fogisMatch({ matchid: 1002 })],
       sequence: 2,
-      now: new Date("2026-11-20T10:05:00Z"),
+      processorEpoch: EPOCH,
+      // A clock that ran behind: within an epoch only the sequence counts.
+      now: new Date("2026-11-20T09:55:00Z"),
     });
     const posted = await request(t.service.app)
       .post("/manual-sync")
@@ -191,6 +200,27 @@ describe("Redis subscriber", () => {
     const result = await t.service.resync("test");
     expect(result).toMatchObject({ source: "redis", outcome: { status: "stale" } });
     expect(await feedMatchIds(t)).toEqual([1002]);
+  });
+
+  it("refuses a latest envelope in Redis over the size limit by its length (STRLEN, before any GET), and says why", async () => {
+    const { publisher, t } = await setUp({ env: { MAX_BODY_BYTES: "65536" }, start: false });
+    const big = createMatchUpdatesEnvelope({
+      source: "match-processor",
+      matches: Array.from({ length: 40 }, (_, i) => fogisMatch({ matchid: 2000 + i })),
+      sequence: 9,
+    });
+    await publisher.set(latestEnvelopeKey(channels), encodeEnvelope(big));
+    t.service.start();
+    await subscribed(t);
+    const result = await t.service.resync("test");
+    expect(result).toMatchObject({
+      source: "failed",
+      error: expect.stringMatching(
+        /redis: the latest envelope in Redis is \d+ bytes: over the limit of 65536 bytes/,
+      ),
+    });
+    expect(t.service.stats.toJSON()).toMatchObject({ invalid_by_reason: { too_large: expect.any(Number) } });
+    expect(await feedMatchIds(t)).toEqual([]);
   });
 
   it("resubscribes and resyncs by itself after Redis is killed and restarted", async () => {
@@ -208,7 +238,8 @@ describe("Redis subscriber", () => {
 
     await eventually(async () => expect(await feedMatchIds(t)).toEqual([1002]));
     await subscribed(t, 8000);
-    expect(resyncCount(t)).toBeGreaterThan(resyncsBefore);
+    // The resubscribe's resync finishes a moment after the subscription.
+    await eventually(() => expect(resyncCount(t)).toBeGreaterThan(resyncsBefore));
 
     expect(await publishSnapshot(publisher, [fogisMatch({ matchid: 1003 })], 3)).toBe(1);
     await eventually(async () => expect(await feedMatchIds(t)).toEqual([1003]));

@@ -333,7 +333,7 @@ describe("the pipeline and its verdict", () => {
             processor: processorReport({
               notifications: [
                 { name: "webhook", kind: "discord", status: "pass" },
-                { name: "email", kind: "email", status: "pass" },
+                { name: "email", kind: "email", status: "warn", lastError: null, pending: 2 },
               ],
             }),
           }),
@@ -345,6 +345,7 @@ describe("the pipeline and its verdict", () => {
       "Notification: Discord",
       "Notification: E-mail",
     ]);
+    expect(named.pipeline.at(-1)?.reason).toBe("2 notifications waiting to be sent");
     const backendDown = buildPipeline(
       input({
         backends: [{ name: "CalDAV", status: "fail", lastError: "401 Unauthorized: check CALDAV_PASSWORD" }],
@@ -447,7 +448,8 @@ describe("the status view", () => {
     expect(view.matches.items.map((m) => [m.home, m.away, m.kickoff, m.state])).toEqual([
       ["IFK Göteborg", "Örgryte IS", "17:30", "scheduled"],
       ["Qviding", "Frölunda", "13:00", "cancelled"],
-      ["Ahlafors", "Lunden", "19:00", "scheduled"],
+      // Postponed: the stored event is TENTATIVE and its summary says so (DESIGN §7).
+      ["Ahlafors", "Lunden", "19:00", "postponed"],
     ]);
   });
 
@@ -519,7 +521,7 @@ describe("recent changes", () => {
 
   function applied(changes: Partial<CalendarChanges>) {
     return {
-      changes: { created: [], updated: [], removed: [], unchanged: 0, history: 0, ...changes },
+      changes: { created: [], updated: [], removed: [], unchanged: 0, history: 0, expired: [], ...changes },
       before: events([before, other]),
       after: events([after, added]),
       previousMatches: new Map([

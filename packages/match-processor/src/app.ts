@@ -5,6 +5,7 @@ import {
   jsonErrorHandler,
   type Logger,
   metricsHandler,
+  type TrustProxy,
 } from "@fogis/runtime";
 import type { Express } from "express";
 import { SERVICE_NAME } from "./config.js";
@@ -21,22 +22,27 @@ export interface AppDeps {
   logger: Logger;
   /** Shown on /redis-status; pass it redacted. */
   redisUrl?: string;
+  /** TRUST_PROXY (default: the TCP peer is the client). */
+  trustProxy?: TrustProxy;
   /** Its targets are shown on /redis-status (never the reason for its overall status). */
   notifier?: ChangeNotifier | null;
 }
 
 export function createApp(deps: AppDeps): Express {
   const { processor, delivery, logger } = deps;
-  const app = createBaseApp({ logger, apiToken: deps.apiToken });
+  const app = createBaseApp({ logger, apiToken: deps.apiToken, trustProxy: deps.trustProxy });
   const startedAt = Date.now();
 
-  // Liveness only: answers while the process runs, whatever Redis or FOGIS do.
+  // Liveness, whatever Redis or FOGIS do; `fail` (503) only while the state cannot be saved (a
+  // full disk), which no path around it fixes.
   app.get("/health", (_req, res) => {
-    res.json({
-      status: "healthy",
+    const stateWrites = processor.stateWriteIssue;
+    res.status(stateWrites ? 503 : 200).json({
+      status: stateWrites ? "fail" : "healthy",
       service: SERVICE_NAME,
       timestamp: new Date().toISOString(),
       uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
+      ...(stateWrites ? { reason: stateWrites.message } : {}),
     });
   });
 
@@ -48,9 +54,12 @@ export function createApp(deps: AppDeps): Express {
       enabled: delivery.redisEnabled,
       connected: delivery.redisConnected,
       fallbackAvailable: delivery.fallbackAvailable,
+      redisCarriesUpdates: delivery.redisCarriesUpdates,
+      issues: [...processor.issues, ...delivery.issues],
       details: {
         service: SERVICE_NAME,
         role: "publisher",
+        processor_epoch: processor.processorEpoch,
         ...(deps.redisUrl ? { redis_url: deps.redisUrl } : {}),
         // Which Redis the processor publishes to and, with Sentinel, the failovers it followed.
         redis_connection: delivery.redisConnection,
@@ -72,6 +81,7 @@ export function createApp(deps: AppDeps): Express {
               started_at: last.started_at,
               duration_ms: last.duration_ms,
               total_matches: last.total_matches,
+              input_problems: last.input_problems,
               route: last.delivery.route,
               sequence: last.delivery.sequence,
               ...(last.error ? { error: last.error } : {}),

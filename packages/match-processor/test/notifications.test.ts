@@ -1,8 +1,9 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Match } from "@fogis/message-schema";
-import { createLogger, createMetricsRegistry, type Registry } from "@fogis/runtime";
+import { createLogger, createMetricsRegistry } from "@fogis/runtime";
 import { fogisMatch, type MatchInput, type RedisHandle, startRedis } from "@fogis/testing";
+import type { Registry } from "prom-client";
 import request from "supertest";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -395,7 +396,7 @@ describe("notifications after change detection", () => {
     // While deliveries fail, the kick-off moves back: that is a new change for the referee.
     setup.calendar.status = 503;
     setup.source.matches = firstList().concat(changedList().filter((m) => m.matchid === 6_143_020));
-    setup.source.matches = setup.source.matches.map((m) =>
+    setup.source.matches = (setup.source.matches as Match[]).map((m) =>
       m.matchid === 6_143_018 ? { ...m, installd: true } : m,
     );
     expect(await setup.rig.processor.runCycle("test")).toMatchObject({ outcome: "delivery_failed" });
@@ -408,7 +409,7 @@ describe("notifications after change detection", () => {
 
     setup.calendar.status = 200;
     await setup.rig.processor.runCycle("test");
-    setup.source.matches = withBarrier(setup.source.matches);
+    setup.source.matches = withBarrier(setup.source.matches as Match[]);
     await setup.rig.processor.runCycle("test");
     await expectBarrierLast(t, 3);
   });

@@ -239,6 +239,74 @@ describe("a processing cycle", () => {
       .toContain("state_file_corrupt");
   });
 
+  it("applies the rest of the list when one referee entry and one match are bad: a cancellation still gets through", async () => {
+    const matches = [
+      fogisMatch({ matchid: 6_143_016 }),
+      fogisMatch({ matchid: 6_143_017 }),
+      fogisMatch({ matchid: 6_143_018 }),
+    ];
+    const source = new ListSource(matches);
+    const { rig, subscriber } = await rigWithSubscriber(source);
+    await rig.processor.runCycle();
+
+    const [first, second, third] = structuredClone(matches) as [Match, Match, Match];
+    (first.domaruppdraglista?.[1] as Record<string, unknown>).domareid = null; // FOGIS sent a referee without id
+    second.tid = "not a time"; // and a match it cannot describe
+    second.lag1namn = "Should not show";
+    third.installd = true; // while another match is cancelled
+    source.matches = [first, second, third];
+    const result = await rig.processor.runCycle();
+    expect(result).toMatchObject({
+      success: true,
+      outcome: "delivered",
+      total_matches: 3,
+      input_problems: { invalid_matches: 1, kept_last_good: 1, dropped_referees: 1 },
+      changes: { removed: 0 },
+    });
+
+    await expect.poll(() => subscriber.on(rig.channels.matchUpdates).length).toBe(2);
+    const sent = subscriber.on(rig.channels.matchUpdates)[1]?.json.payload?.matches as Match[];
+    const byId = new Map(sent.map((match) => [match.matchid, match]));
+    expect(byId.get(6_143_018)?.installd).toBe(true);
+    expect(byId.get(6_143_017)).toEqual(matches[1]);
+    expect(byId.get(6_143_016)?.domaruppdraglista?.map((r) => r.domareid)).toEqual([6600, 32_062]);
+    // What goes out is valid for every strict reader, calendar-sync's decoder included.
+    expect(decodeEnvelope(subscriber.on(rig.channels.matchUpdates)[1]?.text ?? "").ok).toBe(true);
+
+    await expect
+      .poll(() => subscriber.on(rig.channels.systemAlerts).map((m) => m.json.payload))
+      .toEqual([
+        expect.objectContaining({
+          alert_type: "invalid_entries",
+          severity: "warning",
+          message: expect.stringContaining("match 6143017 (index 1): tid:"),
+        }),
+      ]);
+    expect(subscriber.on(rig.channels.systemAlerts)[0]?.text).not.toContain("not a time");
+    expect(
+      await rig.processor.metrics.registry.getSingleMetricAsString("fogis_processor_invalid_entries_total"),
+    ).toMatch(/kind="referee",service="test"} 1$/m);
+
+    // The same bad entries next cycle: nothing new to send, counted again, not alerted again.
+    expect((await rig.processor.runCycle()).outcome).toBe("unchanged");
+    // An alert of that cycle would have been published before its "completed" status.
+    await expect.poll(() => subscriber.on(rig.channels.processorStatus).length).toBe(6);
+    expect(subscriber.on(rig.channels.systemAlerts)).toHaveLength(1);
+  });
+
+  it("fails the cycle, keeping its state, when not one entry of the list is a valid match", async () => {
+    const source = new ListSource(fogisMatchList(2));
+    const { rig, subscriber } = await rigWithSubscriber(source);
+    await rig.processor.runCycle();
+    const before = readState(rig);
+    source.matches = [{ matchid: "6143017" }, { hello: "FOGIS changed its format" }];
+    const result = await rig.processor.runCycle();
+    expect(result).toMatchObject({ success: false, outcome: "source_failed", total_matches: null });
+    expect(result.error).toContain("none of the 2 entries is a valid match");
+    expect(readState(rig)).toEqual(before);
+    expect(subscriber.on(rig.channels.matchUpdates)).toHaveLength(1);
+  });
+
   it("never runs two cycles at once; requests during a cycle share one follow-up cycle", async () => {
     const source = new ListSource(fogisMatchList(2));
     source.delayMs = 150;
@@ -340,5 +408,109 @@ describe("a failing match source", () => {
       error: expect.stringContaining("shutting down"),
     });
     await expect(rig.processor.runCycle()).rejects.toThrow("shutting down");
+  });
+});
+
+describe("the processor epoch", () => {
+  it("is saved with the state, sent in every envelope, and kept across restarts; a wiped DATA_DIR starts a new one", async () => {
+    const dataDir = tempDir();
+    const source = new ListSource(fogisMatchList(2));
+    const first = await rigWithSubscriber(source, dataDir);
+    const result = await first.rig.processor.runCycle();
+    const epoch = first.rig.processor.processorEpoch;
+    expect(epoch).toMatch(/^[0-9a-f-]{36}$/);
+    const sent = first.subscriber.on(first.rig.channels.matchUpdates);
+    await expect.poll(() => sent.length).toBe(1);
+    expect(JSON.parse(sent[0]?.text ?? "{}").payload.metadata.processor_epoch).toBe(epoch);
+    expect(result.delivery.sequence).toBe(1);
+    expect(JSON.parse(readFileSync(join(dataDir, STATE_FILES.processorState), "utf8"))).toMatchObject({
+      processor_epoch: epoch,
+      source_kind: "file",
+    });
+    await first.rig.close();
+
+    const again = await rigWithSubscriber(source, dataDir);
+    await again.rig.processor.load();
+    expect(again.rig.processor.processorEpoch).toBe(epoch);
+    await again.rig.close();
+
+    const wiped = await rigWithSubscriber(source, tempDir());
+    const fresh = await wiped.rig.processor.runCycle();
+    expect(wiped.rig.processor.processorEpoch).not.toBe(epoch);
+    expect(fresh.delivery.sequence).toBe(1);
+  });
+});
+
+describe("a lost source setting", () => {
+  it("refuses the demo list after deliveries from a real source, says why, and keeps the state", async () => {
+    const dataDir = tempDir();
+    const real = new ListSource(fogisMatchList(3));
+    const first = await rigWithSubscriber(real, dataDir);
+    await first.rig.processor.runCycle();
+    await first.rig.close();
+    const before = readFileSync(join(dataDir, STATE_FILES.previousMatches), "utf8");
+
+    const demo = new ListSource(fogisMatchList(5, 9_900_001));
+    demo.kind = "demo";
+    const { rig } = await rigWithSubscriber(demo, dataDir);
+    const result = await rig.processor.runCycle();
+    expect(result).toMatchObject({ success: false, outcome: "source_failed" });
+    expect(result.error).toMatch(/refusing the built-in demo match list.*MATCH_SOURCE_FILE/);
+    expect(demo.fetches).toBe(0);
+    expect(rig.processor.issues).toEqual([
+      expect.objectContaining({ status: "fail", code: "demo_source_refused" }),
+    ]);
+    expect(readFileSync(join(dataDir, STATE_FILES.previousMatches), "utf8")).toBe(before);
+  });
+
+  it("uses the demo list on a fresh install, and again after demo deliveries", async () => {
+    const dataDir = tempDir();
+    const demo = new ListSource(fogisMatchList(5, 9_900_001));
+    demo.kind = "demo";
+    const first = await rigWithSubscriber(demo, dataDir);
+    expect((await first.rig.processor.runCycle()).outcome).toBe("delivered");
+    await first.rig.close();
+    const { rig } = await rigWithSubscriber(demo, dataDir);
+    expect((await rig.processor.runCycle()).outcome).toBe("unchanged");
+    expect(rig.processor.issues).toEqual([]);
+  });
+});
+
+describe("an empty list after a non-empty one", () => {
+  it("is held back until enough empty fetches over enough time confirm it, and a non-empty answer ends the streak", async () => {
+    let now = new Date("2026-11-20T10:00:00Z");
+    const source = new ListSource(fogisMatchList(3, 6_100_000, "2027-01-10"));
+    const rig = await processorRig({
+      redisUrl: redis.url,
+      source,
+      processor: { emptyListConfirmFetches: 2, emptyListConfirmMs: 60_000, now: () => now },
+    });
+    cleanup.push(() => rig.close());
+    const subscriber = await Subscriber.start(redis.url, rig.channels);
+    cleanup.push(() => subscriber.close());
+    expect((await rig.processor.runCycle()).outcome).toBe("delivered");
+
+    source.matches = [];
+    const held = await rig.processor.runCycle();
+    expect(held).toMatchObject({ success: true, outcome: "empty_list_held", delivery: { route: "none" } });
+    expect(rig.processor.issues).toEqual([
+      expect.objectContaining({ status: "warn", code: "empty_list_held" }),
+    ]);
+    now = new Date(now.getTime() + 120_000);
+    // Back to non-empty: the streak is over, nothing was sent.
+    source.matches = fogisMatchList(3, 6_100_000, "2027-01-10");
+    expect((await rig.processor.runCycle()).outcome).toBe("unchanged");
+    expect(rig.processor.issues).toEqual([]);
+
+    source.matches = [];
+    expect((await rig.processor.runCycle()).outcome).toBe("empty_list_held");
+    now = new Date(now.getTime() + 30_000);
+    // Two empty answers, but only 30 s apart: still held.
+    expect((await rig.processor.runCycle()).outcome).toBe("empty_list_held");
+    now = new Date(now.getTime() + 31_000);
+    const applied = await rig.processor.runCycle();
+    expect(applied).toMatchObject({ outcome: "delivered", changes: { removed: 3 }, total_matches: 0 });
+    expect(rig.processor.issues).toEqual([]);
+    expect(rig.processor.counters.cycles.empty_list_held).toBe(3);
   });
 });

@@ -6,6 +6,7 @@ import {
   describeRedisTarget,
   envInteger,
   loadConfig,
+  parseEnvBoolean,
   redactUrl,
   redisTargetFrom,
   sharedEnv,
@@ -57,6 +58,13 @@ describe("loadConfig", () => {
         loadConfig("svc", schema, { API_TOKEN: token, REDIS_PUBSUB_ENABLED: value }).REDIS_PUBSUB_ENABLED,
       ).toBe(false);
     }
+  });
+
+  it("reads a yes/no value the same way outside a loader: blank is the default, a typo is no answer", () => {
+    expect([" ON ", "1", "yes"].map((value) => parseEnvBoolean(value, false))).toEqual([true, true, true]);
+    expect(["off", "0", "No"].map((value) => parseEnvBoolean(value, true))).toEqual([false, false, false]);
+    expect([undefined, "", "  "].map((value) => parseEnvBoolean(value, true))).toEqual([true, true, true]);
+    expect(parseEnvBoolean("ture", true)).toBeUndefined();
   });
 });
 
@@ -151,4 +159,25 @@ describe("redactUrl", () => {
     expect(redactUrl("redis://:s3cret@127.0.0.1:6380")).toBe("redis://:***@127.0.0.1:6380");
     expect(redactUrl("redis://127.0.0.1:6379")).toBe("redis://127.0.0.1:6379");
   });
+});
+
+describe("TRUST_PROXY", () => {
+  const trust = (value: string | undefined) =>
+    loadConfig("svc", schema, { API_TOKEN: token, TRUST_PROXY: value }).TRUST_PROXY;
+
+  it("is off unless set, and reads a hop count or the proxies' addresses", () => {
+    expect(trust(undefined)).toBe(false);
+    expect(trust("false")).toBe(false);
+    expect(trust("1")).toBe(1);
+    expect(trust("loopback, 172.16.0.0/12,::1")).toEqual(["loopback", "172.16.0.0/12", "::1"]);
+  });
+
+  it.each(["true", "yes", "10.0.0.0/33", "proxy.example", "1,2"])(
+    "refuses %s with a message that says what to write instead",
+    (value) => {
+      expect(() => trust(value)).toThrow(
+        /TRUST_PROXY: expected false, the number of reverse proxies in front \(e\.g\. 1\), or their addresses/,
+      );
+    },
+  );
 });

@@ -52,11 +52,11 @@ export {
 } from "./http.js";
 // Bodies and files read with a size limit, stopped as soon as they pass it.
 export { BodyTooLargeError, readFileLimited, readResponseBody } from "./limited-body.js";
-// The Node/V8 flags every way of starting a service uses.
-export { serviceNodeFlags } from "./node-flags.js";
 // The one logger (pino).
 export { createLogger, type Logger } from "./logger.js";
 // A metrics registry per service instance, and GET /metrics.
 export { createMetricsRegistry, metricsHandler } from "./metrics.js";
+// The Node/V8 flags every way of starting a service uses.
+export { serviceNodeFlags } from "./node-flags.js";
 // One owner per Redis connection.
 export { type RedisConnectionInfo, type RedisConnectionOptions, RedisLink } from "./redis.js";

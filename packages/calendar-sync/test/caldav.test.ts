@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { type DavServerHandle, type DavServerKind, fogisMatch, startDavServer } from "@fogis/testing";
 import request from "supertest";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { BackendStatus } from "../src/index.js";
+import type { BackendStatus } from "../src/backends/push-backend.js";
 import {
   addToEvent,
   davFetch,
@@ -195,6 +195,12 @@ describe.each<DavServerKind>(["radicale", "xandikos"])("CalDAV push into %s", (k
     await push(service, []);
     events = await readCalendar(server, calendar);
     expect(events.map((event) => event.uid).sort()).toEqual([UID(7003), "tandlakare-2026-12-07@phone"]);
+
+    // HISTORY_DAYS (365) after it ended, the played match leaves the referee's calendar too.
+    service.setNow("2027-12-09T12:00:00Z");
+    await push(service, []);
+    events = await readCalendar(server, calendar);
+    expect(events.map((event) => event.uid)).toEqual(["tandlakare-2026-12-07@phone"]);
   });
 
   it("keeps the referee's own alarm, categories, colour and notes through our next update", async () => {
@@ -233,6 +239,49 @@ describe.each<DavServerKind>(["radicale", "xandikos"])("CalDAV push into %s", (k
     await push(service, [fogisMatch({ matchid: 7101, time: "18:00", venue: "Nya Ullevi", cancelled: true })]);
     const [cancelled] = await readCalendar(server, calendar);
     expect(cancelled).toMatchObject({ status: "CANCELLED", alarms: [-2 * 3600], categories: ["Viktigt"] });
+  });
+
+  it("shows a postponed match as tentative without our alarm, and a match without a kick-off time as a whole day", async () => {
+    const { service, calendar } = await startPushing();
+    const noTime = { avsparkstid: "", tid: undefined };
+    await push(service, [
+      fogisMatch({ matchid: 7151, time: "15:00" }),
+      fogisMatch({ matchid: 7152, date: "2026-12-06", extra: noTime }),
+    ]);
+    let events = await readCalendar(server, calendar);
+    const postponing = byUid(events, 7151);
+    expect(postponing).toMatchObject({ status: "CONFIRMED", alarms: [-48 * 3600] });
+    const wholeDay = byUid(events, 7152);
+    expect(wholeDay.properties).toContain("DTSTART;VALUE=DATE:20261206");
+    expect(wholeDay.properties).toContain("DTEND;VALUE=DATE:20261207");
+    expect(wholeDay.alarms).toEqual([]);
+
+    // The referee's phone adds an alarm of its own; FOGIS then postpones the match.
+    await editAsPhone(server, postponing.href, (text) =>
+      addToEvent(text, "BEGIN:VALARM", "ACTION:DISPLAY", "TRIGGER:-PT3H", "DESCRIPTION:Match", "END:VALARM"),
+    );
+    await push(service, [
+      fogisMatch({ matchid: 7151, time: "15:00", postponed: true }),
+      fogisMatch({ matchid: 7152, date: "2026-12-06", extra: noTime }),
+    ]);
+    events = await readCalendar(server, calendar);
+    expect(byUid(events, 7151)).toMatchObject({
+      status: "TENTATIVE",
+      summary: "UPPSKJUTEN: Hemmalag 151 - Bortalag 151",
+      alarms: [-3 * 3600],
+    });
+
+    // The kick-off time is set: the whole-day event becomes a timed one, with the reminder.
+    await push(service, [
+      fogisMatch({ matchid: 7151, time: "15:00", postponed: true }),
+      fogisMatch({ matchid: 7152, date: "2026-12-06", time: "13:00" }),
+    ]);
+    events = await readCalendar(server, calendar);
+    expect(byUid(events, 7152)).toMatchObject({
+      start: new Date("2026-12-06T12:00:00Z"),
+      end: new Date("2026-12-06T14:00:00Z"),
+      alarms: [-48 * 3600],
+    });
   });
 
   it("answers a stale ETag (the phone wrote in between) by re-reading and merging, never overwriting", async () => {

@@ -1,26 +1,18 @@
 import type { Match } from "@fogis/message-schema";
 import { fogisMatch, type MatchInput } from "@fogis/testing";
 import { describe, expect, it } from "vitest";
+import { detectChanges } from "../src/change-detector.js";
 import {
-  buildNotices,
-  changeLine,
   DISCORD_LIMITS,
-  detectChanges,
-  detectWebhookFormat,
   discordMessages,
-  encodeHeaderValue,
-  htmlMessage,
   jsonNotification,
-  type MatchNotice,
-  messageTitle,
-  NtfyTarget,
-  notificationView,
-  parseRetryAfter,
-  plainText,
-  SecretRedactor,
   slackMessages,
-  urlSecrets,
-} from "../src/index.js";
+} from "../src/notifications/chat-bodies.js";
+import { detectWebhookFormat } from "../src/notifications/config.js";
+import { buildNotices, type MatchNotice, notificationView } from "../src/notifications/notices.js";
+import { SecretRedactor, urlSecrets } from "../src/notifications/redact.js";
+import { encodeHeaderValue, NtfyTarget, parseRetryAfter } from "../src/notifications/targets.js";
+import { changeLine, htmlMessage, messageTitle, plainText } from "../src/notifications/wording.js";
 import { DiscordExecuteWebhookBody, SlackIncomingWebhookBody } from "./chat-schemas.js";
 import { decodeEncodedWords } from "./notification-receivers.js";
 
@@ -105,6 +97,24 @@ describe("what a notice says", () => {
       time: "15:00",
       kickoffUtc: "2027-04-03T13:00:00.000Z",
     });
+  });
+
+  it("a match without a kick-off time (FOGIS: no avsparkstid, tid at midnight) gives its date, never 00:00", () => {
+    const midnight = `/Date(${Date.parse("2027-10-15T22:00:00Z")})/`; // 16 Oct 2027 00:00 in Stockholm
+    const unset = fogisMatch({
+      matchid: 502,
+      date: "2027-10-16",
+      extra: { avsparkstid: null, tid: midnight },
+    });
+    const [assigned] = notices([], [unset]);
+    expect(assigned).toMatchObject({ date: "2027-10-16", time: null });
+    expect(plainText([assigned as MatchNotice], "sv")).not.toContain("00:00");
+
+    const set = fogisMatch({ matchid: 502, date: "2027-10-16", time: "18:30" });
+    const [timed] = notices([unset], [set]);
+    expect(timed?.time).toBe("18:30");
+    const line = timed?.changes.find((change) => change.category === "time_change");
+    expect(line && changeLine(line, "sv")).toBe("Avspark flyttad (ingen) -> 18:30");
   });
 
   it("tells what matters by default (high): not a new venue alone, but a new venue with a new time", () => {

@@ -7,6 +7,7 @@ import {
   createLogger,
   jsonErrorHandler,
   listen,
+  sameSecret,
   type TrustProxy,
 } from "../src/index.js";
 
@@ -114,6 +115,16 @@ describe("bearer auth", () => {
   });
 });
 
+describe("sameSecret (bearer and feed tokens)", () => {
+  it("accepts only the very secret: not a prefix, a longer one, another of the same length, or nothing", () => {
+    expect(sameSecret(TOKEN, TOKEN)).toBe(true);
+    expect(sameSecret(TOKEN.slice(0, -1), TOKEN)).toBe(false);
+    expect(sameSecret(`${TOKEN}x`, TOKEN)).toBe(false);
+    expect(sameSecret(TOKEN.replace("a", "b"), TOKEN)).toBe(false);
+    expect(sameSecret("", TOKEN)).toBe(false);
+  });
+});
+
 describe("auth comes before the body", () => {
   it("answers an unauthenticated oversized body 401 without reading it, and lets GETs through", async () => {
     const { app } = appWithLogs();
@@ -160,5 +171,25 @@ describe("listen", () => {
     } finally {
       await closeServer(first.server);
     }
+  });
+});
+
+describe("request log", () => {
+  it("logs a status endpoint answering 503 as a warning without a stack, and a failing POST as an error", async () => {
+    const { app, lines } = appWithLogs();
+    app.get("/status", (_req, res) => {
+      res.status(503).json({ status: "fail" });
+    });
+    app.post("/broken", (_req, res) => {
+      res.status(500).json({ error: "disk full" });
+    });
+    await request(app).get("/status").expect(503);
+    await request(app).post("/broken").set("Authorization", `Bearer ${TOKEN}`).send({}).expect(500);
+    const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const status = entries.find((entry) => (entry.req as { url?: string } | undefined)?.url === "/status");
+    const broken = entries.find((entry) => (entry.req as { url?: string } | undefined)?.url === "/broken");
+    expect(status).toMatchObject({ level: 40, res: { statusCode: 503 } });
+    expect(JSON.stringify(status)).not.toContain("stack");
+    expect(broken).toMatchObject({ level: 50, res: { statusCode: 500 } });
   });
 });

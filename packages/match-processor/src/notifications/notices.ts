@@ -4,10 +4,9 @@ import {
   type ChangePriority,
   type DetailedChange,
   type Match,
-  matchKickoff,
+  matchLocalKickoff,
   matchReferees,
   type Referee,
-  toStockholmLocal,
 } from "@fogis/message-schema";
 import { z } from "zod";
 
@@ -201,16 +200,13 @@ const refereeKey = (r: Referee) => `${r.domareid}|${roleOf(r)}`;
 const refereeLabel = (r: Referee) => `${r.personnamn ?? r.domareid}${roleOf(r) ? ` (${roleOf(r)})` : ""}`;
 
 /**
- * The kick-off in Stockholm wall-clock time. `tid` (the instant) wins, as in the calendar; the
- * zone rules decide the offset, so a match moved across a daylight-saving change shows the time
- * printed on the match sheet. No time of day is known from a bare `speldatum`.
+ * The kick-off in Stockholm wall-clock time, by the calendar's rule (`matchLocalKickoff`: `tid`
+ * wins; the zone rules decide the offset, so a match moved across a daylight-saving change shows
+ * the time printed on the match sheet).
  */
 export function localKickoff(match: Match): { utc: string | null; date: string | null; time: string | null } {
-  const instant = matchKickoff(match);
-  if (!instant) return { utc: null, date: match.speldatum ?? null, time: null };
-  const local = toStockholmLocal(instant);
-  const timeKnown = Boolean(match.tid || match.avsparkstid);
-  return { utc: instant.toISOString(), date: local.date, time: timeKnown ? local.time : null };
+  const { instant, date, time } = matchLocalKickoff(match);
+  return { utc: instant?.toISOString() ?? null, date, time };
 }
 
 /**

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseCliArgs } from "../src/args.js";
 import { calendarCounters, calendarUids } from "../src/checks.js";
 import { ComposeCli } from "../src/compose-cli.js";
@@ -14,23 +14,19 @@ import type { RunReport } from "../src/report.js";
 import { Stack } from "../src/stack.js";
 import { FilePhaseStore, stateFilePath } from "../src/state-file.js";
 import { projectNameFrom, resolveTarget } from "../src/target.js";
-import { MemoryPhaseStore, recordingProgress, ServiceStack, type StackSettings } from "./service-stack.js";
+import {
+  MemoryPhaseStore,
+  recordingProgress,
+  type ServiceStack,
+  stacksClosedAfterEach,
+} from "./service-stack.js";
 
 /**
  * The command line end to end (arguments in, exit code and output out) over the real services
  * (service-stack.ts).
  */
 
-const stacks: ServiceStack[] = [];
-afterEach(async () => {
-  for (const stack of stacks.splice(0)) await stack.close();
-});
-
-async function stackAt(settings: StackSettings | null): Promise<ServiceStack> {
-  const stack = await ServiceStack.at(settings);
-  stacks.push(stack);
-  return stack;
-}
+const stackAt = stacksClosedAfterEach();
 
 async function composeDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "fogis-deploy-cli-"));

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { EXIT } from "../src/errors.js";
 import { renderPlan } from "../src/main.js";
 import { type PhaseNumber, phase } from "../src/phases.js";
@@ -6,23 +6,19 @@ import type { RunReport } from "../src/report.js";
 import { Rollout } from "../src/rollout.js";
 import { Stack } from "../src/stack.js";
 import { collectStatus, renderStatus } from "../src/status.js";
-import { MemoryPhaseStore, recordingProgress, ServiceStack, type StackSettings } from "./service-stack.js";
+import {
+  MemoryPhaseStore,
+  recordingProgress,
+  type ServiceStack,
+  stacksClosedAfterEach,
+} from "./service-stack.js";
 
 /**
  * The phase machine and every gate against the real services on a real Redis, in this process
  * (service-stack.ts: only Docker and compose are stood in for).
  */
 
-const stacks: ServiceStack[] = [];
-afterEach(async () => {
-  for (const stack of stacks.splice(0)) await stack.close();
-});
-
-async function stackAt(settings: StackSettings | null): Promise<ServiceStack> {
-  const stack = await ServiceStack.at(settings);
-  stacks.push(stack);
-  return stack;
-}
+const stackAt = stacksClosedAfterEach();
 
 /** `timeoutMs`: the longest wait of a check, which a test whose gate must fail waits out. */
 function rolloutOn(services: ServiceStack, { store = new MemoryPhaseStore(), timeoutMs = 15_000 } = {}) {

@@ -7,6 +7,7 @@ import { createMatchProcessorService, loadProcessorConfig } from "@fogis/match-p
 import { closeServer, createLogger, listen } from "@fogis/runtime";
 import { fogisMatchList, freePort, plainRedisClient, type RedisHandle, startRedis } from "@fogis/testing";
 import type { Redis } from "ioredis";
+import { afterEach } from "vitest";
 import { ComposeError } from "../src/errors.js";
 import { fetchHttpClient } from "../src/http.js";
 import { type AppService, type ComposeAction, PUBSUB_VARIABLES, type ServiceName } from "../src/phases.js";
@@ -388,6 +389,19 @@ export class ServiceStack {
       },
     };
   }
+}
+
+/** `stackAt(settings)` for a test file: every stack it made is closed after each test. */
+export function stacksClosedAfterEach(): (settings: StackSettings | null) => Promise<ServiceStack> {
+  const stacks: ServiceStack[] = [];
+  afterEach(async () => {
+    for (const stack of stacks.splice(0)) await stack.close();
+  });
+  return async (settings) => {
+    const stack = await ServiceStack.at(settings);
+    stacks.push(stack);
+    return stack;
+  };
 }
 
 /** A compose action as the plan shows it, without the executable and files. */

@@ -25,9 +25,11 @@ afterEach(async () => {
   clients = [];
 });
 
+/** A stack whose calendar-sync is subscribed, so the first cycles go over Redis. */
 async function newStack(...args: Parameters<typeof Stack.create>): Promise<Stack> {
   const s = await Stack.create(...args);
   stacks.push(s);
+  await s.subscribed();
   return s;
 }
 

@@ -29,7 +29,8 @@ export interface StepReason {
     | "no_snapshot_yet"
     | "state_file_unreadable"
     | "behind_processor"
-    | "backend_pending";
+    | "backend_pending"
+    | "notification_pending";
   detail?: string;
 }
 
@@ -265,7 +266,10 @@ function targetStep(
     reason = target.lastError
       ? { code: "reported", detail: target.lastError }
       : target.pending
-        ? { code: "backend_pending", detail: String(target.pending) }
+        ? {
+            code: kind === "backend" ? "backend_pending" : "notification_pending",
+            detail: String(target.pending),
+          }
         : { code: "reported" };
   }
   return {

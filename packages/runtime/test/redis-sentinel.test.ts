@@ -80,7 +80,9 @@ describe("RedisLink with Sentinel", () => {
     const answer = (command: () => Promise<unknown>) => command().catch((error: Error) => error.message);
     // The replica was promoted with the data it had replicated.
     await expect.poll(() => answer(() => link.client.get("where")), { timeout: 10_000 }).toBe("db3");
-    await expect.poll(() => answer(() => link.client.set("after", "failover")), { timeout: 10_000 }).toBe("OK");
+    await expect
+      .poll(() => answer(() => link.client.set("after", "failover")), { timeout: 10_000 })
+      .toBe("OK");
     const info = link.connectionInfo();
     expect(info).toMatchObject({
       master: `127.0.0.1:${newMaster}`,

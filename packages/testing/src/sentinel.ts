@@ -202,7 +202,9 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
       // failover in progress any more.
       await waitFor(`the sentinels to promote a new master instead of ${fromPort}`, timeoutMs, async () => {
         const masters = await Promise.all(
-          sentinels.map((sentinel) => sentinelCommand(sentinel.port, options.sentinelPassword, ["master", name])),
+          sentinels.map((sentinel) =>
+            sentinelCommand(sentinel.port, options.sentinelPassword, ["master", name]),
+          ),
         );
         agreed = Number(masters[0]?.port);
         return (

@@ -10,6 +10,7 @@ export {
   StateFileStatus,
   type StateLoadReport,
   type StoredCalendarEvent,
+  sequenceAt,
 } from "./calendar-backend.js";
 export { type CalendarSyncConfig, calendarSyncEnv, loadCalendarSyncConfig, publicConfig } from "./config.js";
 export { FeedCalendarBackend, type FeedCalendarOptions } from "./feed-calendar.js";
@@ -17,6 +18,8 @@ export { type IcsOptions, renderIcs } from "./ics.js";
 export {
   type CalendarEvent,
   describeMatch,
+  eventSummary,
+  matchEventSpan,
   matchEventUid,
   matchFactsUrl,
   matchToCalendarEvent,
@@ -50,4 +53,4 @@ export {
 } from "./snapshot-order.js";
 export { SyncStats } from "./stats.js";
 export { MatchSubscriber, type MatchSubscriberOptions, RedisUnavailableError } from "./subscriber.js";
-export { renderVcard, renderVcards, type VcardContact } from "./vcard.js";
+export { renderVcard, renderVcards, type VcardContact, type VcardVersion } from "./vcard.js";

@@ -9,6 +9,7 @@ import { createPushBackends } from "./backends/configured.js";
 import { BackendFanOut, FEED_BACKEND_NAME } from "./backends/fan-out.js";
 import type { PushBackend, PushSnapshot } from "./backends/push-backend.js";
 import type { RetryPolicy } from "./backends/push-runner.js";
+import { HistoryPolicy } from "./calendar-backend.js";
 import { type CalendarSyncConfig, publicConfig } from "./config.js";
 import { FeedCalendarBackend } from "./feed-calendar.js";
 import { Phonebook } from "./phonebook.js";
@@ -76,16 +77,19 @@ export async function createCalendarSyncService(
   const { config, logger } = options;
   const metrics = options.metrics ?? createMetricsRegistry("calendar-sync");
   const stats = new SyncStats(metrics);
+  const history = new HistoryPolicy(config.historyDays);
   const writer = new StateFileWriter(logger);
   const calendar = new FeedCalendarBackend({
     dataDir: config.dataDir,
     logger,
     calendarName: config.calendarName,
+    history,
     writer,
   });
   const phonebook = new Phonebook({
     dataDir: config.dataDir,
     logger,
+    history,
     ownRefereeNumber: config.ownRefereeNumber,
     writer,
   });
@@ -250,6 +254,7 @@ export async function createCalendarSyncService(
     apiToken: config.apiToken,
     maxBodyBytes: config.maxBodyBytes,
     feedToken: config.feedToken,
+    trustProxy: config.trustProxy,
     handler,
     stats,
     calendar,

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { type DavServerHandle, type DavServerKind, fogisMatch, startDavServer } from "@fogis/testing";
 import request from "supertest";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { BackendStatus } from "../src/index.js";
+import type { BackendStatus } from "../src/backends/push-backend.js";
 import {
   addToEvent,
   davFetch,
@@ -195,6 +195,12 @@ describe.each<DavServerKind>(["radicale", "xandikos"])("CalDAV push into %s", (k
     await push(service, []);
     events = await readCalendar(server, calendar);
     expect(events.map((event) => event.uid).sort()).toEqual([UID(7003), "tandlakare-2026-12-07@phone"]);
+
+    // HISTORY_DAYS (365) after it ended, the played match leaves the referee's calendar too.
+    service.setNow("2027-12-09T12:00:00Z");
+    await push(service, []);
+    events = await readCalendar(server, calendar);
+    expect(events.map((event) => event.uid)).toEqual(["tandlakare-2026-12-07@phone"]);
   });
 
   it("keeps the referee's own alarm, categories, colour and notes through our next update", async () => {

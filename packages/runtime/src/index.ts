@@ -56,5 +56,7 @@ export { BodyTooLargeError, readFileLimited, readResponseBody } from "./limited-
 export { createLogger, type Logger } from "./logger.js";
 // A metrics registry per service instance, and GET /metrics.
 export { createMetricsRegistry, metricsHandler } from "./metrics.js";
+// The Node/V8 flags every way of starting a service uses.
+export { serviceNodeFlags } from "./node-flags.js";
 // One owner per Redis connection.
 export { type RedisConnectionInfo, type RedisConnectionOptions, RedisLink } from "./redis.js";

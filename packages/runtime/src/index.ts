@@ -40,7 +40,8 @@ export {
   type RedisStatusReport,
   type StatusIssue,
 } from "./health.js";
-// HTTP: the base of each app factory (bearer auth, JSON errors), listen/close, signals.
+// HTTP: the base of each app factory (bearer auth, JSON errors), listen/close, signals, and the
+// one comparison of a secret (bearer and feed tokens).
 export {
   type BaseAppOptions,
   closeServer,
@@ -49,6 +50,7 @@ export {
   jsonErrorHandler,
   listen,
   type ShutdownOptions,
+  sameSecret,
 } from "./http.js";
 // Bodies and files read with a size limit, stopped as soon as they pass it.
 export { BodyTooLargeError, readFileLimited, readResponseBody } from "./limited-body.js";

@@ -8,7 +8,7 @@ import type { MatchUpdatesEnvelope } from "@fogis/message-schema";
 import { serviceNodeFlags } from "@fogis/runtime";
 import { fogisMatch, fogisMatchList, freePort, type RedisHandle, startRedis } from "@fogis/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { CycleResult } from "../src/processor.js";
+import type { CycleResult } from "../src/cycle-result.js";
 import { Subscriber, SyncReceiver, TOKEN, tempDir, uniqueChannels } from "./helpers.js";
 import { decodeEncodedWords, HttpReceiver } from "./notification-receivers.js";
 

@@ -11,7 +11,13 @@ export {
   type StateLoadReport,
   type StoredCalendarEvent,
 } from "./calendar-backend.js";
-export { type CalendarSyncConfig, calendarSyncEnv, loadCalendarSyncConfig, publicConfig } from "./config.js";
+export {
+  type CalendarSyncConfig,
+  calendarSyncEnv,
+  type GoogleTarget,
+  loadCalendarSyncConfig,
+  publicConfig,
+} from "./config.js";
 export { FeedCalendarBackend, type FeedCalendarOptions } from "./feed-calendar.js";
 export { type IcsOptions, renderIcs } from "./ics.js";
 export {

@@ -6,6 +6,7 @@ import ICAL from "ical.js";
 import {
   type CalendarSyncService,
   createCalendarSyncService,
+  type GoogleRetryPolicy,
   loadCalendarSyncConfig,
   type PushBackend,
   type RetryPolicy,
@@ -36,6 +37,8 @@ export interface TestServiceOptions {
   /** Replaces the push backends the config would create. */
   pushBackends?: readonly PushBackend[];
   pushRetry?: Partial<RetryPolicy>;
+  /** The Google backends' retry within a sync. */
+  googleRetry?: Partial<GoogleRetryPolicy>;
 }
 
 /** A service with its own DATA_DIR; pub/sub is off unless `env.REDIS_URL` is given. */
@@ -57,6 +60,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     fetch: options.fetch,
     pushBackends: options.pushBackends,
     pushRetry: options.pushRetry,
+    googleRetry: options.googleRetry,
   });
   if (options.start !== false) service.start();
   return {

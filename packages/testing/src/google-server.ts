@@ -98,7 +98,7 @@ interface Grant {
   revoked: boolean;
 }
 
-interface StoredEvent extends Json {
+export interface StoredEvent extends Json {
   id: string;
   etag: string;
   status: string;
@@ -113,7 +113,7 @@ interface CalendarStore {
   changed: Map<string, number>;
 }
 
-interface StoredPerson extends Json {
+export interface StoredPerson extends Json {
   resourceName: string;
   etag: string;
 }

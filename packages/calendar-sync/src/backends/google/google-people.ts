@@ -90,7 +90,7 @@ type Person = people_v1.Schema$Person;
 const MAX_ATTEMPTS = 4;
 
 export class GooglePeopleBackend implements PushBackend {
-  readonly name = "google-contacts";
+  readonly name = "google-people";
   readonly kind = "google-people";
   private readonly options: GooglePeopleBackendOptions;
   private readonly logger: Logger;

@@ -100,7 +100,8 @@ export function readGoogleCredentials(tokenFile: string, clientFile?: string): G
       `${tokenFile} is not a Google token file (authorized user JSON): ${fields.join(", ")} missing or invalid; create it with pnpm google-auth, or point GOOGLE_TOKEN_FILE at the token.json the Python service wrote`,
     );
   }
-  const file = parsed.data;
+  // The file as it was, key order included (google-auth's order), checked but not rebuilt.
+  const file = raw as AuthorizedUserFile;
   const client = clientFile ? readOAuthClientFile(clientFile) : undefined;
   const clientId = file.client_id ?? client?.clientId;
   const clientSecret = file.client_secret ?? client?.clientSecret;

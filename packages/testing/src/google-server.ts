@@ -156,8 +156,8 @@ export class GoogleStandIn {
   private readonly groups = new Map<string, Json>();
   private readonly faults: Fault[] = [];
   private sequence = 0;
-  /** Sync tokens issued before this sequence are forgotten (410 / EXPIRED_SYNC_TOKEN). */
-  private syncTokenFloor = 0;
+  /** Sync tokens of an earlier generation are forgotten (410 / EXPIRED_SYNC_TOKEN). */
+  private syncGeneration = 0;
 
   constructor(options: GoogleStandInOptions = {}) {
     this.clientId = options.clientId ?? "123456789-fogis.apps.googleusercontent.com";
@@ -256,7 +256,7 @@ export class GoogleStandIn {
 
   /** Sync tokens issued so far are forgotten (Google: 410 fullSyncRequired). */
   expireSyncTokens(): void {
-    this.syncTokenFloor = this.sequence + 1;
+    this.syncGeneration += 1;
   }
 
   /** Requests to one API (optionally one method), to count calls. */
@@ -660,8 +660,8 @@ export class GoogleStandIn {
       if (q.get("showDeleted") === "false") {
         return answer(400, googleError(400, "invalid", "showDeleted cannot be false with a sync token."));
       }
-      since = decodeSyncToken(syncToken);
-      if (Number.isNaN(since) || since < this.syncTokenFloor - 1) {
+      since = this.decodeSyncToken(syncToken);
+      if (Number.isNaN(since)) {
         return answer(
           410,
           googleError(
@@ -714,9 +714,7 @@ export class GoogleStandIn {
       summary: store.summary,
       timeZone: "Europe/Stockholm",
       items,
-      ...(last
-        ? { nextSyncToken: encodeSyncToken(this.sequence) }
-        : { nextPageToken: String(offset + maxResults) }),
+      ...(last ? { nextSyncToken: this.encodeSyncToken() } : { nextPageToken: String(offset + maxResults) }),
     });
   }
 
@@ -909,8 +907,8 @@ export class GoogleStandIn {
     const syncToken = q.get("syncToken");
     let since = -1;
     if (syncToken) {
-      since = decodeSyncToken(syncToken);
-      if (Number.isNaN(since) || since < this.syncTokenFloor - 1) {
+      since = this.decodeSyncToken(syncToken);
+      if (Number.isNaN(since)) {
         return answer(
           400,
           peopleError(
@@ -934,7 +932,7 @@ export class GoogleStandIn {
       totalItems: all.length,
       ...(last ? {} : { nextPageToken: String(offset + pageSize) }),
       ...(last && (q.get("requestSyncToken") === "true" || syncToken)
-        ? { nextSyncToken: encodeSyncToken(this.sequence) }
+        ? { nextSyncToken: this.encodeSyncToken() }
         : {}),
     });
   }
@@ -980,6 +978,16 @@ export class GoogleStandIn {
     };
     this.groups.set(group.resourceName, group);
     return group;
+  }
+
+  private encodeSyncToken(): string {
+    return Buffer.from(`sync:${this.syncGeneration}:${this.sequence}`).toString("base64url");
+  }
+
+  /** The sequence a sync token was issued at; NaN when it is unknown or of an expired generation. */
+  private decodeSyncToken(token: string): number {
+    const [tag, generation, sequence] = Buffer.from(token, "base64url").toString().split(":");
+    return tag === "sync" && Number(generation) === this.syncGeneration ? Number(sequence) : Number.NaN;
   }
 
   private etag(): string {
@@ -1054,15 +1062,6 @@ function checkEventTimes(event: Json): string | undefined {
   if (!start || !(start.dateTime || start.date)) return "Missing start time.";
   if (!end || !(end.dateTime || end.date)) return "Missing end time.";
   return undefined;
-}
-
-function encodeSyncToken(sequence: number): string {
-  return Buffer.from(`sync:${sequence}`).toString("base64url");
-}
-
-function decodeSyncToken(token: string): number {
-  const text = Buffer.from(token, "base64url").toString();
-  return text.startsWith("sync:") ? Number(text.slice(5)) : Number.NaN;
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {

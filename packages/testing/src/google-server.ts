@@ -778,6 +778,12 @@ export class GoogleStandIn {
     const resource = path.slice("/v1/".length);
     if (method === "GET" && resource === "people/me/connections") return this.listConnections(q, answer);
     if (method === "POST" && resource === "people:createContact") {
+      const unknown = ((body?.memberships as Json[] | undefined) ?? [])
+        .map((m) => String((m.contactGroupMembership as Json | undefined)?.contactGroupResourceName ?? ""))
+        .find((group) => !this.groups.has(group));
+      if (unknown !== undefined) {
+        return answer(400, peopleError(400, "INVALID_ARGUMENT", `Contact group ${unknown} not found.`));
+      }
       const person = this.newPerson(body ?? {});
       return answer(200, fieldsOf(person, q.get("personFields")));
     }
@@ -943,7 +949,15 @@ export class GoogleStandIn {
       ...structuredClone(fields),
       resourceName: `people/${id}`,
       etag: "",
-      memberships: (fields.memberships as Json[] | undefined) ?? [membership("contactGroups/myContacts")],
+      // Every contact is in "My Contacts", and in the groups it was created with.
+      memberships: [
+        membership("contactGroups/myContacts"),
+        ...((fields.memberships as Json[] | undefined) ?? []).filter(
+          (m) =>
+            (m.contactGroupMembership as Json | undefined)?.contactGroupResourceName !==
+            "contactGroups/myContacts",
+        ),
+      ],
     };
     delete person.metadata;
     this.touchPerson(person);

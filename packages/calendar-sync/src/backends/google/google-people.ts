@@ -28,7 +28,8 @@ import { GoogleApiError, GoogleRequests, type GoogleRetryPolicy } from "./google
  *   the values we wrote are replaced; the referee's own values are kept.
  * - A contact the referee deleted stays deleted until FOGIS changes that referee's details (then
  *   the update meets a 404 and the contact is created anew).
- * - New contacts join the group with one members:modify per pass.
+ * - New contacts are created straight into the group (`memberships`), one call each; a
+ *   members:modify afterwards would cost a call and change every new contact's etag.
  */
 
 const PERSON_FIELDS =
@@ -301,24 +302,36 @@ export class GooglePeopleBackend implements PushBackend {
       this.state.items[contact.key] ??= { resourceName: null, etag: null, hash: null, owned: [], theirs: {} };
     }
     if (plan.create.length) await this.save();
-    const created: string[] = [];
-    try {
-      for (const contact of plan.create) {
-        const name = await this.create(contact, counts);
-        if (name) created.push(name);
-      }
-      for (const contact of plan.update) await this.update(contact, counts, created);
-      for (const key of plan.remove) await this.remove(key, counts);
-    } finally {
-      if (created.length) await this.addToGroup(created);
-    }
+    for (const contact of plan.create) await this.create(contact, counts);
+    for (const contact of plan.update) await this.update(contact, counts);
+    for (const key of plan.remove) await this.remove(key, counts);
   }
 
-  private async create(contact: DesiredContact, counts: PushCounts): Promise<string | undefined> {
+  private async create(contact: DesiredContact, counts: PushCounts): Promise<void> {
     const body = personFor(contact, {});
-    const person = await this.requests.call(`create the contact of referee ${contact.key}`, () =>
-      this.api.people.createContact({ personFields: "metadata", requestBody: body }),
-    );
+    // Created straight into the group: no members:modify afterwards, which would change the etag.
+    const group = this.state.groupResourceName;
+    const memberships = group ? [{ contactGroupMembership: { contactGroupResourceName: group } }] : [];
+    let person: Person;
+    try {
+      person = await this.requests.call(`create the contact of referee ${contact.key}`, () =>
+        this.api.people.createContact({ personFields: "metadata", requestBody: { ...body, memberships } }),
+      );
+    } catch (error) {
+      if (group && error instanceof GoogleApiError && (error.status === 400 || error.status === 404)) {
+        // Most likely the referee deleted the group: found or made again at the next sync.
+        this.state.groupResourceName = null;
+        this.checked = false;
+        throw new PushError(
+          `Google Contacts refused a contact for the group "${this.options.group}" (${error.message})`,
+          {
+            kind: "transient",
+            cause: error,
+          },
+        );
+      }
+      throw error;
+    }
     if (!person.resourceName)
       throw new PushError("Google Contacts created a contact without a name", { kind: "transient" });
     this.state.items[contact.key] = {
@@ -329,10 +342,9 @@ export class GooglePeopleBackend implements PushBackend {
       theirs: {},
     };
     counts.created += 1;
-    return person.resourceName;
   }
 
-  private async update(contact: DesiredContact, counts: PushCounts, created: string[]): Promise<void> {
+  private async update(contact: DesiredContact, counts: PushCounts): Promise<void> {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
       const known = this.state.items[contact.key];
       if (!known?.resourceName) return;
@@ -341,7 +353,7 @@ export class GooglePeopleBackend implements PushBackend {
       this.serverCopies.delete(contact.key);
       if (!server && known.etag === null) {
         server = await this.read(resourceName);
-        if (!server) return this.recreate(contact, counts, created);
+        if (!server) return this.recreate(contact, counts);
       }
       const owned = new Set(known.owned);
       const theirs = server ? theirValues(server, owned) : known.theirs;
@@ -367,7 +379,7 @@ export class GooglePeopleBackend implements PushBackend {
       } catch (error) {
         if (!(error instanceof GoogleApiError)) throw error;
         // Deleted by the referee, and FOGIS has changed this referee since: a new contact.
-        if (error.status === 404) return this.recreate(contact, counts, created);
+        if (error.status === 404) return this.recreate(contact, counts);
         const stale = error.status === 400 && /FAILED_PRECONDITION|failedPrecondition/.test(error.reason);
         if (!stale && error.status !== 412) throw error;
       }
@@ -379,15 +391,14 @@ export class GooglePeopleBackend implements PushBackend {
     });
   }
 
-  private async recreate(contact: DesiredContact, counts: PushCounts, created: string[]): Promise<void> {
+  private async recreate(contact: DesiredContact, counts: PushCounts): Promise<void> {
     this.logger.info(
       { event: "push_item_restored", referee: contact.key },
       "FOGIS changed a referee whose contact was deleted; it is back",
     );
     this.state.items[contact.key] = { resourceName: null, etag: null, hash: null, owned: [], theirs: {} };
     await this.save();
-    const name = await this.create(contact, counts);
-    if (name) created.push(name);
+    await this.create(contact, counts);
   }
 
   private async remove(key: string, counts: PushCounts): Promise<void> {
@@ -406,29 +417,6 @@ export class GooglePeopleBackend implements PushBackend {
       if (!(error instanceof GoogleApiError && error.status === 404)) throw error;
     }
     delete this.state.items[key];
-  }
-
-  private async addToGroup(resourceNames: string[]): Promise<void> {
-    const group = this.state.groupResourceName;
-    if (!group) return;
-    for (let i = 0; i < resourceNames.length; i += 1000) {
-      const chunk = resourceNames.slice(i, i + 1000);
-      try {
-        await this.requests.call(`add contacts to the group "${this.options.group}"`, () =>
-          this.api.contactGroups.members.modify({
-            resourceName: group,
-            requestBody: { resourceNamesToAdd: chunk },
-          }),
-        );
-      } catch (error) {
-        if (error instanceof GoogleApiError && error.status === 404) {
-          // The referee deleted the group: found or made again at the next sync.
-          this.state.groupResourceName = null;
-          this.checked = false;
-        }
-        throw error;
-      }
-    }
   }
 
   private async read(resourceName: string): Promise<Person | undefined> {

@@ -135,7 +135,9 @@ function readJson(path: string, what: string): unknown {
         `${path} is a directory, not ${what} (Docker creates one when the file to mount is missing); put the file there`,
       );
     }
-    throw new GoogleFileError(`cannot read ${what} ${path} (${code}); fix the path (in Docker: mount the file there)`);
+    throw new GoogleFileError(
+      `cannot read ${what} ${path} (${code}); fix the path (in Docker: mount the file there)`,
+    );
   }
   try {
     return JSON.parse(text);

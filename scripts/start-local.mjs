@@ -124,9 +124,16 @@ async function main() {
     process.exit(1);
   }
 
-  const redisUp = env.REDIS_PUBSUB_ENABLED === "false" ? false : await redisAnswers(redisUrl);
+  // With Sentinel, REDIS_URL's host is not used: the services ask the sentinels for the master.
+  const viaSentinels = Boolean(env.REDIS_SENTINELS && env.REDIS_SENTINEL_NAME);
+  const redisUp =
+    env.REDIS_PUBSUB_ENABLED === "false" ? false : viaSentinels || (await redisAnswers(redisUrl));
   if (env.REDIS_PUBSUB_ENABLED === "false") {
     say("REDIS_PUBSUB_ENABLED=false: the services talk over HTTP alone");
+  } else if (viaSentinels) {
+    say(
+      `Redis master "${env.REDIS_SENTINEL_NAME}" through the sentinels ${env.REDIS_SENTINELS}: updates go over Redis pub/sub, HTTP is the fallback`,
+    );
   } else if (redisUp) {
     say(
       `Redis answers at ${redisUrl.replace(/\/\/[^@]*@/, "//***@")}: updates go over Redis pub/sub, HTTP is the fallback`,

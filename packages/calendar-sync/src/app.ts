@@ -7,6 +7,7 @@ import {
   jsonErrorHandler,
   metricsHandler,
   type Registry,
+  type StatusIssue,
 } from "@fogis/runtime";
 import type { ErrorRequestHandler, Express, RequestHandler } from "express";
 import type { Logger } from "pino";
@@ -52,6 +53,10 @@ export interface AppDeps {
   metrics: Registry;
   /** Each state file as it is now, and how it loaded at start when that was not ok. */
   stateFiles?: () => Record<string, StateFileReport>;
+  /** What else makes /redis-status less than `pass`: another processor, a state file, ... */
+  issues?: () => StatusIssue[];
+  /** A state file cannot be written (a full disk): /health says `fail` while it lasts. */
+  stateWriteIssue?: () => StatusIssue | undefined;
   /** Where the status page (`GET /`, `GET /status.json`) reads what it shows; no page without it. */
   statusPage?: Omit<StatusPageDeps, "feedToken" | "events" | "feedLastFetched">;
   now?: () => Date;
@@ -70,9 +75,12 @@ export function createApp(deps: AppDeps): Express {
   let feedLastFetched: Date | undefined;
 
   app.get("/health", (_req, res) => {
-    // Liveness only: never depends on Redis (a Redis outage must not get this container restarted).
-    res.json({
-      status: "healthy",
+    // Liveness: never depends on Redis (a Redis outage must not get this container restarted), but
+    // `fail` (503) while the calendar cannot be saved (a full disk): it would silently stop changing.
+    const stateWrites = deps.stateWriteIssue?.();
+    res.status(stateWrites ? 503 : 200).json({
+      status: stateWrites ? "fail" : "healthy",
+      ...(stateWrites ? { reason: stateWrites.message } : {}),
       service: SERVICE,
       timestamp: now().toISOString(),
       uptime_seconds: Math.round((now().getTime() - startedAt.getTime()) / 1000),
@@ -92,6 +100,7 @@ export function createApp(deps: AppDeps): Express {
         subscribed: redis?.subscribed ?? false,
         // POST /manual-sync answers whenever this does, so the processor's HTTP fallback always has a target.
         fallbackAvailable: true,
+        issues: deps.issues?.() ?? [],
         // The backends are listed, not folded into `status`: that one says whether snapshots reach
         // calendar-sync (the processor's fallback and the rollout gates read it); each backend has its own.
         details: { service: SERVICE, ...redis?.details(), backends: deps.backends?.statuses() ?? [] },
@@ -170,6 +179,23 @@ export function createApp(deps: AppDeps): Express {
       res.status(500).json({ success: false, status: "failed", error: outcome.error });
       return;
     }
+    if (outcome.status === "refused") {
+      // Another processor's snapshot: not taken, and its sender must not count it as delivered.
+      res.status(409).json({ success: false, status: "refused", error: outcome.reason });
+      return;
+    }
+    if (outcome.status === "stale") {
+      // Older than the calendar: not applied, nothing for the sender to send again.
+      res.json({
+        success: true,
+        status: "stale",
+        reason: outcome.reason,
+        created: 0,
+        updated: 0,
+        removed: 0,
+      });
+      return;
+    }
     if (outcome.status === "applied" || outcome.status === "unchanged") {
       const { changes, contacts } = outcome;
       res.json({
@@ -185,7 +211,7 @@ export function createApp(deps: AppDeps): Express {
       });
       return;
     }
-    // skipped (the same snapshot again), superseded or stale (a newer one won): delivered all the same.
+    // skipped (the same snapshot again) or superseded (a newer one won): delivered all the same.
     res.json({ success: true, status: outcome.status, created: 0, updated: 0, removed: 0 });
   });
 

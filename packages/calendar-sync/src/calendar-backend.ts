@@ -54,6 +54,8 @@ export interface CalendarChanges {
 export type StateLoadReport =
   | { state: "ok"; count: number }
   | { state: "missing" }
+  /** The file was corrupt; the previous generation (`count` entries) is served until the next snapshot. */
+  | { state: "restored"; reason: string; count: number }
   | { state: "corrupt"; reason: string };
 
 /** A state file as `/health` shows it: as it is now, and how it loaded at start when that was not ok. */

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { readJsonFile, writeJsonAtomic } from "@fogis/runtime";
+import { readStateFile, StateFileWriter, type StatusIssue } from "@fogis/runtime";
 import type { Logger } from "pino";
 import { z } from "zod";
 import {
@@ -18,7 +18,9 @@ import type { CalendarEvent } from "./match-event.js";
 /**
  * The built-in calendar: events kept in `DATA_DIR/calendar.json` (written atomically, so a crash
  * leaves the old or the new calendar, never half), served as an iCalendar feed. The rendered feed
- * is cached until the next change, so clients polling it cost nothing.
+ * is cached until the next change, so clients polling it cost nothing. Each write keeps the
+ * generation before it (`calendar.json.previous`): a file found corrupt at start costs one
+ * generation, and the played matches' history survives it.
  */
 
 export interface FeedCalendarOptions {
@@ -26,6 +28,8 @@ export interface FeedCalendarOptions {
   logger: Logger;
   /** X-WR-CALNAME of the feed. */
   calendarName: string;
+  /** Writes the state file (and tells when it cannot); a fresh one by default. */
+  writer?: StateFileWriter;
 }
 
 const STATE_FILE = "calendar.json";
@@ -63,12 +67,16 @@ export class FeedCalendarBackend implements CalendarBackend {
   private readonly rendered = new Map<string, { event: StoredCalendarEvent; text: string }>();
   private readonly logger: Logger;
   private readonly calendarName: string;
+  private readonly writer: StateFileWriter;
+  /** How the state loaded when it was not right (corrupt, restored), until the next snapshot applied. */
+  private damaged: Exclude<StateLoadReport, { state: "ok" | "missing" }> | undefined;
   private readonly file = new StateFileStatus();
 
   constructor(options: FeedCalendarOptions) {
     this.statePath = join(options.dataDir, STATE_FILE);
     this.logger = options.logger;
     this.calendarName = options.calendarName;
+    this.writer = options.writer ?? new StateFileWriter(options.logger);
   }
 
   async load(): Promise<StateLoadReport> {
@@ -81,25 +89,52 @@ export class FeedCalendarBackend implements CalendarBackend {
   }
 
   private async read(): Promise<StateLoadReport> {
-    const read = await readJsonFile(this.statePath);
+    const read = await readStateFile(this.statePath, (value) => {
+      const parsed = StateSchema.safeParse(value);
+      return parsed.success
+        ? { ok: true, value: parsed.data.events }
+        : {
+            ok: false,
+            reason: `unexpected content (${parsed.error.issues[0]?.path.join(".") || "root"}: ${parsed.error.issues[0]?.message})`,
+          };
+    });
     if (read.state === "missing") return read;
-    let reason: string;
     if (read.state === "ok") {
-      const parsed = StateSchema.safeParse(read.value);
-      if (parsed.success) {
-        this.replace(new Map(parsed.data.events.map((event) => [event.uid, event])));
-        return { state: "ok", count: this.events.size };
-      }
-      reason = `unexpected content (${parsed.error.issues[0]?.path.join(".") || "root"}: ${parsed.error.issues[0]?.message})`;
-    } else {
-      reason = read.reason;
+      this.replace(new Map(read.value.map((event) => [event.uid, event])));
+      return { state: "ok", count: this.events.size };
+    }
+    if (read.state === "restored") {
+      this.replace(new Map(read.value.map((event) => [event.uid, event])));
+      this.damaged = { state: "restored", reason: read.reason, count: this.events.size };
+      this.logger.error(
+        { event: "state_restored", file: this.statePath, reason: read.reason, events: this.events.size },
+        "calendar state file is corrupt; serving the previous generation until the next snapshot",
+      );
+      // The corrupt file must not become the "previous" generation of the next write.
+      await this.writer.writeJson(this.statePath, this.stateOf(this.events)).catch(() => {});
+      return this.damaged;
     }
     this.logger.error(
-      { event: "state_corrupt", file: this.statePath, reason },
-      "calendar state file is corrupt; starting empty, the next resync rebuilds it",
+      { event: "state_corrupt", file: this.statePath, reason: read.reason },
+      "calendar state file is corrupt and no previous generation is usable; starting empty, the next resync rebuilds it",
     );
     this.replace(new Map());
-    return { state: "corrupt", reason };
+    this.damaged = { state: "corrupt", reason: read.reason };
+    return this.damaged;
+  }
+
+  /** `warn` from a corrupt state file at start until a snapshot has been applied. */
+  get stateIssue(): StatusIssue | undefined {
+    const damaged = this.damaged;
+    if (!damaged) return undefined;
+    return {
+      status: "warn",
+      code: damaged.state === "restored" ? "calendar_restored" : "calendar_lost",
+      message:
+        damaged.state === "restored"
+          ? `${this.statePath} was corrupt at start (${damaged.reason}): serving the previous generation (${damaged.count} events), which may miss the last change, until the next snapshot arrives`
+          : `${this.statePath} was corrupt at start (${damaged.reason}) and no previous generation was usable: the calendar started empty until the next snapshot arrives (played matches no longer listed by FOGIS are gone)`,
+    };
   }
 
   async stage(desired: readonly CalendarEvent[], now: Date): Promise<Staged<CalendarChanges>> {
@@ -135,19 +170,27 @@ export class FeedCalendarBackend implements CalendarBackend {
         changes.removed.push(event.matchid);
       }
     }
-    if (!(changes.created.length || changes.updated.length || changes.removed.length)) {
+    if (!(changes.created.length || changes.updated.length || changes.removed.length || this.damaged)) {
       return { changes, show: () => {} };
     }
     // Written before it is shown: a failed write leaves the calendar as it was, and the apply
-    // fails, so the sender (or the next resync) delivers the snapshot again.
-    await writeJsonAtomic(this.statePath, { version: STATE_VERSION, events: [...next.values()] });
+    // fails, so the sender (or the next resync) delivers the snapshot again. After a corrupt start
+    // the file on disk may be the corrupt one: never keep that as the previous generation.
+    await this.writer.writeJson(this.statePath, this.stateOf(next), {
+      keepPrevious: this.damaged === undefined,
+    });
     return {
       changes,
       show: () => {
         this.replace(next);
         this.file.saved(now, next.size);
+        this.damaged = undefined;
       },
     };
+  }
+
+  private stateOf(events: Map<string, StoredCalendarEvent>): unknown {
+    return { version: STATE_VERSION, events: [...events.values()] };
   }
 
   list(): readonly StoredCalendarEvent[] {

@@ -29,8 +29,9 @@ export {
 } from "./match-event.js";
 export { Phonebook, type PhonebookChanges, type PhonebookOptions } from "./phonebook.js";
 export {
-  fetchLatestEnvelope,
-  type LatestEnvelope,
+  fetchLatestEnvelopes,
+  type LatestEnvelopes,
+  type LatestFromOnePlace,
   Resynchronizer,
   type ResyncResult,
 } from "./resync.js";
@@ -45,6 +46,14 @@ export {
   SnapshotHandler,
   type SnapshotHandlerOptions,
 } from "./snapshot-handler.js";
+export {
+  type Candidate,
+  type Choice,
+  type ForeignPublisher,
+  type OrderVerdict,
+  type PersistedOrder,
+  SnapshotOrder,
+} from "./snapshot-order.js";
 export { SyncStats } from "./stats.js";
 export { MatchSubscriber, type MatchSubscriberOptions, RedisUnavailableError } from "./subscriber.js";
 export { renderVcard, renderVcards, type VcardContact } from "./vcard.js";

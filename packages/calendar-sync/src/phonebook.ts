@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { type Match, matchKickoff, matchReferees, toStockholmLocal } from "@fogis/message-schema";
-import { readJsonFile, writeJsonAtomic } from "@fogis/runtime";
+import { readStateFile, StateFileWriter } from "@fogis/runtime";
 import type { Logger } from "pino";
 import { z } from "zod";
 import {
@@ -26,6 +26,8 @@ export interface PhonebookOptions {
   logger: Logger;
   /** USER_REFEREE_NUMBER: the user's own `domarnr`, left out of the phonebook. */
   ownRefereeNumber?: string;
+  /** Writes the state file (and tells when it cannot); a fresh one by default. */
+  writer?: StateFileWriter;
 }
 
 export interface PhonebookChanges {
@@ -70,6 +72,9 @@ export class Phonebook {
   private contactList: VcardContact[] | undefined;
   private readonly logger: Logger;
   private readonly ownRefereeNumber: string | undefined;
+  private readonly writer: StateFileWriter;
+  /** Loaded from a corrupt file: the next apply writes it whatever changed. */
+  private rewrite = false;
   private readonly file = new StateFileStatus();
   /** An unchanged match decodes to the same object (KnownMatches), so its entry is kept by it. */
   private readonly entryByMatch = new WeakMap<Match, MatchEntry | null>();
@@ -78,6 +83,7 @@ export class Phonebook {
     this.statePath = join(options.dataDir, STATE_FILE);
     this.logger = options.logger;
     this.ownRefereeNumber = options.ownRefereeNumber?.trim() || undefined;
+    this.writer = options.writer ?? new StateFileWriter(options.logger);
   }
 
   async load(): Promise<StateLoadReport> {
@@ -90,20 +96,32 @@ export class Phonebook {
   }
 
   private async read(): Promise<StateLoadReport> {
-    const read = await readJsonFile(this.statePath);
+    const read = await readStateFile(this.statePath, (value) => {
+      const parsed = StateSchema.safeParse(value);
+      return parsed.success
+        ? { ok: true, value: parsed.data.matches }
+        : { ok: false, reason: "unexpected content" };
+    });
     if (read.state === "missing") return read;
-    const parsed = read.state === "ok" ? StateSchema.safeParse(read.value) : undefined;
-    if (parsed?.success) {
-      this.replace(new Map(parsed.data.matches.map((entry) => [entry.matchid, entry])));
+    if (read.state === "ok") {
+      this.replace(new Map(read.value.map((entry) => [entry.matchid, entry])));
       return { state: "ok", count: this.contacts().length };
     }
-    const reason = read.state === "corrupt" ? read.reason : "unexpected content";
+    this.rewrite = true;
+    if (read.state === "restored") {
+      this.replace(new Map(read.value.map((entry) => [entry.matchid, entry])));
+      this.logger.error(
+        { event: "state_restored", file: this.statePath, reason: read.reason },
+        "phonebook state file is corrupt; serving the previous generation until the next snapshot",
+      );
+      return { state: "restored", reason: read.reason, count: this.contacts().length };
+    }
     this.logger.error(
-      { event: "state_corrupt", file: this.statePath, reason },
-      "phonebook state file is corrupt; starting empty, the next resync rebuilds it",
+      { event: "state_corrupt", file: this.statePath, reason: read.reason },
+      "phonebook state file is corrupt and no previous generation is usable; starting empty, the next resync rebuilds it",
     );
     this.replace(new Map());
-    return { state: "corrupt", reason };
+    return { state: "corrupt", reason: read.reason };
   }
 
   /** Like `CalendarBackend.stage`: the new phonebook is saved when this resolves, shown by `show()`. */
@@ -122,14 +140,20 @@ export class Phonebook {
     }
     const unchanged = { changes: { changed: false, contacts: this.contacts().length }, show: () => {} };
     // Most snapshots change nothing a contact shows: tell that without hashing the whole phonebook.
-    if (sameEntries(next, this.entries)) return unchanged;
+    if (!this.rewrite && sameEntries(next, this.entries)) return unchanged;
     const nextHash = hashEntries(next);
-    if (nextHash === this.hash) return unchanged;
-    await writeJsonAtomic(this.statePath, { version: 1, matches: [...next.values()] });
+    if (!this.rewrite && nextHash === this.hash) return unchanged;
+    // After a corrupt start the file on disk may be the corrupt one: never keep that as the previous generation.
+    await this.writer.writeJson(
+      this.statePath,
+      { version: 1, matches: [...next.values()] },
+      { keepPrevious: !this.rewrite },
+    );
     const contacts = buildContacts(next, this.ownRefereeNumber);
     return {
       changes: { changed: true, contacts: contacts.length },
       show: () => {
+        this.rewrite = false;
         this.replace(next, nextHash, contacts);
         this.file.saved(now, contacts.length);
       },

@@ -2,13 +2,15 @@ import { type DecodeResult, decodeEnvelope, type MatchUpdatesEnvelope } from "@f
 import type { RedisLink } from "@fogis/runtime";
 import type { Logger } from "pino";
 import type { ApplyOutcome, SnapshotHandler } from "./snapshot-handler.js";
+import type { Candidate } from "./snapshot-order.js";
 import type { ResyncSource, SyncStats } from "./stats.js";
 
 /**
- * Convergence after anything was missed (DESIGN §5.3): fetch the latest envelope and apply it.
- * It is read from the Redis key the processor writes in the same MULTI as each PUBLISH, and when
- * Redis is down or holds nothing (the Python processor writes no key) from the processor's
- * `GET /matches/latest`.
+ * Convergence after anything was missed (DESIGN §5.3): fetch the latest envelope from both places
+ * that keep it, and apply the newest by the order rules (`SnapshotOrder`): the Redis key the
+ * processor writes in the same MULTI as each PUBLISH, and the processor's `GET /matches/latest`.
+ * Both are asked every time: the key may be stale (snapshots went over HTTP while Redis was full,
+ * or the processor was reset), and the processor's answer names the epoch that is its own.
  */
 
 export interface LatestEnvelopeSourceOptions {
@@ -21,44 +23,62 @@ export interface LatestEnvelopeSourceOptions {
   httpTimeoutMs?: number;
 }
 
-export type LatestEnvelope =
-  | { source: "redis" | "http"; decoded: DecodeResult }
-  /** Neither place had an envelope yet (before the processor's first cycle). */
-  | { source: "none" }
-  | { source: "failed"; errors: string[] };
+/** What one place answered. */
+export type LatestFromOnePlace =
+  | { state: "found"; decoded: DecodeResult }
+  /** Nothing stored there yet (before the processor's first cycle; the Python processor writes no key). */
+  | { state: "none" }
+  | { state: "failed"; error: string };
 
-export async function fetchLatestEnvelope(options: LatestEnvelopeSourceOptions): Promise<LatestEnvelope> {
-  const errors: string[] = [];
-  if (options.redis?.link.isUp) {
-    try {
-      const raw = await options.redis.link.client.getBuffer(options.redis.key);
-      if (raw) return { source: "redis", decoded: decodeEnvelope(raw, { maxBytes: options.maxBytes }) };
-    } catch (error) {
-      errors.push(`redis: ${(error as Error).message}`);
-    }
-  } else if (options.redis) {
-    errors.push("redis: not connected");
+export interface LatestEnvelopes {
+  redis: LatestFromOnePlace;
+  processor: LatestFromOnePlace;
+}
+
+/** Asks the Redis key and the processor at once. */
+export async function fetchLatestEnvelopes(options: LatestEnvelopeSourceOptions): Promise<LatestEnvelopes> {
+  const [redis, processor] = await Promise.all([fromRedis(options), fromProcessor(options)]);
+  return { redis, processor };
+}
+
+async function fromRedis(options: LatestEnvelopeSourceOptions): Promise<LatestFromOnePlace> {
+  if (!options.redis) return { state: "none" };
+  if (!options.redis.link.isUp) return { state: "failed", error: "redis: not connected" };
+  try {
+    const raw = await options.redis.link.client.getBuffer(options.redis.key);
+    if (!raw) return { state: "none" };
+    return { state: "found", decoded: decodeEnvelope(raw, { maxBytes: options.maxBytes }) };
+  } catch (error) {
+    return { state: "failed", error: `redis: ${(error as Error).message}` };
   }
+}
+
+async function fromProcessor(options: LatestEnvelopeSourceOptions): Promise<LatestFromOnePlace> {
   const doFetch = options.fetch ?? fetch;
   const url = `${options.processorUrl.replace(/\/+$/, "")}/matches/latest`;
   try {
     const response = await doFetch(url, { signal: AbortSignal.timeout(options.httpTimeoutMs ?? 3000) });
-    if (response.status === 404) return errors.length ? { source: "failed", errors } : { source: "none" };
+    if (response.status === 404) {
+      await response.body?.cancel();
+      return { state: "none" };
+    }
     if (!response.ok) {
-      errors.push(`processor: HTTP ${response.status}`);
-      return { source: "failed", errors };
+      await response.body?.cancel();
+      return { state: "failed", error: `processor: HTTP ${response.status}` };
     }
     const body = new Uint8Array(await response.arrayBuffer());
-    return { source: "http", decoded: decodeEnvelope(body, { maxBytes: options.maxBytes }) };
+    return { state: "found", decoded: decodeEnvelope(body, { maxBytes: options.maxBytes }) };
   } catch (error) {
-    errors.push(`processor: ${(error as Error).message}`);
-    return { source: "failed", errors };
+    return { state: "failed", error: `processor: ${(error as Error).message}` };
   }
 }
 
 export interface ResyncResult {
+  /** Where the applied snapshot came from (`none`: nothing stored anywhere; `failed`: neither place answered). */
   source: ResyncSource;
   outcome?: ApplyOutcome;
+  /** What became of the live snapshot the resync was asked to weigh. */
+  live?: ApplyOutcome;
   error?: string;
 }
 
@@ -66,29 +86,37 @@ export interface ResynchronizerOptions {
   handler: SnapshotHandler;
   stats: SyncStats;
   logger: Logger;
-  fetchLatest: () => Promise<LatestEnvelope>;
+  fetchLatest: () => Promise<LatestEnvelopes>;
 }
 
-/** Runs one resync at a time; a request during a run causes exactly one more run after it. */
+interface Request {
+  reason: string;
+  live?: MatchUpdatesEnvelope;
+}
+
+/** Runs one resync at a time; requests during a run cause exactly one more run after it. */
 export class Resynchronizer {
   private running: Promise<ResyncResult> | undefined;
-  private again: { reason: string; waiters: Array<(result: ResyncResult) => void> } | undefined;
+  private again: (Request & { waiters: Array<(result: ResyncResult) => void> }) | undefined;
 
   constructor(private readonly options: ResynchronizerOptions) {}
 
-  resync(reason: string): Promise<ResyncResult> {
+  /** `live`: a snapshot that just arrived, to weigh against the stored ones (an epoch change). */
+  resync(reason: string, live?: MatchUpdatesEnvelope): Promise<ResyncResult> {
     if (this.running) {
-      // The running fetch may predate what prompted this request: queue one more fetch.
+      // The running fetch may predate what prompted this request: queue one more fetch, with the
+      // newest live snapshot asked about.
       this.again ??= { reason, waiters: [] };
+      if (live) this.again.live = live;
       const again = this.again;
       return new Promise((resolve) => again.waiters.push(resolve));
     }
-    this.running = this.run(reason).finally(() => {
+    this.running = this.run({ reason, live }).finally(() => {
       this.running = undefined;
       const next = this.again;
       this.again = undefined;
       if (next) {
-        void this.resync(next.reason).then((result) => {
+        void this.resync(next.reason, next.live).then((result) => {
           for (const resolve of next.waiters) resolve(result);
         });
       }
@@ -96,44 +124,71 @@ export class Resynchronizer {
     return this.running;
   }
 
-  private async run(reason: string): Promise<ResyncResult> {
+  private async run({ reason, live }: Request): Promise<ResyncResult> {
     const { handler, stats, logger } = this.options;
     const ticket = handler.beginResync();
     const latest = await this.options.fetchLatest();
-    if (latest.source === "none") {
-      stats.resync("none");
-      logger.info({ event: "resync_empty", reason }, "no latest envelope stored yet");
-      return { source: "none" };
+    const candidates: Candidate[] = live ? [{ envelope: live, from: "live" }] : [];
+    const errors: string[] = [];
+    for (const [from, answer] of [
+      ["redis", latest.redis],
+      ["processor", latest.processor],
+    ] as const) {
+      if (answer.state === "failed") errors.push(answer.error);
+      if (answer.state !== "found") continue;
+      const envelope = this.usable(answer.decoded, from);
+      if (envelope) candidates.push({ envelope, from });
     }
-    if (latest.source === "failed") {
+    const stored = candidates.filter((c) => c.from !== "live");
+    if (stored.length === 0 && !live) {
+      const nothing = latest.redis.state !== "failed" || latest.processor.state !== "failed";
+      if (nothing && errors.length === 0) {
+        stats.resync("none");
+        logger.info({ event: "resync_empty", reason }, "no latest envelope stored yet");
+        return { source: "none" };
+      }
       stats.resync("failed");
-      const error = latest.errors.join("; ");
+      const error = errors.join("; ") || "no usable latest envelope";
       logger.warn({ event: "resync_failed", reason, err: error }, "could not fetch the latest envelope");
       return { source: "failed", error };
     }
-    stats.resync(latest.source);
-    const decoded = latest.decoded;
-    if (!decoded.ok) {
-      handler.rejected(decoded, "resync");
-      return { source: latest.source, error: decoded.reason };
-    }
-    if (decoded.envelope.type !== "match_updates") {
-      const reason = `the latest envelope is a '${decoded.envelope.type}', not match_updates`;
-      handler.rejected({ ok: false, code: "unknown_type", reason }, "resync");
-      return { source: latest.source, error: reason };
-    }
-    handler.droppedParts(decoded, "resync");
-    const envelope = decoded.envelope as MatchUpdatesEnvelope;
     logger.info(
       {
         event: "resync",
         reason,
-        from: latest.source,
-        message_id: envelope.message_id,
-        sequence: envelope.payload.metadata?.sequence,
+        candidates: candidates.map((c) => ({
+          from: c.from,
+          message_id: c.envelope.message_id,
+          sequence: c.envelope.payload.metadata?.sequence,
+          processor_epoch: c.envelope.payload.metadata?.processor_epoch,
+        })),
+        ...(errors.length ? { errors } : {}),
       },
       "resyncing from the latest envelope",
     );
-    return { source: latest.source, outcome: await handler.applyResync(envelope, ticket) };
+    let source: ResyncSource = "none";
+    const applied = await handler.applyResync(candidates, ticket, (chosen) => {
+      // Counted by where the snapshot to apply came from, or (none applied) where one was found.
+      const from = chosen ?? stored[0]?.from;
+      source = from === "processor" ? "http" : from === "redis" ? "redis" : from === "live" ? "live" : "none";
+      stats.resync(source);
+    });
+    return { source, outcome: applied.outcome, live: applied.live };
+  }
+
+  /** A decoded stored envelope, or undefined (counted and logged) when it cannot be used. */
+  private usable(decoded: DecodeResult, from: "redis" | "processor"): MatchUpdatesEnvelope | undefined {
+    const { handler } = this.options;
+    if (!decoded.ok) {
+      handler.rejected(decoded, "resync");
+      return undefined;
+    }
+    if (decoded.envelope.type !== "match_updates") {
+      const reason = `the latest envelope from ${from} is a '${decoded.envelope.type}', not match_updates`;
+      handler.rejected({ ok: false, code: "unknown_type", reason }, "resync");
+      return undefined;
+    }
+    handler.droppedParts(decoded, "resync");
+    return decoded.envelope;
   }
 }

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { latestEnvelopeKey } from "@fogis/message-schema";
-import { createMetricsRegistry, type Registry, readJsonFile, writeJsonAtomic } from "@fogis/runtime";
+import { createMetricsRegistry, type Registry, readJsonFile, StateFileWriter } from "@fogis/runtime";
 import type { Express } from "express";
 import type { Logger } from "pino";
 import { createApp } from "./app.js";
@@ -13,8 +13,9 @@ import { type CalendarSyncConfig, publicConfig } from "./config.js";
 import { FeedCalendarBackend } from "./feed-calendar.js";
 import { Phonebook } from "./phonebook.js";
 import { RecentChanges } from "./recent-changes.js";
-import { fetchLatestEnvelope, Resynchronizer, type ResyncResult } from "./resync.js";
-import { type AppliedVersion, SnapshotHandler } from "./snapshot-handler.js";
+import { fetchLatestEnvelopes, Resynchronizer, type ResyncResult } from "./resync.js";
+import { type ApplyOutcome, SnapshotHandler } from "./snapshot-handler.js";
+import { type PersistedOrder, SnapshotOrder } from "./snapshot-order.js";
 import { SyncStats } from "./stats.js";
 import { ProcessorStatusReader } from "./status-page/processor-status.js";
 import { MatchSubscriber } from "./subscriber.js";
@@ -77,15 +78,18 @@ export async function createCalendarSyncService(
   const { config, logger } = options;
   const metrics = options.metrics ?? createMetricsRegistry("calendar-sync");
   const stats = new SyncStats(metrics);
+  const writer = new StateFileWriter(logger);
   const calendar = new FeedCalendarBackend({
     dataDir: config.dataDir,
     logger,
     calendarName: config.calendarName,
+    writer,
   });
   const phonebook = new Phonebook({
     dataDir: config.dataDir,
     logger,
     ownRefereeNumber: config.ownRefereeNumber,
+    writer,
   });
   const backends = new BackendFanOut({
     backends:
@@ -107,6 +111,9 @@ export async function createCalendarSyncService(
     ...backends.stateFiles(),
   });
   if (stateFiles.calendar.state === "corrupt") backends.feedStateCorrupt(stateFiles.calendar.reason);
+  if (stateFiles.calendar.state === "restored") {
+    backends.feedStateCorrupt(`${stateFiles.calendar.reason}; the previous generation is served meanwhile`);
+  }
   const clock = options.clock ?? (() => new Date());
   const pushSnapshot = (): PushSnapshot => ({
     events: calendar.list(),
@@ -115,12 +122,23 @@ export async function createCalendarSyncService(
   });
   const recentChanges = new RecentChanges({ dataDir: config.dataDir, logger });
   await recentChanges.load();
-  // Which snapshot the stored calendar came from, so that after a restart a resync from an older
-  // envelope (e.g. the Redis key, while the HTTP fallback carried newer ones) is still refused.
-  // Only trusted when the calendar itself was read back; otherwise any snapshot must rebuild it.
-  const versionPath = join(config.dataDir, "applied_snapshot.json");
-  const appliedVersion =
-    stateFiles.calendar.state === "ok" ? await readAppliedVersion(versionPath) : undefined;
+  // Which processor epoch and sequence the stored calendar came from, so that after a restart an
+  // older envelope (the Redis key, while the HTTP fallback carried newer ones; a replaced epoch) is
+  // still refused. The sequence is trusted only when the calendar itself was read back (or its
+  // previous generation); otherwise the next snapshot of the epoch must rebuild it.
+  const orderPath = join(config.dataDir, "applied_snapshot.json");
+  const order = new SnapshotOrder(await readPersistedOrder(orderPath), {
+    trustSequence: stateFiles.calendar.state === "ok" || stateFiles.calendar.state === "restored",
+  });
+  // One save at a time, each of the newest order, so an older one never lands last.
+  let savingOrder = Promise.resolve();
+  const saveOrder = () => {
+    savingOrder = savingOrder
+      .then(() => writer.writeJson(orderPath, order.toJSON()))
+      .catch((error: Error) =>
+        logger.warn({ event: "state_write_failed", file: orderPath, err: error.message }, "could not save"),
+      );
+  };
 
   const resyncLater = (reason: string) => {
     void resynchronizer.resync(reason).then((result) => {
@@ -161,12 +179,20 @@ export async function createCalendarSyncService(
         },
         pushSnapshot,
       ),
-    appliedVersion,
+    order,
+    onOrderChanged: saveOrder,
+    // A live snapshot of an epoch the calendar does not follow: ask the processor whose it is.
+    resolveEpoch: async (envelope): Promise<ApplyOutcome> => {
+      const result = await resynchronizer.resync("processor epoch changed", envelope);
+      return (
+        result.live ?? {
+          status: "stale",
+          reason: `not applied: the resync found ${result.error ?? result.source}`,
+        }
+      );
+    },
+    calendarLoaded: stateFiles.calendar.state === "ok" || stateFiles.calendar.state === "restored",
     recentChanges,
-    onAppliedVersion: (version) =>
-      writeJsonAtomic(versionPath, version).catch((error: Error) =>
-        logger.warn({ event: "state_write_failed", file: versionPath, err: error.message }, "could not save"),
-      ),
   });
   const subscriber = config.redis.enabled
     ? new MatchSubscriber({
@@ -207,7 +233,7 @@ export async function createCalendarSyncService(
         ? REDIS_WAIT_FOR_RESYNC_SUBSCRIBED_MS
         : REDIS_WAIT_FOR_RESYNC_MS;
       await subscriber?.commandLink.waitUntilUp(wait).catch(() => {});
-      return fetchLatestEnvelope({
+      return fetchLatestEnvelopes({
         redis: subscriber && { link: subscriber.commandLink, key: latestKey },
         processorUrl: config.processorUrl,
         maxBytes: config.maxBodyBytes,
@@ -217,6 +243,12 @@ export async function createCalendarSyncService(
   });
   const resync = (reason: string) => resynchronizer.resync(reason);
 
+  /** What makes calendar-sync's status less than pass besides the Redis path (/redis-status and the page). */
+  const serviceIssues = () => [
+    ...handler.issues,
+    ...(writer.issue ? [writer.issue] : []),
+    ...(calendar.stateIssue ? [calendar.stateIssue] : []),
+  ];
   const app = createApp({
     logger,
     apiToken: config.apiToken,
@@ -233,6 +265,8 @@ export async function createCalendarSyncService(
     resync,
     metrics,
     stateFiles: currentStateFiles,
+    issues: serviceIssues,
+    stateWriteIssue: () => writer.issue,
     statusPage: {
       // The service's clock, which also decides what is played: "upcoming" agrees with the calendar.
       now: options.clock ?? (() => new Date()),
@@ -249,9 +283,13 @@ export async function createCalendarSyncService(
         // The calendar's own files; a push backend's state file is in that backend's own status.
         const stateProblems = (["calendar", "contacts"] as const).flatMap((name) => {
           const report = currentStateFiles()[name];
-          return report.state === "corrupt" ? [`${name}: ${report.reason}`] : [];
+          if (report.state === "corrupt") return [`${name}: ${report.reason}`];
+          return report.state === "restored"
+            ? [`${name}: ${report.reason} (the previous generation is served)`]
+            : [];
         });
-        return { lastSuccess, lastFailure, snapshotHash, stateProblems };
+        // The same issues /redis-status lists: another processor, a state file that cannot be written, ...
+        return { lastSuccess, lastFailure, snapshotHash, stateProblems, issues: serviceIssues() };
       },
       // The feed is the calendar-sync step itself (its apply); the push backends follow it.
       backends: () => backends.statuses().filter((status) => status.name !== FEED_BACKEND_NAME),
@@ -291,14 +329,29 @@ export async function createCalendarSyncService(
       await handler.idle();
       await backends.stop();
       await recentChanges.flushed();
+      await savingOrder;
     },
   };
 }
 
-async function readAppliedVersion(path: string): Promise<AppliedVersion | undefined> {
+/** `applied_snapshot.json`; one written before epochs (`{sequence, timestamp}`) reads as its timestamp only. */
+async function readPersistedOrder(path: string): Promise<PersistedOrder | undefined> {
   const read = await readJsonFile(path);
   if (read.state !== "ok" || typeof read.value !== "object" || read.value === null) return undefined;
-  const { sequence, timestamp } = read.value as Record<string, unknown>;
-  if (typeof timestamp !== "number" || !Number.isFinite(timestamp)) return undefined;
-  return { sequence: typeof sequence === "number" ? sequence : undefined, timestamp };
+  const value = read.value as Record<string, unknown>;
+  const epoch = typeof value.processor_epoch === "string" ? value.processor_epoch : undefined;
+  const retired = Array.isArray(value.retired)
+    ? value.retired.filter(
+        (entry): entry is { epoch: string; sequence: number } =>
+          typeof entry?.epoch === "string" && typeof entry?.sequence === "number",
+      )
+    : [];
+  return {
+    ...(epoch ? { processor_epoch: epoch } : {}),
+    ...(epoch && typeof value.sequence === "number" ? { sequence: value.sequence } : {}),
+    ...(typeof value.timestamp === "number" && Number.isFinite(value.timestamp)
+      ? { timestamp: value.timestamp }
+      : {}),
+    retired,
+  };
 }

@@ -7,15 +7,16 @@ import {
   type Match,
   type MatchUpdatesEnvelope,
   type ProcessingStatusEnvelope,
-  parseWireTimestamp,
   type Rejection,
   type SystemAlertEnvelope,
 } from "@fogis/message-schema";
+import type { StatusIssue } from "@fogis/runtime";
 import type { Logger } from "pino";
 import { type CalendarBackend, type CalendarChanges, countChanges } from "./calendar-backend.js";
 import { type CalendarEvent, matchToCalendarEvent } from "./match-event.js";
 import type { Phonebook, PhonebookChanges } from "./phonebook.js";
 import type { RecentChanges } from "./recent-changes.js";
+import { type Candidate, type CandidateOrigin, SnapshotOrder } from "./snapshot-order.js";
 import type { MessageOrigin, SyncStats } from "./stats.js";
 
 /**
@@ -24,7 +25,8 @@ import type { MessageOrigin, SyncStats } from "./stats.js";
  * being applied waits in a single slot, and a newer one replaces it there (latest wins: every
  * snapshot is complete, so the replaced one is counted as superseded, not lost). Applying a
  * snapshot is idempotent: the same snapshot hash is skipped outright, and otherwise only events
- * whose content hash changed are touched.
+ * whose content hash changed are touched. Which snapshot may be applied at all is `SnapshotOrder`'s
+ * rule (epochs and sequences): a replay is refused as stale, another processor's as foreign.
  */
 
 export interface SnapshotHandlerOptions {
@@ -48,19 +50,27 @@ export interface SnapshotHandlerOptions {
    * after the snapshot is acknowledged, never before.
    */
   onApplied?: (changes: CalendarChanges, contacts: PhonebookChanges) => void;
-  /** The version of the snapshot the stored calendar came from (saved by an earlier run). */
-  appliedVersion?: AppliedVersion;
-  /** Called after each apply, so the version can be saved and a restart still refuses older resyncs. */
-  onAppliedVersion?: (version: AppliedVersion) => Promise<void>;
+  /** Which snapshot wins (restored from an earlier run by the caller); a fresh one by default. */
+  order?: SnapshotOrder;
+  /** The order moved on (a snapshot accepted): save it, so a restart still refuses older ones. */
+  onOrderChanged?: () => void;
+  /**
+   * A live snapshot of an epoch the calendar does not follow: a processor reset, or another
+   * processor on the channel. The caller resyncs with it as a candidate, asking the processor which
+   * epoch is its own, and answers what became of it. Without it, a new epoch is taken as a reset.
+   */
+  resolveEpoch?: (envelope: MatchUpdatesEnvelope) => Promise<ApplyOutcome>;
+  /**
+   * The calendar was read back from its state file at start: the first snapshot applied is then
+   * news (recent changes), not the setup of a new or rebuilt calendar.
+   */
+  calendarLoaded?: boolean;
   /** Told what each apply changed (the status page's "recent changes"). */
   recentChanges?: RecentChanges;
 }
 
-/** Sequence and timestamp of the last snapshot applied, to refuse an older one from a resync. */
-export interface AppliedVersion {
-  sequence: number | undefined;
-  timestamp: number;
-}
+/** A processor other than ours is reported for this long after its last snapshot (longer than the default 1 h heartbeat). */
+const FOREIGN_REPORTED_MS = 2 * 3_600_000;
 
 export type ApplyOutcome =
   | { status: "applied" | "unchanged"; changes: CalendarChanges; contacts: PhonebookChanges }
@@ -68,8 +78,10 @@ export type ApplyOutcome =
   | { status: "skipped" }
   /** Replaced by a newer snapshot before it was applied. */
   | { status: "superseded" }
-  /** A resync result older than a snapshot that arrived meanwhile. */
-  | { status: "stale" }
+  /** Older than what the calendar shows (a replay, a left-over Redis key, a replaced epoch). */
+  | { status: "stale"; reason: string }
+  /** From another processor on the channel than the one calendar-sync follows. */
+  | { status: "refused"; reason: string }
   | { status: "failed"; error: string };
 
 export type MessageResult =
@@ -79,6 +91,12 @@ export type MessageResult =
 /** Marks where a resync started, so a result older than live snapshots received meanwhile is dropped. */
 export interface ResyncTicket {
   readonly liveSnapshotsSeen: number;
+}
+
+/** What a resync applied (`outcome`), and what became of the live snapshot that prompted it (`live`). */
+export interface ResyncApplied {
+  outcome?: ApplyOutcome;
+  live?: ApplyOutcome;
 }
 
 interface Job {
@@ -96,9 +114,8 @@ export class SnapshotHandler {
   private draining = false;
   private readonly idleWaiters: Array<() => void> = [];
   private lastAppliedHash: string | undefined;
-  private lastAppliedVersion: AppliedVersion | undefined;
+  readonly order: SnapshotOrder;
   private liveSnapshots = 0;
-  private lastLiveSequence: number | undefined;
   /**
    * A snapshot repeats the previous one but for a few matches: those decode to the same objects
    * (KnownMatches), which keeps them from being validated and rendered again. Pass it to every
@@ -107,6 +124,8 @@ export class SnapshotHandler {
   readonly knownMatches = new KnownMatches();
   private readonly events = new WeakMap<Match, CalendarEvent | null>();
   private matchesById: ReadonlyMap<number, Match> = new Map();
+  /** A snapshot has been applied to this calendar (or it was loaded from its state file). */
+  private calendarFilled: boolean;
   private lastSuccess: Date | undefined;
   private lastFailure: { at: Date; error: string } | undefined;
 
@@ -115,7 +134,21 @@ export class SnapshotHandler {
     this.logger = options.logger;
     this.stats = options.stats;
     this.clock = options.clock ?? (() => new Date());
-    this.lastAppliedVersion = options.appliedVersion;
+    this.order = options.order ?? new SnapshotOrder();
+    this.calendarFilled = options.calendarLoaded ?? false;
+  }
+
+  /** Other processors seen on the channel lately: the service fails until they are gone. */
+  get issues(): StatusIssue[] {
+    const now = this.clock().getTime();
+    return this.order.foreign
+      .filter((other) => now - Date.parse(other.lastSeen) < FOREIGN_REPORTED_MS)
+      .map((other) => ({
+        status: "fail" as const,
+        code: "another_processor",
+        message: `another processor publishes on this channel (source ${other.source}, epoch ${other.epoch}): ${other.refused} of its snapshots refused, last ${other.lastSeen}. calendar-sync follows its own processor (PROCESSOR_URL, epoch ${this.order.followedEpoch ?? "unknown"}). Give each stack its own channel (REDIS_MATCH_UPDATES_CHANNEL) or its own Redis`,
+        since: other.firstSeen,
+      }));
   }
 
   /** A raw message (from Redis): decoded once, size-limited, counted, then handled. Never throws. */
@@ -149,8 +182,7 @@ export class SnapshotHandler {
     this.droppedParts(decoded, origin);
     switch (envelope.type) {
       case "match_updates": {
-        this.trackLiveSequence(envelope);
-        const outcome = await this.submit(envelope, origin);
+        const outcome = await this.receiveSnapshot(envelope, origin);
         if (outcome.status === "failed") this.stats.failed();
         else this.stats.processed();
         return { accepted: true, type: envelope.type, outcome };
@@ -204,25 +236,47 @@ export class SnapshotHandler {
     return { liveSnapshotsSeen: this.liveSnapshots };
   }
 
-  /** Applies a resync result unless a live snapshot at least as new arrived since the ticket. */
-  async applyResync(envelope: MatchUpdatesEnvelope, ticket: ResyncTicket): Promise<ApplyOutcome> {
-    const sequence = envelope.payload.metadata?.sequence;
-    if (this.liveSnapshots !== ticket.liveSnapshotsSeen) {
-      const newer =
-        sequence !== undefined && this.lastLiveSequence !== undefined && sequence > this.lastLiveSequence;
-      if (!newer) {
-        this.stats.snapshot("stale");
-        this.logger.info(
-          { event: "resync_stale", message_id: envelope.message_id, sequence },
-          "a newer snapshot arrived during the resync; keeping it",
-        );
-        return { status: "stale" };
-      }
+  /**
+   * Applies what a resync found: of the candidates (the live snapshot that prompted it, the Redis
+   * key, the processor's latest), the one `SnapshotOrder` picks. A live one from another processor
+   * is refused and counted; one without an epoch is dropped when a live snapshot arrived meanwhile.
+   */
+  async applyResync(
+    candidates: readonly Candidate[],
+    ticket: ResyncTicket,
+    /** Told, before the apply starts, where the snapshot to apply came from (undefined: none). */
+    onChosen?: (from: CandidateOrigin | undefined) => void,
+  ): Promise<ResyncApplied> {
+    const { choice, foreign } = this.order.choose(candidates);
+    const staleUnversioned =
+      choice.kind === "apply" &&
+      choice.candidate.envelope.payload.metadata?.processor_epoch === undefined &&
+      this.liveSnapshots !== ticket.liveSnapshotsSeen;
+    onChosen?.(choice.kind === "apply" && !staleUnversioned ? choice.candidate.from : undefined);
+    const liveCandidate = candidates.find((c) => c.from === "live");
+    let live: ApplyOutcome | undefined;
+    for (const candidate of foreign) live = this.refuseForeign(candidate.envelope);
+    if (choice.kind === "none") {
+      return {
+        live:
+          live ??
+          (liveCandidate && this.stale(liveCandidate.envelope, "resync", "not the processor's epoch")),
+      };
     }
-    if (sequence !== undefined && (this.stats.lastSequence === null || sequence > this.stats.lastSequence)) {
-      this.stats.lastSequence = sequence;
+    if (choice.kind === "stale") {
+      const outcome = this.stale(candidates[0]?.envelope, "resync", choice.why);
+      return { outcome, live: live ?? (liveCandidate && outcome) };
     }
-    return this.submit(envelope, "resync");
+    const chosen = choice.candidate.envelope;
+    if (staleUnversioned) {
+      const outcome = this.stale(chosen, "resync", "a live snapshot arrived during the resync");
+      return { outcome, live };
+    }
+    this.acceptOrder(chosen, "resync");
+    const outcome = await this.submit(chosen, "resync");
+    if (liveCandidate && !live)
+      live = liveCandidate === choice.candidate ? outcome : { status: "superseded" };
+    return { outcome, live };
   }
 
   /** The matches of the last snapshot applied, by matchid (empty until the first one since start). */
@@ -297,18 +351,7 @@ export class SnapshotHandler {
       sequence: metadata?.sequence,
       matches: envelope.payload.matches.length,
     };
-    if (origin === "resync" && this.isOlderThanApplied(envelope)) {
-      // E.g. the Redis key still holds what was published before an outage that the HTTP
-      // fallback has since carried newer snapshots through.
-      this.stats.snapshot("stale");
-      this.logger.info(
-        { event: "resync_stale", ...context },
-        "the stored envelope is older than the calendar",
-      );
-      return { status: "stale" };
-    }
     if (hash !== undefined && hash === this.lastAppliedHash) {
-      await this.rememberApplied(envelope);
       this.lastSuccess = this.clock();
       this.stats.snapshot("skipped");
       this.logger.debug({ event: "snapshot_skipped", ...context }, "same snapshot as the last one applied");
@@ -328,7 +371,7 @@ export class SnapshotHandler {
       }
       const before = this.options.backend.list();
       // The first snapshot into a new (or rebuilt) calendar is setup, not news.
-      const firstFill = this.lastAppliedVersion === undefined;
+      const firstFill = !this.calendarFilled;
       // Both saved before either is shown, then shown together (see `Staged`).
       const calendar = await this.options.backend.stage(desired, now);
       const phonebook = await this.options.phonebook.stage(envelope.payload.matches, now);
@@ -337,7 +380,7 @@ export class SnapshotHandler {
       const changes = calendar.changes;
       const contacts = phonebook.changes;
       this.lastAppliedHash = hash;
-      await this.rememberApplied(envelope);
+      this.calendarFilled = true;
       const previousMatches = this.matchesById;
       this.matchesById = new Map(envelope.payload.matches.map((match) => [match.matchid, match]));
       this.lastSuccess = now;
@@ -394,52 +437,103 @@ export class SnapshotHandler {
     }
   }
 
-  private async rememberApplied(envelope: MatchUpdatesEnvelope): Promise<void> {
-    const timestamp = envelopeTime(envelope);
-    if (timestamp === null) return;
-    const version = { sequence: envelope.payload.metadata?.sequence, timestamp };
-    const previous = this.lastAppliedVersion;
-    this.lastAppliedVersion = version;
-    if (previous?.sequence !== version.sequence || previous?.timestamp !== version.timestamp) {
-      await this.options.onAppliedVersion?.(version);
+  /** A live snapshot (Redis, POST /manual-sync): applied unless the order refuses it. */
+  private async receiveSnapshot(
+    envelope: MatchUpdatesEnvelope,
+    origin: MessageOrigin,
+  ): Promise<ApplyOutcome> {
+    const verdict = this.order.judge(envelope);
+    switch (verdict) {
+      case "older":
+        return this.stale(
+          envelope,
+          origin,
+          `sequence ${envelope.payload.metadata?.sequence} is lower than ${this.order.followedSequence} of the same processor epoch (a replay)`,
+        );
+      case "foreign":
+        return this.refuseForeign(envelope);
+      case "new_epoch":
+      case "retired_epoch":
+        if (this.options.resolveEpoch) return this.options.resolveEpoch(envelope);
+        if (verdict === "retired_epoch")
+          return this.stale(envelope, origin, "its processor epoch was replaced");
+        break;
     }
-  }
-
-  /**
-   * Older by its timestamp and, when both carry one, by its sequence too: a lower sequence with a
-   * newer timestamp is a processor that was reset, and is accepted.
-   */
-  private isOlderThanApplied(envelope: MatchUpdatesEnvelope): boolean {
-    const applied = this.lastAppliedVersion;
-    const timestamp = envelopeTime(envelope);
-    if (!applied || timestamp === null) return false;
-    const sequence = envelope.payload.metadata?.sequence;
-    if (sequence !== undefined && applied.sequence !== undefined && sequence !== applied.sequence) {
-      return sequence < applied.sequence && timestamp <= applied.timestamp;
-    }
-    return timestamp < applied.timestamp;
-  }
-
-  private trackLiveSequence(envelope: MatchUpdatesEnvelope): void {
-    this.liveSnapshots += 1;
-    const sequence = envelope.payload.metadata?.sequence;
-    if (sequence === undefined) return;
-    this.lastLiveSequence = sequence;
-    const last = this.stats.lastSequence;
-    this.stats.lastSequence = sequence;
-    if (last === null) return;
-    if (sequence > last + 1) {
+    if (this.order.isGap(envelope)) {
       this.stats.sequenceGap();
       this.logger.warn(
-        { event: "sequence_gap", expected: last + 1, received: sequence },
+        {
+          event: "sequence_gap",
+          expected: (this.order.followedSequence ?? 0) + 1,
+          received: envelope.payload.metadata?.sequence,
+        },
         "missed snapshots; resyncing from the latest envelope",
       );
       this.options.onSequenceGap?.();
-    } else if (sequence < last) {
-      // The processor's state was reset; its numbering starts again.
-      this.stats.sequenceResets += 1;
-      this.logger.info({ event: "sequence_reset", previous: last, received: sequence }, "sequence restarted");
     }
+    this.liveSnapshots += 1;
+    this.acceptOrder(envelope, origin);
+    return this.submit(envelope, origin);
+  }
+
+  /** Moves the order on to `envelope` (logging a reset), records its sequence, and has the order saved. */
+  private acceptOrder(envelope: MatchUpdatesEnvelope, origin: MessageOrigin): void {
+    const sequence = envelope.payload.metadata?.sequence;
+    const replaced = this.order.accept(envelope);
+    if (replaced !== undefined) {
+      this.stats.epochResets += 1;
+      this.logger.info(
+        {
+          event: "epoch_reset",
+          origin,
+          from: replaced,
+          to: envelope.payload.metadata?.processor_epoch,
+          sequence,
+          source: envelope.source,
+        },
+        "the processor started a new epoch (its state was reset); following it",
+      );
+    }
+    if (sequence !== undefined) this.stats.lastSequence = this.order.followedSequence ?? sequence;
+    this.options.onOrderChanged?.();
+  }
+
+  private stale(
+    envelope: MatchUpdatesEnvelope | undefined,
+    origin: MessageOrigin,
+    reason: string,
+  ): ApplyOutcome {
+    this.stats.snapshot("stale");
+    this.logger.info(
+      {
+        event: "snapshot_stale",
+        origin,
+        message_id: envelope?.message_id,
+        sequence: envelope?.payload.metadata?.sequence,
+        processor_epoch: envelope?.payload.metadata?.processor_epoch,
+        reason,
+      },
+      "refused an older snapshot; the calendar keeps the newer one",
+    );
+    return { status: "stale", reason };
+  }
+
+  private refuseForeign(envelope: MatchUpdatesEnvelope): ApplyOutcome {
+    const other = this.order.markForeign(envelope, this.clock());
+    this.stats.snapshot("refused");
+    const reason = `from another processor (source ${envelope.source}, epoch ${envelope.payload.metadata?.processor_epoch}) than the one calendar-sync follows (epoch ${this.order.followedEpoch ?? "unknown"}); two stacks on one channel?`;
+    this.logger[other?.refused === 1 ? "error" : "warn"](
+      {
+        event: "foreign_snapshot_refused",
+        message_id: envelope.message_id,
+        source: envelope.source,
+        processor_epoch: envelope.payload.metadata?.processor_epoch,
+        followed_epoch: this.order.followedEpoch,
+        refused: other?.refused,
+      },
+      "refused a snapshot of another processor publishing on the same channel",
+    );
+    return { status: "refused", reason };
   }
 
   private recordStatus(envelope: ProcessingStatusEnvelope, origin: MessageOrigin): void {
@@ -474,9 +568,4 @@ export class SnapshotHandler {
     const level = payload.severity === "error" || payload.severity === "critical" ? "error" : "warn";
     this.logger[level]({ event: "system_alert", origin, ...alert }, "system alert from the processor");
   }
-}
-
-/** The envelope's timestamp in epoch ms, read the same on every machine; null when unreadable. */
-function envelopeTime(envelope: Envelope): number | null {
-  return parseWireTimestamp(envelope.timestamp)?.getTime() ?? null;
 }

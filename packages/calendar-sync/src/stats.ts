@@ -8,8 +8,16 @@ import { Counter, Gauge, Histogram, type Registry } from "@fogis/runtime";
  */
 
 export type MessageOrigin = "redis" | "http" | "resync";
-export type SnapshotOutcome = "applied" | "unchanged" | "skipped" | "superseded" | "stale" | "failed";
-export type ResyncSource = "redis" | "http" | "none" | "failed";
+export type SnapshotOutcome =
+  | "applied"
+  | "unchanged"
+  | "skipped"
+  | "superseded"
+  | "stale"
+  | "refused"
+  | "failed";
+/** Where a resync's snapshot came from: the Redis key, the processor (http), the live message it weighed, nowhere. */
+export type ResyncSource = "redis" | "http" | "live" | "none" | "failed";
 
 export interface SeenMessage {
   message_id: string;
@@ -32,12 +40,14 @@ export class SyncStats {
     skipped: 0,
     superseded: 0,
     stale: 0,
+    refused: 0,
     failed: 0,
   };
-  readonly resyncs: Record<ResyncSource, number> = { redis: 0, http: 0, none: 0, failed: 0 };
+  readonly resyncs: Record<ResyncSource, number> = { redis: 0, http: 0, live: 0, none: 0, failed: 0 };
   lastSequence: number | null = null;
   sequenceGaps = 0;
-  sequenceResets = 0;
+  /** New processor epochs followed (a processor whose state was reset). */
+  epochResets = 0;
   heartbeatMisses = 0;
   reconnects = 0;
   lastApplied: Record<string, unknown> | null = null;
@@ -82,7 +92,7 @@ export class SyncStats {
       }),
       snapshots: new Counter({
         name: "fogis_calendar_snapshots_total",
-        help: "Match snapshots by outcome (applied, unchanged, skipped, superseded, stale, failed)",
+        help: "Match snapshots by outcome (applied, unchanged, skipped, superseded, stale, refused: another processor's, failed)",
         labelNames: ["outcome"],
         registers,
       }),
@@ -184,11 +194,12 @@ export class SyncStats {
       snapshots_skipped: this.snapshots.skipped,
       snapshots_superseded: this.snapshots.superseded,
       snapshots_stale: this.snapshots.stale,
+      snapshots_refused: this.snapshots.refused,
       snapshots_failed: this.snapshots.failed,
       resyncs: { ...this.resyncs, total: Object.values(this.resyncs).reduce((sum, n) => sum + n, 0) },
       last_sequence: this.lastSequence,
       sequence_gaps: this.sequenceGaps,
-      sequence_resets: this.sequenceResets,
+      epoch_resets: this.epochResets,
       heartbeat_misses: this.heartbeatMisses,
       reconnects: this.reconnects,
       last_applied: this.lastApplied,

@@ -47,12 +47,16 @@ async function setUp(options: { owned?: boolean; env?: Record<string, string>; s
 }
 
 /** What the match-processor does: the latest envelope SET in the same MULTI as the PUBLISH. */
+/** The processor epoch of the snapshots these tests publish. */
+const EPOCH = "epoch-redis-subscriber-test";
+
 async function publishSnapshot(client: Redis, matches: Match[], sequence: number): Promise<number> {
   const text = encodeEnvelope(
     createMatchUpdatesEnvelope({
       source: "match-processor",
       matches,
       sequence,
+      processorEpoch: EPOCH,
       snapshotHash: `hash-${sequence}`,
     }),
   );
@@ -149,6 +153,7 @@ describe("Redis subscriber", () => {
       source: "match-processor",
       matches: [fogisMatch({ matchid: 1004 })],
       sequence: 4,
+      processorEpoch: EPOCH,
       snapshotHash: "hash-4",
     });
     await publisher.set(latestEnvelopeKey(channels), encodeEnvelope(four));
@@ -156,6 +161,7 @@ describe("Redis subscriber", () => {
       source: "match-processor",
       matches: [fogisMatch({ matchid: 1003 })],
       sequence: 3,
+      processorEpoch: EPOCH,
       snapshotHash: "hash-3",
     });
     await publisher.publish(channels.matchUpdates, encodeEnvelope(three));
@@ -172,6 +178,7 @@ describe("Redis subscriber", () => {
       source: "match-processor",
       matches: [fogisMatch({ matchid: 1001 })],
       sequence: 1,
+      processorEpoch: EPOCH,
       now: new Date("2026-11-20T10:00:00Z"),
     });
     await publisher.set(latestEnvelopeKey(channels), encodeEnvelope(old));
@@ -180,7 +187,9 @@ describe("Redis subscriber", () => {
       source: "match-processor",
       matches: [fogisMatch({ matchid: 1002 })],
       sequence: 2,
-      now: new Date("2026-11-20T10:05:00Z"),
+      processorEpoch: EPOCH,
+      // A clock that ran behind: within an epoch only the sequence counts.
+      now: new Date("2026-11-20T09:55:00Z"),
     });
     const posted = await request(t.service.app)
       .post("/manual-sync")
@@ -208,7 +217,8 @@ describe("Redis subscriber", () => {
 
     await eventually(async () => expect(await feedMatchIds(t)).toEqual([1002]));
     await subscribed(t, 8000);
-    expect(resyncCount(t)).toBeGreaterThan(resyncsBefore);
+    // The resubscribe's resync finishes a moment after the subscription.
+    await eventually(() => expect(resyncCount(t)).toBeGreaterThan(resyncsBefore));
 
     expect(await publishSnapshot(publisher, [fogisMatch({ matchid: 1003 })], 3)).toBe(1);
     await eventually(async () => expect(await feedMatchIds(t)).toEqual([1003]));

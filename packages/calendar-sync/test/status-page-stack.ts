@@ -30,6 +30,8 @@ export interface PageStackOptions {
   feedToken?: string;
   /** Seconds between the page's own refreshes. */
   refreshSeconds?: number;
+  /** More of the processor's environment, e.g. a notification target. */
+  processorEnv?: Record<string, string>;
 }
 
 /** A Stockholm date `days` from today, as FOGIS writes it. */
@@ -115,6 +117,7 @@ export async function startPageStack(options: PageStackOptions = {}): Promise<Pa
         MATCH_SOURCE_FILE: matchFile,
         SERVICE_INTERVAL: "0",
         CALENDAR_SYNC_URL: url,
+        ...options.processorEnv,
       }),
       silentLogger,
     );

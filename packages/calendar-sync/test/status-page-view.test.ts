@@ -333,7 +333,7 @@ describe("the pipeline and its verdict", () => {
             processor: processorReport({
               notifications: [
                 { name: "webhook", kind: "discord", status: "pass" },
-                { name: "email", kind: "email", status: "pass" },
+                { name: "email", kind: "email", status: "warn", lastError: null, pending: 2 },
               ],
             }),
           }),
@@ -345,6 +345,7 @@ describe("the pipeline and its verdict", () => {
       "Notification: Discord",
       "Notification: E-mail",
     ]);
+    expect(named.pipeline.at(-1)?.reason).toBe("2 notifications waiting to be sent");
     const backendDown = buildPipeline(
       input({
         backends: [{ name: "CalDAV", status: "fail", lastError: "401 Unauthorized: check CALDAV_PASSWORD" }],

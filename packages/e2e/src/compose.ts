@@ -93,7 +93,8 @@ export async function findComposeCli(env: NodeJS.ProcessEnv = process.env): Prom
     try {
       const { stdout } = await runCommand(candidate.file, [...candidate.prefix, "version", "--short"], {
         env,
-        timeoutMs: 10_000,
+        // docker-compose v1 is a Python program: on a loaded machine it takes seconds to start.
+        timeoutMs: 30_000,
       });
       return { ...candidate, version: stdout.trim() };
     } catch {

@@ -97,8 +97,12 @@ describe("containers (docker-compose.yml and the Dockerfiles)", () => {
         continue;
       }
       const command = Array.isArray(service.command) ? service.command.join(" ") : (service.command ?? "");
-      if (name === "redis" && /exec docker-entrypoint\.sh redis-server/.test(command)) {
-        // The redis image's entrypoint drops root before it starts redis-server (to uid 999, `redis`).
+      if (
+        /^\$\{REDIS_IMAGE\b/.test(service.image ?? "") &&
+        /exec docker-entrypoint\.sh redis-server/.test(command)
+      ) {
+        // The redis image's entrypoint drops root before it starts redis-server (to uid 999, `redis`):
+        // redis, and with the ha profile its replica and the sentinels (redis-server --sentinel).
         continue;
       }
       if (/fogis-api-client-service/.test(service.image ?? "")) continue; // a third-party image, opt-in profile

@@ -30,13 +30,16 @@ export function createApp(deps: AppDeps): Express {
   const app = createBaseApp({ logger, apiToken: deps.apiToken });
   const startedAt = Date.now();
 
-  // Liveness only: answers while the process runs, whatever Redis or FOGIS do.
+  // Liveness, whatever Redis or FOGIS do; `fail` (503) only while the state cannot be saved (a
+  // full disk), which no path around it fixes.
   app.get("/health", (_req, res) => {
-    res.json({
-      status: "healthy",
+    const stateWrites = processor.stateWriteIssue;
+    res.status(stateWrites ? 503 : 200).json({
+      status: stateWrites ? "fail" : "healthy",
       service: SERVICE_NAME,
       timestamp: new Date().toISOString(),
       uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
+      ...(stateWrites ? { reason: stateWrites.message } : {}),
     });
   });
 
@@ -48,9 +51,12 @@ export function createApp(deps: AppDeps): Express {
       enabled: delivery.redisEnabled,
       connected: delivery.redisConnected,
       fallbackAvailable: delivery.fallbackAvailable,
+      redisCarriesUpdates: delivery.redisCarriesUpdates,
+      issues: [...processor.issues, ...delivery.issues],
       details: {
         service: SERVICE_NAME,
         role: "publisher",
+        processor_epoch: processor.processorEpoch,
         ...(deps.redisUrl ? { redis_url: deps.redisUrl } : {}),
         // Which Redis the processor publishes to and, with Sentinel, the failovers it followed.
         redis_connection: delivery.redisConnection,

@@ -9,6 +9,7 @@ import {
   sharedEnv,
 } from "@fogis/runtime";
 import { z } from "zod";
+import { DEFAULT_MAX_REDIS_MESSAGE_BYTES } from "./delivery.js";
 import {
   checkNotificationEnv,
   type NotificationConfig,
@@ -43,6 +44,15 @@ export const processorEnvSchema = z
     SNAPSHOT_HEARTBEAT_SECONDS: envInteger(3600, { min: 1, max: 7 * 24 * 3600 }),
     /** How long a GET of the match list from fogis-api-client-service may take. */
     FOGIS_API_TIMEOUT_SECONDS: envInteger(30, { min: 1, max: 600 }),
+    /** An empty list after a non-empty one is applied only after this many empty fetches in a row ... */
+    EMPTY_LIST_CONFIRM_FETCHES: envInteger(3, { min: 1, max: 1000 }),
+    /** ... spanning at least this many seconds. */
+    EMPTY_LIST_CONFIRM_SECONDS: envInteger(1800, { min: 0, max: 30 * 24 * 3600 }),
+    /** Largest snapshot published over Redis (also capped by Redis's own pub/sub buffer limit). */
+    REDIS_MAX_MESSAGE_BYTES: envInteger(DEFAULT_MAX_REDIS_MESSAGE_BYTES, {
+      min: 1024,
+      max: 512 * 1024 * 1024,
+    }),
     ...notificationEnv,
   })
   .superRefine((env, ctx) => {
@@ -77,6 +87,9 @@ export interface ProcessorConfig {
   intervalSeconds: number;
   calendarSyncUrl: string;
   heartbeatSeconds: number;
+  emptyListConfirmFetches: number;
+  emptyListConfirmSeconds: number;
+  maxRedisMessageBytes: number;
   /** DESIGN §12: who is told about changes, in which language, from which priority. */
   notifications: NotificationConfig;
 }
@@ -107,6 +120,9 @@ export function loadProcessorConfig(env: Record<string, string | undefined>): Pr
     intervalSeconds: parsed.SERVICE_INTERVAL,
     calendarSyncUrl: parsed.CALENDAR_SYNC_URL,
     heartbeatSeconds: parsed.SNAPSHOT_HEARTBEAT_SECONDS,
+    emptyListConfirmFetches: parsed.EMPTY_LIST_CONFIRM_FETCHES,
+    emptyListConfirmSeconds: parsed.EMPTY_LIST_CONFIRM_SECONDS,
+    maxRedisMessageBytes: parsed.REDIS_MAX_MESSAGE_BYTES,
     notifications: notificationConfigFrom(parsed),
   };
 }

@@ -155,6 +155,9 @@ const TEMPLATES: DemoTemplate[] = [
   },
 ];
 
+/** The matchids of the demo list: a baseline holding any other match came from a real source. */
+export const DEMO_MATCH_IDS: ReadonlySet<number> = new Set(TEMPLATES.map((template) => template.matchid));
+
 /** The demo list for the week that contains `now` (Stockholm time). */
 export function demoMatchList(now: Date): Record<string, unknown>[] {
   const today = toStockholmLocal(now);

@@ -8,7 +8,13 @@ import type { DeliveryRoute } from "./delivery.js";
  *   envelopes_created = delivered_via_redis + delivered_via_http + superseded + pending
  */
 
-export type CycleOutcome = "delivered" | "unchanged" | "source_failed" | "delivery_failed";
+export type CycleOutcome =
+  | "delivered"
+  | "unchanged"
+  /** An empty list after a non-empty one, not yet confirmed: nothing sent, the state kept. */
+  | "empty_list_held"
+  | "source_failed"
+  | "delivery_failed";
 
 export interface DeliveryCounters {
   envelopes_created: number;
@@ -19,6 +25,10 @@ export interface DeliveryCounters {
   /** Created, not yet confirmed: 0 or 1. */
   pending: number;
   zero_receiver_publishes: number;
+  /** Snapshots Redis answered with an error (e.g. OOM under maxmemory); they went over HTTP. */
+  redis_refused: number;
+  /** Snapshots over the Redis message limit, not published there; they went over HTTP. */
+  too_large_for_redis: number;
   /** Cycles whose snapshot no route confirmed. */
   delivery_failures: number;
   cycles: Record<CycleOutcome, number>;
@@ -32,14 +42,18 @@ export class ProcessorMetrics {
     superseded: 0,
     pending: 0,
     zero_receiver_publishes: 0,
+    redis_refused: 0,
+    too_large_for_redis: 0,
     delivery_failures: 0,
-    cycles: { delivered: 0, unchanged: 0, source_failed: 0, delivery_failed: 0 },
+    cycles: { delivered: 0, unchanged: 0, empty_list_held: 0, source_failed: 0, delivery_failed: 0 },
   };
   private readonly cyclesTotal: Counter<"result">;
   private readonly cycleSeconds: Histogram;
   private readonly envelopesCreated: Counter;
   private readonly envelopesDelivered: Counter<"route">;
   private readonly zeroReceivers: Counter;
+  private readonly redisRefusedTotal: Counter;
+  private readonly tooLargeTotal: Counter;
   private readonly deliveryFailures: Counter;
   private readonly superseded: Counter;
   private readonly pending: Gauge;
@@ -50,7 +64,7 @@ export class ProcessorMetrics {
     const registers = [registry];
     this.cyclesTotal = new Counter({
       name: "fogis_processor_cycles_total",
-      help: "Processing cycles by result: delivered, unchanged (nothing to send), source_failed, delivery_failed",
+      help: "Processing cycles by result: delivered, unchanged (nothing to send), empty_list_held (an empty list not yet confirmed), source_failed, delivery_failed",
       labelNames: ["result"],
       registers,
     });
@@ -77,6 +91,16 @@ export class ProcessorMetrics {
     this.zeroReceivers = new Counter({
       name: "fogis_processor_zero_receiver_publishes_total",
       help: "PUBLISHes of a snapshot that reached no subscriber (the HTTP fallback was tried)",
+      registers,
+    });
+    this.redisRefusedTotal = new Counter({
+      name: "fogis_processor_redis_refused_total",
+      help: "Snapshots Redis answered with an error while up (e.g. OOM under maxmemory noeviction); sent over HTTP",
+      registers,
+    });
+    this.tooLargeTotal = new Counter({
+      name: "fogis_processor_too_large_for_redis_total",
+      help: "Snapshots over the Redis pub/sub message limit, not published (Redis would drop the subscriber); sent over HTTP",
       registers,
     });
     this.deliveryFailures = new Counter({
@@ -143,6 +167,18 @@ export class ProcessorMetrics {
     if (count === 0) return;
     this.totals.zero_receiver_publishes += count;
     this.zeroReceivers.inc(count);
+  }
+
+  /** One snapshot's delivery went around Redis: refused by it, or too large for it. */
+  redisBypassed({ refused, tooLarge }: { refused: boolean; tooLarge: boolean }): void {
+    if (refused) {
+      this.totals.redis_refused++;
+      this.redisRefusedTotal.inc();
+    }
+    if (tooLarge) {
+      this.totals.too_large_for_redis++;
+      this.tooLargeTotal.inc();
+    }
   }
 
   deliveryFailed(): void {

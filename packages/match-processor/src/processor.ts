@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import {
   createMatchUpdatesEnvelope,
   createProcessingStatusEnvelope,
@@ -8,14 +9,15 @@ import {
   type SystemAlertInput,
   snapshotHash,
 } from "@fogis/message-schema";
-import { createMetricsRegistry, type Logger, type Registry } from "@fogis/runtime";
+import { createMetricsRegistry, type Logger, type Registry, type StatusIssue } from "@fogis/runtime";
 import { type ChangeSet, detectChanges } from "./change-detector.js";
 import { SERVICE_NAME } from "./config.js";
 import type { DeliveryRoute, SnapshotDelivery } from "./delivery.js";
+import { DEMO_MATCH_IDS } from "./demo-matches.js";
 import { type CycleOutcome, type DeliveryCounters, ProcessorMetrics } from "./metrics.js";
 import type { ChangeNotifier } from "./notifications/index.js";
 import { type MatchSource, MatchSourceError } from "./sources.js";
-import type { ConfirmedDelivery, StateStore } from "./state-store.js";
+import type { ConfirmedDelivery, LoadedState, StateStore } from "./state-store.js";
 
 /**
  * One processing cycle: fetch the list, detect changes against the last *delivered* list, and
@@ -41,6 +43,13 @@ export interface MatchProcessorOptions {
   playedAfterMs?: number;
   /** `source` field of the envelopes. Default "match-processor". */
   envelopeSource?: string;
+  /**
+   * An empty list after a non-empty one is held back (the calendar keeps its events) until this
+   * many consecutive fetches answered it empty ... Default 3.
+   */
+  emptyListConfirmFetches?: number;
+  /** ... over at least this long. Default 30 minutes. */
+  emptyListConfirmMs?: number;
   /** Metrics are registered here; a fresh registry (with process metrics) by default. */
   registry?: Registry;
   /** Tells the referee about changes (DESIGN §12); its owner starts and stops it. */
@@ -113,6 +122,14 @@ const NO_DELIVERY: CycleResult["delivery"] = {
   errors: [],
 };
 
+/** Consecutive empty answers after a non-empty list, not yet believed. */
+interface EmptyListStreak {
+  since: Date;
+  fetches: number;
+  /** Matches of the delivered list that an empty one would take off the calendar. */
+  wouldRemove: number;
+}
+
 export class MatchProcessor {
   readonly metrics: ProcessorMetrics;
   private readonly source: MatchSource;
@@ -122,6 +139,8 @@ export class MatchProcessor {
   private readonly heartbeatMs: number;
   private readonly playedAfterMs: number | undefined;
   private readonly envelopeSource: string;
+  private readonly emptyListConfirmFetches: number;
+  private readonly emptyListConfirmMs: number;
   private readonly now: () => Date;
   private readonly notifier: ChangeNotifier | null;
 
@@ -137,6 +156,15 @@ export class MatchProcessor {
   /** Redis came back after snapshots went over HTTP: publish the next one through Redis. */
   private redisRecovered = false;
   private lastSequence = 0;
+  /** DESIGN §5.3: set at load, from the state files or new; sequences count within it. */
+  private epoch = "";
+  /** Why the configured source is not used (the demo list after a real one), or null. */
+  private sourceRefusal: string | null = null;
+  private emptyStreak: EmptyListStreak | null = null;
+  /** The last confirmed delivery could not be saved (a full disk): saved again before each cycle. */
+  private stateUnsaved = false;
+  /** The newest envelope could not be saved: saved again before each cycle. */
+  private latestUnsaved = false;
   private cycleCount = 0;
   private lastResult: CycleResult | null = null;
   private lastFetchOk: Date | null = null;
@@ -157,6 +185,8 @@ export class MatchProcessor {
     this.heartbeatMs = options.heartbeatMs ?? 3_600_000;
     this.playedAfterMs = options.playedAfterMs;
     this.envelopeSource = options.envelopeSource ?? SERVICE_NAME;
+    this.emptyListConfirmFetches = Math.max(1, options.emptyListConfirmFetches ?? 3);
+    this.emptyListConfirmMs = options.emptyListConfirmMs ?? 30 * 60_000;
     this.now = options.now ?? (() => new Date());
     this.notifier = options.notifier ?? null;
     this.metrics = new ProcessorMetrics(options.registry ?? createMetricsRegistry(SERVICE_NAME));
@@ -187,6 +217,36 @@ export class MatchProcessor {
 
   get sourceDescription(): string {
     return this.source.description;
+  }
+
+  /** This processor's epoch (empty before the state is loaded). */
+  get processorEpoch(): string {
+    return this.epoch;
+  }
+
+  /** A `fail` issue while a state file cannot be written (a full disk), else undefined. */
+  get stateWriteIssue(): StatusIssue | undefined {
+    return this.store.writer.issue;
+  }
+
+  /** What keeps the processor from doing its job, for /redis-status (besides the delivery path). */
+  get issues(): StatusIssue[] {
+    const issues: StatusIssue[] = [];
+    if (this.sourceRefusal) {
+      issues.push({ status: "fail", code: "demo_source_refused", message: this.sourceRefusal });
+    }
+    const streak = this.emptyStreak;
+    if (streak) {
+      issues.push({
+        status: "warn",
+        code: "empty_list_held",
+        message: `${this.source.description} answered an empty match list ${streak.fetches} time(s) in a row since ${streak.since.toISOString()}; the calendar keeps its ${streak.wouldRemove} upcoming match(es) until ${this.emptyListConfirmFetches} empty answers over ${Math.round(this.emptyListConfirmMs / 60_000)} min confirm it (EMPTY_LIST_CONFIRM_FETCHES, EMPTY_LIST_CONFIRM_SECONDS)`,
+        since: streak.since.toISOString(),
+      });
+    }
+    const writes = this.store.writer.issue;
+    if (writes) issues.push(writes);
+    return issues;
   }
 
   /** Reads the state files once; later calls answer the same promise. */
@@ -277,6 +337,8 @@ export class MatchProcessor {
     const latestSequence = state.latestEnvelope?.payload.metadata?.sequence ?? 0;
     this.lastSequence = Math.max(state.confirmed?.sequence ?? 0, latestSequence);
     this.unconfirmedFromEarlierRun = latestSequence > (state.confirmed?.sequence ?? 0);
+    this.epoch = this.loadEpoch(state);
+    this.sourceRefusal = this.refuseDemoAfterRealSource(state);
     for (const problem of state.problems) {
       this.logger.error({ event: "state_file_corrupt", problem }, "state file unusable; read as empty");
       this.alert({
@@ -300,8 +362,52 @@ export class MatchProcessor {
     );
   }
 
+  /**
+   * The epoch the state files name, or a new one when they name none (a new or wiped DATA_DIR, or
+   * files written before epochs) or two different ones (files put together from two processors).
+   */
+  private loadEpoch(state: LoadedState): string {
+    const fromEnvelope = state.latestEnvelope?.payload.metadata?.processor_epoch ?? null;
+    const named = [fromEnvelope, state.processorEpoch].filter((e): e is string => e !== null);
+    if (named.length > 0 && named.every((e) => e === named[0])) return named[0] as string;
+    const epoch = randomUUID();
+    const reason =
+      named.length > 1
+        ? "the state files name two different epochs"
+        : this.lastSequence > 0 || this.baseline.length > 0
+          ? "the state files name no epoch (written before epochs)"
+          : "no state: a new or wiped DATA_DIR";
+    this.logger.info(
+      { event: "epoch_started", processor_epoch: epoch, reason, lastSequence: this.lastSequence },
+      "new processor epoch: calendar-sync takes its snapshots as a reset",
+    );
+    return epoch;
+  }
+
+  /**
+   * The demo list is for a fresh install. A processor whose delivered list came from FOGIS or a
+   * file (an `.env` line lost, a mount gone) must not replace the referee's matches with it.
+   */
+  private refuseDemoAfterRealSource(state: LoadedState): string | null {
+    if (this.source.kind !== "demo") return null;
+    const realMatches = state.previousMatches.filter((match) => !DEMO_MATCH_IDS.has(match.matchid)).length;
+    const cameFrom =
+      state.sourceKind === "file" || state.sourceKind === "http"
+        ? state.sourceKind === "file"
+          ? "a MATCH_SOURCE_FILE"
+          : "FOGIS (FOGIS_API_CLIENT_URL)"
+        : state.sourceKind === null && realMatches > 0
+          ? "a real source"
+          : null;
+    if (!cameFrom) return null;
+    const message = `refusing the built-in demo match list: the state in ${this.store.dataDir} came from ${cameFrom} (${state.previousMatches.length} matches delivered), so neither MATCH_SOURCE_FILE nor FOGIS_API_CLIENT_URL being set is a lost setting, not a fresh install. Set the source again; the calendar keeps its matches meanwhile (to start over with the demo, empty DATA_DIR)`;
+    this.logger.error({ event: "demo_source_refused", dataDir: this.store.dataDir, cameFrom }, message);
+    return message;
+  }
+
   private async cycle(trigger: string): Promise<CycleResult> {
     await this.load();
+    await this.saveUnsavedState();
     const context: CycleContext = {
       cycle: ++this.cycleCount,
       trigger,
@@ -322,6 +428,7 @@ export class MatchProcessor {
   private async process(context: CycleContext): Promise<CycleOutcomeDetails> {
     let matches: Match[];
     try {
+      if (this.sourceRefusal) throw new MatchSourceError("demo_refused", this.sourceRefusal);
       matches = await this.source.fetchMatches(this.shutdown.signal);
       this.lastFetchOk = this.now();
     } catch (error) {
@@ -350,6 +457,17 @@ export class MatchProcessor {
       now: context.started,
       ...(this.playedAfterMs !== undefined ? { playedAfterMs: this.playedAfterMs } : {}),
     });
+    const held = this.holdSuspectEmptyList(matches, changeSet, context);
+    if (held) {
+      return {
+        outcome: "empty_list_held",
+        total_matches: 0,
+        changes: NO_CHANGES,
+        publish_reason: null,
+        delivery: NO_DELIVERY,
+        error: held,
+      };
+    }
     const counted = {
       total_matches: matches.length,
       changes: {
@@ -370,6 +488,7 @@ export class MatchProcessor {
     const sequence = envelope.payload.metadata?.sequence ?? null;
     const delivered = await this.delivery.deliverSnapshot(envelope, this.shutdown.signal);
     this.metrics.zeroReceiverPublishes(delivered.zeroReceiverPublishes);
+    this.metrics.redisBypassed({ refused: delivered.redisRefused, tooLarge: delivered.tooLargeForRedis });
     const delivery: CycleResult["delivery"] = {
       route: delivered.route,
       confirmed: delivered.confirmed,
@@ -393,7 +512,64 @@ export class MatchProcessor {
     }
 
     await this.confirm(envelope, matches, delivered.route);
+    // Redis is up but refused it (e.g. full): try it again next cycle, so it is used once it takes writes.
+    if (delivered.redisRefused) this.redisRecovered = true;
     return { outcome: "delivered", ...counted, publish_reason: reason, delivery };
+  }
+
+  /**
+   * FOGIS (or a file being rewritten) sometimes answers an empty list for a moment; the Python
+   * processor treated that as a failed fetch. An empty list that would take upcoming matches off the
+   * calendar is believed only after `emptyListConfirmFetches` empty answers in a row spanning at
+   * least `emptyListConfirmMs`; until then the cycle keeps the state and says why (answered).
+   */
+  private holdSuspectEmptyList(matches: Match[], changeSet: ChangeSet, context: CycleContext): string | null {
+    if (matches.length > 0 || changeSet.removedMatchIds.length === 0) {
+      if (this.emptyStreak) {
+        this.logger.info(
+          { event: "empty_list_over", fetches: this.emptyStreak.fetches, matches: matches.length },
+          "the match list is no longer empty",
+        );
+      }
+      this.emptyStreak = null;
+      return null;
+    }
+    this.emptyStreak ??= {
+      since: context.started,
+      fetches: 0,
+      wouldRemove: changeSet.removedMatchIds.length,
+    };
+    const streak = this.emptyStreak;
+    streak.fetches += 1;
+    const elapsedMs = context.started.getTime() - streak.since.getTime();
+    if (streak.fetches >= this.emptyListConfirmFetches && elapsedMs >= this.emptyListConfirmMs) {
+      this.logger.warn(
+        { event: "empty_list_confirmed", fetches: streak.fetches, elapsedMs, removed: streak.wouldRemove },
+        "the empty match list is confirmed; delivering it",
+      );
+      this.emptyStreak = null;
+      return null;
+    }
+    const message = `empty match list held back (${streak.fetches} of ${this.emptyListConfirmFetches} empty answers, ${Math.round(elapsedMs / 1000)} s of ${Math.round(this.emptyListConfirmMs / 1000)} s): it would remove ${streak.wouldRemove} upcoming match(es); the calendar keeps them until it is confirmed`;
+    this.logger.warn(
+      {
+        event: "empty_list_held",
+        cycle: context.cycle,
+        fetches: streak.fetches,
+        elapsedMs,
+        wouldRemove: streak.wouldRemove,
+      },
+      message,
+    );
+    if (streak.fetches === 1) {
+      this.alert({
+        alertType: "empty_list_held",
+        severity: "warning",
+        message,
+        details: { cycle: context.cycle, source: this.source.description },
+      });
+    }
+    return message;
   }
 
   /** Completes the result, counts it, announces it on the status channel, and logs it. */
@@ -521,6 +697,7 @@ export class MatchProcessor {
       matches,
       changes: changeSet.changes,
       sequence,
+      processorEpoch: this.epoch,
       snapshotHash: hash,
       changeSummary: changeSet.summary,
       hasChanges: this.hasChanges(changeSet, hash, reason),
@@ -529,15 +706,8 @@ export class MatchProcessor {
     this.metrics.envelopeCreated(sequence, this.pending !== null);
     this.pending = envelope;
     this.latest = envelope;
-    try {
-      // Before sending: a restart must never hand out this sequence number again.
-      await this.store.saveLatestEnvelope(envelope);
-    } catch (error) {
-      this.logger.error(
-        { event: "state_write_failed", file: this.store.paths.latestEnvelope, err: (error as Error).message },
-        "could not save the latest envelope",
-      );
-    }
+    // Before sending: a restart must never hand out this sequence number again.
+    await this.saveLatest();
     return envelope;
   }
 
@@ -558,21 +728,59 @@ export class MatchProcessor {
       deliveredAt: this.now(),
       route,
     };
+    await this.saveConfirmed();
+  }
+
+  private async saveLatest(): Promise<void> {
+    if (!this.latest) return;
     try {
-      await this.store.saveConfirmed(matches, this.confirmed);
+      await this.store.saveLatestEnvelope(this.latest);
+      this.latestUnsaved = false;
+    } catch (error) {
+      if (!this.latestUnsaved) {
+        this.logger.error(
+          {
+            event: "state_write_failed",
+            file: this.store.paths.latestEnvelope,
+            err: (error as Error).message,
+          },
+          "could not save the latest envelope; trying again before each cycle",
+        );
+      }
+      this.latestUnsaved = true;
+    }
+  }
+
+  private async saveConfirmed(): Promise<void> {
+    if (!this.confirmed) return;
+    try {
+      await this.store.saveConfirmed(this.baseline, this.confirmed, {
+        processorEpoch: this.epoch,
+        sourceKind: this.source.kind,
+      });
+      this.stateUnsaved = false;
     } catch (error) {
       // Delivered, but not recorded: after a restart the same changes are sent again (harmless).
       const message = (error as Error).message;
-      this.logger.error(
-        { event: "state_write_failed", dir: this.store.dataDir, err: message },
-        "could not save state",
-      );
-      this.alert({
-        alertType: "state_write_failed",
-        severity: "error",
-        message: `could not save state in ${this.store.dataDir}: ${message}`,
-      });
+      if (!this.stateUnsaved) {
+        this.logger.error(
+          { event: "state_write_failed", dir: this.store.dataDir, err: message },
+          "could not save state; trying again before each cycle",
+        );
+        this.alert({
+          alertType: "state_write_failed",
+          severity: "error",
+          message: `could not save state in ${this.store.dataDir}: ${message}`,
+        });
+      }
+      this.stateUnsaved = true;
     }
+  }
+
+  /** A full disk that has space again: what could not be saved is saved now. */
+  private async saveUnsavedState(): Promise<void> {
+    if (this.latestUnsaved) await this.saveLatest();
+    if (this.stateUnsaved) await this.saveConfirmed();
   }
 
   private alert(input: Omit<SystemAlertInput, "source">): void {

@@ -9,6 +9,7 @@ import {
   listen,
   RedisLink,
   redactUrl,
+  StateFileWriter,
 } from "@fogis/runtime";
 import { createApp } from "./app.js";
 import type { ProcessorConfig } from "./config.js";
@@ -59,6 +60,7 @@ export async function startProcessorService(
     fallbackUrl: config.calendarSyncUrl,
     apiToken: config.apiToken,
     logger,
+    maxRedisMessageBytes: config.maxRedisMessageBytes,
   });
   const source = createMatchSource(config.source);
   const registry = createMetricsRegistry(SERVICE_NAME);
@@ -75,10 +77,12 @@ export async function startProcessorService(
   }
   const processor = new MatchProcessor({
     source,
-    store: new StateStore(config.dataDir),
+    store: new StateStore(config.dataDir, new StateFileWriter(logger)),
     delivery,
     logger,
     heartbeatMs: config.heartbeatSeconds * 1000,
+    emptyListConfirmFetches: config.emptyListConfirmFetches,
+    emptyListConfirmMs: config.emptyListConfirmSeconds * 1000,
     registry,
     notifier,
   });

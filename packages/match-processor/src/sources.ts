@@ -3,6 +3,7 @@ import { type Match, MatchSchema } from "@fogis/message-schema";
 import { redactUrl } from "@fogis/runtime";
 import type { MatchSourceConfig } from "./config.js";
 import { demoMatchList } from "./demo-matches.js";
+import type { SourceKind } from "./state-store.js";
 
 /**
  * Where the referee's match list comes from: a JSON file, fogis-api-client-service over HTTP, or
@@ -21,7 +22,9 @@ export type MatchSourceErrorCode =
   | "not_json"
   | "bad_shape"
   | "invalid_match"
-  | "duplicate_matchid";
+  | "duplicate_matchid"
+  /** The demo list after the state came from a real source (a lost setting, not a fresh install). */
+  | "demo_refused";
 
 export class MatchSourceError extends Error {
   constructor(
@@ -34,6 +37,8 @@ export class MatchSourceError extends Error {
 }
 
 export interface MatchSource {
+  /** Saved with the state: a processor whose list came from a real source never falls back to the demo. */
+  readonly kind: SourceKind;
   /** Shown in logs and status pages (never a secret). */
   readonly description: string;
   /** `signal` aborts a slow fetch when the service shuts down. */
@@ -130,6 +135,7 @@ function parseJsonText(text: string, origin: string): unknown {
 
 /** `MATCH_SOURCE_FILE`: read on every cycle, so editing the file is picked up by the next one. */
 export class FileMatchSource implements MatchSource {
+  readonly kind = "file";
   readonly description: string;
 
   constructor(private readonly path: string) {
@@ -163,6 +169,7 @@ export interface HttpMatchSourceOptions {
 
 /** `FOGIS_API_CLIENT_URL`: `GET {url}/matches` with a timeout. */
 export class HttpMatchSource implements MatchSource {
+  readonly kind = "http";
   readonly description: string;
   private readonly endpoint: string;
   private readonly fetchImpl: typeof fetch;
@@ -215,6 +222,7 @@ export class HttpMatchSource implements MatchSource {
  * anchored once, at construction, so it stays the same from cycle to cycle.
  */
 export class DemoMatchSource implements MatchSource {
+  readonly kind = "demo";
   readonly description = "built-in demo match list (set MATCH_SOURCE_FILE or FOGIS_API_CLIENT_URL)";
   private readonly matches: Match[];
 

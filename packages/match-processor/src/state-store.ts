@@ -5,14 +5,15 @@ import {
   MatchSchema,
   type MatchUpdatesEnvelope,
 } from "@fogis/message-schema";
-import { readJsonFile, writeJsonAtomic } from "@fogis/runtime";
+import { readJsonFile, StateFileWriter } from "@fogis/runtime";
 import { z } from "zod";
 
 /**
  * The processor's state in DATA_DIR, written atomically:
  * - `previous_matches.json`: the match list of the last confirmed delivery, a plain JSON array,
  *   the same file the Python processor keeps (an operator can copy it in when migrating);
- * - `processor_state.json`: the last confirmed delivery (sequence, snapshot hash, when, route);
+ * - `processor_state.json`: the last confirmed delivery (sequence, snapshot hash, when, route), the
+ *   processor's epoch, and which kind of source the delivered list came from;
  * - `latest_envelope.json`: the newest envelope created, delivered or not, so `GET /matches/latest`
  *   survives a restart and a sequence number is never handed out twice.
  * A corrupt file is reported and read as empty; it is never a reason not to start.
@@ -32,10 +33,23 @@ export interface ConfirmedDelivery {
   route: "redis" | "http";
 }
 
+/** Which kind of source a list came from (`MatchSource.kind`). */
+export type SourceKind = "file" | "http" | "demo";
+
+/** Saved with each confirmed delivery: who delivered it, and from where the list came. */
+export interface ProcessorIdentity {
+  /** DESIGN §5.3: sequences are comparable only within one epoch. */
+  processorEpoch: string;
+  sourceKind: SourceKind;
+}
+
 export interface LoadedState {
   /** The baseline changes are detected against. */
   previousMatches: Match[];
   confirmed: ConfirmedDelivery | null;
+  /** Null when the state files do not say (a new DATA_DIR, or one written before epochs). */
+  processorEpoch: string | null;
+  sourceKind: SourceKind | null;
   latestEnvelope: MatchUpdatesEnvelope | null;
   /** One readable line per file that was corrupt (and read as empty). */
   problems: string[];
@@ -47,12 +61,18 @@ const ProcessorStateSchema = z.object({
   message_id: z.string(),
   delivered_at: z.iso.datetime({ offset: true }),
   route: z.enum(["redis", "http"]),
+  processor_epoch: z.string().min(1).optional(),
+  source_kind: z.enum(["file", "http", "demo"]).optional(),
 });
 
 export class StateStore {
   readonly paths: Record<keyof typeof STATE_FILES, string>;
 
-  constructor(readonly dataDir: string) {
+  constructor(
+    readonly dataDir: string,
+    /** Writes the files; also reports which of them cannot be written (a full disk). */
+    readonly writer: StateFileWriter = new StateFileWriter(),
+  ) {
     this.paths = {
       previousMatches: join(dataDir, STATE_FILES.previousMatches),
       processorState: join(dataDir, STATE_FILES.processorState),
@@ -91,6 +111,8 @@ export class StateStore {
     }
 
     let confirmed: ConfirmedDelivery | null = null;
+    let processorEpoch: string | null = null;
+    let sourceKind: SourceKind | null = null;
     if (state.state === "corrupt") problems.push(`${this.paths.processorState}: ${state.reason}`);
     if (state.state === "ok") {
       const parsed = ProcessorStateSchema.safeParse(state.value);
@@ -102,6 +124,8 @@ export class StateStore {
           deliveredAt: new Date(parsed.data.delivered_at),
           route: parsed.data.route,
         };
+        processorEpoch = parsed.data.processor_epoch ?? null;
+        sourceKind = parsed.data.source_kind ?? null;
       } else {
         problems.push(`${this.paths.processorState}: not a processor state file`);
       }
@@ -115,23 +139,29 @@ export class StateStore {
       else problems.push(`${this.paths.latestEnvelope}: not a match_updates envelope`);
     }
 
-    return { previousMatches, confirmed, latestEnvelope, problems };
+    return { previousMatches, confirmed, processorEpoch, sourceKind, latestEnvelope, problems };
   }
 
   /** Written when an envelope is created, before it is sent. */
   async saveLatestEnvelope(envelope: MatchUpdatesEnvelope): Promise<void> {
-    await writeJsonAtomic(this.paths.latestEnvelope, envelope);
+    await this.writer.writeJson(this.paths.latestEnvelope, envelope);
   }
 
   /** Written only after a confirmed delivery: the new baseline, then the delivery record. */
-  async saveConfirmed(matches: readonly Match[], confirmed: ConfirmedDelivery): Promise<void> {
-    await writeJsonAtomic(this.paths.previousMatches, matches);
-    await writeJsonAtomic(this.paths.processorState, {
+  async saveConfirmed(
+    matches: readonly Match[],
+    confirmed: ConfirmedDelivery,
+    identity: ProcessorIdentity,
+  ): Promise<void> {
+    await this.writer.writeJson(this.paths.previousMatches, matches);
+    await this.writer.writeJson(this.paths.processorState, {
       sequence: confirmed.sequence,
       snapshot_hash: confirmed.snapshotHash,
       message_id: confirmed.messageId,
       delivered_at: confirmed.deliveredAt.toISOString(),
       route: confirmed.route,
+      processor_epoch: identity.processorEpoch,
+      source_kind: identity.sourceKind,
     });
   }
 }

@@ -17,7 +17,7 @@ import {
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import type { DeliveryCounters } from "../src/index.js";
-import { STATE_FILES } from "../src/index.js";
+import { parsePubsubLimit, STATE_FILES } from "../src/index.js";
 import { ListSource, processorRig, Subscriber, SyncReceiver, subscriberCount, TOKEN } from "./helpers.js";
 
 /** Delivery under faults (DESIGN §5), with a Redis of our own that the tests stop and start. */
@@ -378,3 +378,81 @@ function readState(dataDir: string): string[] {
 function changeKeys(changes: Array<{ match_id: string | number; category: string }> | undefined): string[][] {
   return (changes ?? []).map((c) => [String(c.match_id), c.category]);
 }
+
+describe("what Redis cannot carry", () => {
+  it("reads the smaller of Redis's pub/sub output buffer limits", () => {
+    expect(parsePubsubLimit("normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60")).toBe(
+      8_388_608,
+    );
+    expect(parsePubsubLimit("normal 0 0 0 pubsub 262144 0 60")).toBe(262_144);
+    expect(parsePubsubLimit("normal 0 0 0 pubsub 0 0 0")).toBeNull();
+    expect(parsePubsubLimit("")).toBeNull();
+  });
+
+  it("does not PUBLISH a snapshot over the subscriber's pub/sub buffer: it goes over HTTP, into the key, and the status says why", async () => {
+    const redis = await startRedis({
+      owned: true,
+      args: ["--client-output-buffer-limit", "pubsub 64kb 32kb 60"],
+    });
+    cleanup.push(() => redis.close());
+    const calendar = await receiver();
+    const rig = await processorRig({
+      redisUrl: redis.url,
+      fallbackUrl: calendar.url,
+      source: new ListSource(fogisMatchList(40)),
+    });
+    const subscriber = await Subscriber.start(redis.url, rig.channels);
+    cleanup.push(
+      () => rig.close(),
+      () => subscriber.close(),
+    );
+    await expect.poll(() => rig.delivery.maxRedisMessageBytes).toBe(32 * 1024);
+    const result = await rig.processor.runCycle();
+    expect(result.delivery).toMatchObject({ route: "http", confirmed: true });
+    expect(result.delivery.errors.join()).toMatch(/over the pub\/sub limit of 32768/);
+    expect(subscriber.on(rig.channels.matchUpdates)).toHaveLength(0);
+    expect(rig.delivery.redisCarriesUpdates).toBe(false);
+    expect(rig.delivery.issues).toEqual([expect.objectContaining({ code: "snapshot_too_large_for_redis" })]);
+    expect(rig.processor.counters.too_large_for_redis).toBe(1);
+    const stored = await rig.link?.client.get(latestEnvelopeKey(rig.channels));
+    expect(JSON.parse(stored ?? "null")).toEqual(rig.processor.latestEnvelope);
+  });
+
+  it("says so when another processor writes its epoch between two publishes of ours", async () => {
+    const redis = await startRedis();
+    cleanup.push(() => redis.close());
+    const channels = {
+      matchUpdates: `fogis:test:${Date.now()}:updates`,
+      processorStatus: "s",
+      systemAlerts: "a",
+    };
+    const ours = await processorRig({
+      redisUrl: redis.url,
+      channels,
+      source: new ListSource(fogisMatchList(2)),
+    });
+    const theirs = await processorRig({
+      redisUrl: redis.url,
+      channels,
+      source: new ListSource(fogisMatchList(2, 6_300_000)),
+    });
+    const subscriber = await Subscriber.start(redis.url, ours.channels);
+    cleanup.push(
+      () => ours.close(),
+      () => theirs.close(),
+      () => subscriber.close(),
+    );
+    await ours.processor.runCycle();
+    expect(ours.delivery.issues).toEqual([]);
+    await theirs.processor.runCycle();
+    ours.processor.requestResend();
+    await ours.processor.runCycle();
+    expect(ours.delivery.issues).toEqual([
+      expect.objectContaining({
+        status: "fail",
+        code: "second_publisher",
+        message: expect.stringContaining(theirs.processor.processorEpoch),
+      }),
+    ]);
+  });
+});

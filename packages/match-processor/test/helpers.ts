@@ -14,6 +14,7 @@ import {
   type MatchSource,
   SnapshotDelivery,
   type SnapshotDeliveryOptions,
+  type SourceKind,
   StateStore,
 } from "../src/index.js";
 
@@ -129,6 +130,7 @@ export class Subscriber {
 
 /** A match source whose list (or failure, or real source to ask instead) the test sets. */
 export class ListSource implements MatchSource {
+  kind: SourceKind = "file";
   readonly description = "test list";
   matches: Match[];
   failure: Error | null = null;

@@ -342,3 +342,107 @@ describe("a failing match source", () => {
     await expect(rig.processor.runCycle()).rejects.toThrow("shutting down");
   });
 });
+
+describe("the processor epoch", () => {
+  it("is saved with the state, sent in every envelope, and kept across restarts; a wiped DATA_DIR starts a new one", async () => {
+    const dataDir = tempDir();
+    const source = new ListSource(fogisMatchList(2));
+    const first = await rigWithSubscriber(source, dataDir);
+    const result = await first.rig.processor.runCycle();
+    const epoch = first.rig.processor.processorEpoch;
+    expect(epoch).toMatch(/^[0-9a-f-]{36}$/);
+    const sent = first.subscriber.on(first.rig.channels.matchUpdates);
+    await expect.poll(() => sent.length).toBe(1);
+    expect(JSON.parse(sent[0]?.text ?? "{}").payload.metadata.processor_epoch).toBe(epoch);
+    expect(result.delivery.sequence).toBe(1);
+    expect(JSON.parse(readFileSync(join(dataDir, STATE_FILES.processorState), "utf8"))).toMatchObject({
+      processor_epoch: epoch,
+      source_kind: "file",
+    });
+    await first.rig.close();
+
+    const again = await rigWithSubscriber(source, dataDir);
+    await again.rig.processor.load();
+    expect(again.rig.processor.processorEpoch).toBe(epoch);
+    await again.rig.close();
+
+    const wiped = await rigWithSubscriber(source, tempDir());
+    const fresh = await wiped.rig.processor.runCycle();
+    expect(wiped.rig.processor.processorEpoch).not.toBe(epoch);
+    expect(fresh.delivery.sequence).toBe(1);
+  });
+});
+
+describe("a lost source setting", () => {
+  it("refuses the demo list after deliveries from a real source, says why, and keeps the state", async () => {
+    const dataDir = tempDir();
+    const real = new ListSource(fogisMatchList(3));
+    const first = await rigWithSubscriber(real, dataDir);
+    await first.rig.processor.runCycle();
+    await first.rig.close();
+    const before = readFileSync(join(dataDir, STATE_FILES.previousMatches), "utf8");
+
+    const demo = new ListSource(fogisMatchList(5, 9_900_001));
+    demo.kind = "demo";
+    const { rig } = await rigWithSubscriber(demo, dataDir);
+    const result = await rig.processor.runCycle();
+    expect(result).toMatchObject({ success: false, outcome: "source_failed" });
+    expect(result.error).toMatch(/refusing the built-in demo match list.*MATCH_SOURCE_FILE/);
+    expect(demo.fetches).toBe(0);
+    expect(rig.processor.issues).toEqual([
+      expect.objectContaining({ status: "fail", code: "demo_source_refused" }),
+    ]);
+    expect(readFileSync(join(dataDir, STATE_FILES.previousMatches), "utf8")).toBe(before);
+  });
+
+  it("uses the demo list on a fresh install, and again after demo deliveries", async () => {
+    const dataDir = tempDir();
+    const demo = new ListSource(fogisMatchList(5, 9_900_001));
+    demo.kind = "demo";
+    const first = await rigWithSubscriber(demo, dataDir);
+    expect((await first.rig.processor.runCycle()).outcome).toBe("delivered");
+    await first.rig.close();
+    const { rig } = await rigWithSubscriber(demo, dataDir);
+    expect((await rig.processor.runCycle()).outcome).toBe("unchanged");
+    expect(rig.processor.issues).toEqual([]);
+  });
+});
+
+describe("an empty list after a non-empty one", () => {
+  it("is held back until enough empty fetches over enough time confirm it, and a non-empty answer ends the streak", async () => {
+    let now = new Date("2026-11-20T10:00:00Z");
+    const source = new ListSource(fogisMatchList(3, 6_100_000, "2027-01-10"));
+    const rig = await processorRig({
+      redisUrl: redis.url,
+      source,
+      processor: { emptyListConfirmFetches: 2, emptyListConfirmMs: 60_000, now: () => now },
+    });
+    cleanup.push(() => rig.close());
+    const subscriber = await Subscriber.start(redis.url, rig.channels);
+    cleanup.push(() => subscriber.close());
+    expect((await rig.processor.runCycle()).outcome).toBe("delivered");
+
+    source.matches = [];
+    const held = await rig.processor.runCycle();
+    expect(held).toMatchObject({ success: true, outcome: "empty_list_held", delivery: { route: "none" } });
+    expect(rig.processor.issues).toEqual([
+      expect.objectContaining({ status: "warn", code: "empty_list_held" }),
+    ]);
+    now = new Date(now.getTime() + 120_000);
+    // Back to non-empty: the streak is over, nothing was sent.
+    source.matches = fogisMatchList(3, 6_100_000, "2027-01-10");
+    expect((await rig.processor.runCycle()).outcome).toBe("unchanged");
+    expect(rig.processor.issues).toEqual([]);
+
+    source.matches = [];
+    expect((await rig.processor.runCycle()).outcome).toBe("empty_list_held");
+    now = new Date(now.getTime() + 30_000);
+    // Two empty answers, but only 30 s apart: still held.
+    expect((await rig.processor.runCycle()).outcome).toBe("empty_list_held");
+    now = new Date(now.getTime() + 31_000);
+    const applied = await rig.processor.runCycle();
+    expect(applied).toMatchObject({ outcome: "delivered", changes: { removed: 3 }, total_matches: 0 });
+    expect(rig.processor.issues).toEqual([]);
+    expect(rig.processor.counters.cycles.empty_list_held).toBe(3);
+  });
+});

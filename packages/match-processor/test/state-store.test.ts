@@ -18,13 +18,20 @@ const confirmed = {
 describe("StateStore", () => {
   it("starts empty in a new DATA_DIR, without complaining", async () => {
     const state = await new StateStore(join(tempDir(), "not-yet")).load();
-    expect(state).toEqual({ previousMatches: [], confirmed: null, latestEnvelope: null, problems: [] });
+    expect(state).toEqual({
+      previousMatches: [],
+      confirmed: null,
+      processorEpoch: null,
+      sourceKind: null,
+      latestEnvelope: null,
+      problems: [],
+    });
   });
 
   it("writes previous_matches.json as a plain array (the Python format) and reads everything back", async () => {
     const dir = tempDir();
     const store = new StateStore(dir);
-    await store.saveConfirmed(matches, confirmed);
+    await store.saveConfirmed(matches, confirmed, { processorEpoch: "epoch-1", sourceKind: "http" });
     const envelope = createMatchUpdatesEnvelope({ source: "test", matches, sequence: 8 });
     await store.saveLatestEnvelope(envelope);
 
@@ -38,6 +45,7 @@ describe("StateStore", () => {
     const state = await store.load();
     expect(state.previousMatches).toEqual(matches);
     expect(state.confirmed).toEqual(confirmed);
+    expect(state).toMatchObject({ processorEpoch: "epoch-1", sourceKind: "http" });
     expect(state.latestEnvelope?.message_id).toBe(envelope.message_id);
     expect(state.problems).toEqual([]);
   });

@@ -23,6 +23,8 @@ export interface MatchUpdatesInput extends Common {
   matches: Match[];
   changes?: DetailedChange[];
   sequence?: number;
+  /** The processor's epoch: sequences are comparable only within one (DESIGN §5.3). */
+  processorEpoch?: string;
   snapshotHash?: string;
   changeSummary?: ChangeSummary;
   processorType?: string;
@@ -45,6 +47,7 @@ export function createMatchUpdatesEnvelope(input: MatchUpdatesInput): MatchUpdat
     processor_type: input.processorType ?? "fogis-realtime",
   };
   if (input.sequence !== undefined) metadata.sequence = input.sequence;
+  if (input.processorEpoch !== undefined) metadata.processor_epoch = input.processorEpoch;
   if (input.snapshotHash !== undefined) metadata.snapshot_hash = input.snapshotHash;
   return {
     message_id: input.messageId ?? randomUUID(),

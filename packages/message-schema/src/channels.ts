@@ -38,3 +38,12 @@ export function resolveChannels(env: Record<string, string | undefined> = {}): C
 export function latestEnvelopeKey(channels: Pick<Channels, "matchUpdates">): string {
   return `${channels.matchUpdates}:latest`;
 }
+
+/**
+ * The Redis key where the processor that published last leaves its epoch (in the same MULTI as the
+ * PUBLISH): a processor that finds another epoch there after its own publish knows a second
+ * processor publishes on the same channel.
+ */
+export function publisherKey(channels: Pick<Channels, "matchUpdates">): string {
+  return `${channels.matchUpdates}:publisher`;
+}

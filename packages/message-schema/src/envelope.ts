@@ -5,7 +5,7 @@ import { MatchSchema } from "./match.js";
 
 /**
  * The v1 envelope (DESIGN §4), wire-compatible with the Python services. Our additions
- * (sequence, snapshot hash, change summary) live in `payload.metadata`, where Python readers
+ * (sequence, processor epoch, snapshot hash, change summary) live in `payload.metadata`, where Python readers
  * ignore them. Every level passes unknown fields through. Strict for what the calendar needs
  * (the identity fields and the matches); every other part is informational (informational.ts):
  * malformed, it is dropped and counted, and the rest of the envelope is used.
@@ -45,6 +45,14 @@ export const MatchUpdatesMetadataSchema = z.looseObject({
   sequence: informationalPart(
     z.number().int().nonnegative().optional(),
     "ours: one more per snapshot; a gap makes the subscriber resync",
+  ),
+  /**
+   * Ours: a random id the processor saves with its state. Sequences are comparable only within
+   * one epoch; a processor whose state was lost starts a new one (DESIGN §5.3).
+   */
+  processor_epoch: informationalPart(
+    z.string().min(1).max(100).optional(),
+    "ours: the processor's epoch; sequences count within it, a new one is a reset",
   ),
   /** Ours: sha256 of the canonical match list, so a repeated snapshot is recognised cheaply. */
   snapshot_hash: informationalPart(

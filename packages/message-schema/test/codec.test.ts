@@ -377,12 +377,13 @@ describe("round trip", () => {
     expect(decodedMatch?.kontaktpersoner).toEqual(match().kontaktpersoner);
   });
 
-  it("our envelopes carry sequence, hash and summary where Python readers ignore them", () => {
+  it("our envelopes carry sequence, epoch, hash and summary where Python readers ignore them", () => {
     const matches = [match()];
     const envelope = createMatchUpdatesEnvelope({
       matches,
       source: "match-processor",
       sequence: 7,
+      processorEpoch: "2f0c6a1e-epoch",
       snapshotHash: snapshotHash(matches),
       changeSummary: { new: 1, updated: 0, removed: 0 },
     });
@@ -396,6 +397,7 @@ describe("round trip", () => {
     // What we add, only inside payload.metadata:
     expect(payload.metadata).toMatchObject({
       sequence: 7,
+      processor_epoch: "2f0c6a1e-epoch",
       snapshot_hash: snapshotHash(matches),
       total_matches: 1,
     });

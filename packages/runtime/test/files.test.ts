@@ -1,8 +1,14 @@
-import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { readJsonFile, writeJsonAtomic } from "../src/index.js";
+import {
+  previousGenerationPath,
+  readJsonFile,
+  StateFileWriter,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from "../src/index.js";
 
 describe("state files", () => {
   it("write atomically and read back, leaving no temp files", async () => {
@@ -21,5 +27,53 @@ describe("state files", () => {
     writeFileSync(join(dir, "half.json"), '{"matches": [1, 2');
     const corrupt = await readJsonFile(join(dir, "half.json"));
     expect(corrupt.state).toBe("corrupt");
+  });
+
+  it("keep the generation before the current one on request, which survives the current one being overwritten in place", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fogis-files-"));
+    const path = join(dir, "calendar.json");
+    await writeJsonAtomic(path, { generation: 1 }, { keepPrevious: true });
+    expect(readdirSync(dir)).toEqual(["calendar.json"]);
+    await writeJsonAtomic(path, { generation: 2 }, { keepPrevious: true });
+    await writeJsonAtomic(path, { generation: 3 }, { keepPrevious: true });
+    expect(readdirSync(dir).sort()).toEqual(["calendar.json", "calendar.json.previous"]);
+    // Garbage written into the current file in place leaves the previous generation alone.
+    writeFileSync(path, "\0\0garbage");
+    expect(await readJsonFile(previousGenerationPath(path))).toEqual({
+      state: "ok",
+      value: { generation: 2 },
+    });
+  });
+
+  it("remove the temp file when a write fails", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fogis-files-"));
+    const path = join(dir, "state.json");
+    mkdirSync(path); // a directory where the file should go: the final rename fails
+    await expect(writeFileAtomic(path, "{}")).rejects.toThrow();
+    expect(readdirSync(dir)).toEqual(["state.json"]);
+  });
+});
+
+describe("StateFileWriter", () => {
+  it("reports a fail issue naming the file and the error while writes fail, and clears it after the next write", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "fogis-files-"));
+    const path = join(dir, "calendar.json");
+    const writer = new StateFileWriter();
+    await writer.writeJson(path, { ok: 1 });
+    expect(writer.issue).toBeUndefined();
+
+    rmSync(path);
+    mkdirSync(path);
+    await expect(writer.writeJson(path, { ok: 2 })).rejects.toThrow();
+    await expect(writer.writeJson(path, { ok: 3 })).rejects.toThrow();
+    expect(writer.issue).toMatchObject({ status: "fail", code: "state_write_failed" });
+    expect(writer.issue?.message).toContain(path);
+    expect(writer.failures[0]?.failures).toBe(2);
+    expect(readdirSync(dir)).toEqual(["calendar.json"]);
+
+    rmSync(path, { recursive: true });
+    await writer.writeJson(path, { ok: 4 });
+    expect(writer.issue).toBeUndefined();
+    expect(JSON.parse(readFileSync(path, "utf8"))).toEqual({ ok: 4 });
   });
 });

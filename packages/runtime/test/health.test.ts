@@ -44,4 +44,30 @@ describe("buildRedisStatus", () => {
     expect(report.redis_status.connected).toBe(false);
     expect(report.delivery_path).toBe("http");
   });
+
+  it("says warn and http while Redis is connected but does not carry updates", () => {
+    const report = buildRedisStatus(
+      { enabled: true, connected: true, fallbackAvailable: true, redisCarriesUpdates: false },
+      now,
+    );
+    expect(report).toMatchObject({ status: "warn", delivery_path: "http", success: true });
+    expect(report.redis_status.connected).toBe(true);
+  });
+
+  it("takes the worst of the path and the issues, and lists the issues", () => {
+    const issue = { status: "fail" as const, code: "state_write_failed", message: "disk full" };
+    const report = buildRedisStatus(
+      { enabled: true, connected: true, subscribed: true, fallbackAvailable: true, issues: [issue] },
+      now,
+    );
+    expect(report).toMatchObject({ status: "fail", success: false, delivery_path: "redis", issues: [issue] });
+    expect(httpStatusFor(report.status)).toBe(503);
+    const warned = buildRedisStatus({
+      enabled: true,
+      connected: false,
+      fallbackAvailable: true,
+      issues: [{ status: "warn", code: "x", message: "y" }],
+    });
+    expect(warned.status).toBe("warn");
+  });
 });

@@ -46,8 +46,20 @@ export const NO_DAV_SERVER_HELP =
 
 const liveServers = new Set<ChildProcess>();
 process.once("exit", () => {
-  for (const child of liveServers) child.kill("SIGKILL");
+  for (const child of liveServers) child.kill("SIGTERM");
 });
+
+/**
+ * Runs the server under a small shell watchdog that stops it when this process is gone, so a test
+ * worker killed mid-run (a timeout, Ctrl-C) leaves no server behind. SIGTERM to the watchdog stops
+ * the server too.
+ */
+const WATCHDOG = [
+  'parent=$1; shift; "$@" & server=$!',
+  "trap 'kill -TERM $server 2>/dev/null; wait $server; exit 0' TERM INT",
+  'while kill -0 "$parent" 2>/dev/null && kill -0 "$server" 2>/dev/null; do sleep 1 & wait $!; done',
+  "kill -TERM $server 2>/dev/null; wait $server",
+].join("\n");
 
 function requireBinary(binary: string, args: string[]): void {
   const probe = spawnSync(binary, args, { stdio: "ignore" });
@@ -147,7 +159,9 @@ async function supervise(spec: Supervised): Promise<DavServerHandle> {
   const url = `http://127.0.0.1:${spec.port}/`;
 
   const launch = async () => {
-    const proc = spawn(spec.command, spec.args, { stdio: ["ignore", "ignore", "pipe"] });
+    const proc = spawn("sh", ["-c", WATCHDOG, "watchdog", String(process.pid), spec.command, ...spec.args], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     let stderr = "";
     proc.stderr?.on("data", (chunk) => {
       stderr = `${stderr}${chunk}`.slice(-2000);

@@ -1,5 +1,16 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { NO_DAV_SERVER_HELP, startRadicale, startXandikos } from "../src/index.js";
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Without the servers installed, a CalDAV/CardDAV test fails and says how to get them, never skips. */
 
@@ -32,5 +43,37 @@ describe("real CalDAV/CardDAV servers for the tests", () => {
     } finally {
       await server.close();
     }
+  });
+
+  it("leaves no server behind when the test process is killed", async () => {
+    // A worker that starts Xandikos and is then killed outright, as a timed-out test worker is.
+    const helper = fileURLToPath(new URL("../src/dav-servers.ts", import.meta.url));
+    const worker = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "--input-type=module",
+        "-e",
+        `const { startXandikos } = await import(${JSON.stringify(helper)});
+         const server = await startXandikos();
+         const { execSync } = await import("node:child_process");
+         // [p]: the pattern must not match the shell running pgrep.
+         const pid = execSync("pgrep -f '[p]ython3 .*-p " + server.port + " '").toString().trim();
+         console.log(pid);
+         setInterval(() => {}, 1000);`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    const serverPid = await new Promise<number>((resolve, reject) => {
+      worker.stdout.on("data", (chunk) => resolve(Number(String(chunk).trim())));
+      worker.once("exit", (code) => reject(new Error(`the worker exited with ${code}`)));
+    });
+    expect(alive(serverPid)).toBe(true);
+    worker.kill("SIGKILL");
+    const deadline = Date.now() + 10_000;
+    while (alive(serverPid) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(alive(serverPid)).toBe(false);
   });
 });

@@ -212,6 +212,8 @@ const sv: Texts = {
         return `kalendern saknar processorns senaste ögonblicksbild ${reason.detail ?? ""}`.trim();
       case "backend_pending":
         return `${reason.detail ?? "några"} ändringar väntar på att skickas`;
+      case "notification_pending":
+        return `${reason.detail ?? "några"} aviseringar väntar på att skickas`;
     }
   },
   matchState: {
@@ -349,6 +351,8 @@ const en: Texts = {
         return `the calendar lacks the processor's latest snapshot ${reason.detail ?? ""}`.trim();
       case "backend_pending":
         return `${reason.detail ?? "some"} changes waiting to be pushed`;
+      case "notification_pending":
+        return `${reason.detail ?? "some"} notifications waiting to be sent`;
     }
   },
   matchState: {

@@ -29,7 +29,8 @@ export interface StepReason {
     | "no_snapshot_yet"
     | "state_file_unreadable"
     | "behind_processor"
-    | "backend_pending";
+    | "backend_pending"
+    | "notification_pending";
   detail?: string;
 }
 
@@ -81,6 +82,8 @@ export interface PipelineInput {
     snapshotHash?: string;
     /** State files that could not be read at start, with the reason. */
     stateProblems: string[];
+    /** What calendar-sync's /redis-status lists as issues (another processor, a state file that cannot be written). */
+    issues?: readonly StepIssue[];
   };
   /** Push backends beyond the feed (the feed itself is the calendar-sync step). */
   backends: TargetStatus[];
@@ -108,7 +111,7 @@ export function buildPipeline(input: PipelineInput): PipelineStep[] {
       deliveryStep(input, report),
       issues.filter((issue) => issueStep(issue.code) === "delivery"),
     ),
-    calendarSyncStep(input, report),
+    withIssues(calendarSyncStep(input, report), input.calendarSync.issues ?? []),
     ...input.backends.map((backend) => targetStep("backend", backend, true)),
     ...(report?.notifications ?? []).map((target) => targetStep("notification", target, false)),
   ];
@@ -263,7 +266,10 @@ function targetStep(
     reason = target.lastError
       ? { code: "reported", detail: target.lastError }
       : target.pending
-        ? { code: "backend_pending", detail: String(target.pending) }
+        ? {
+            code: kind === "backend" ? "backend_pending" : "notification_pending",
+            detail: String(target.pending),
+          }
         : { code: "reported" };
   }
   return {
@@ -278,7 +284,8 @@ function targetStep(
   };
 }
 
-type ReportedIssue = NonNullable<ProcessorReport["issues"]>[number];
+/** An issue a service reports (the processor's, read from its /redis-status, or calendar-sync's own). */
+type StepIssue = { status: "warn" | "fail"; code: string; message: string };
 
 /** Issues about the match list belong to the fetch, those about Redis carrying a snapshot to the delivery path. */
 const ISSUE_STEPS: Record<string, "source" | "delivery"> = {
@@ -293,7 +300,7 @@ function issueStep(code: string): "source" | "processor" | "delivery" {
 }
 
 /** A step is at least as bad as the issues the service reports about it, and shows their messages as it is told. */
-function withIssues(step: PipelineStep, issues: readonly ReportedIssue[]): PipelineStep {
+function withIssues(step: PipelineStep, issues: readonly StepIssue[]): PipelineStep {
   if (!issues.length) return step;
   const worst = issues.some((issue) => issue.status === "fail") ? "fail" : "warn";
   const status = step.status === "fail" || worst === "fail" ? "fail" : "warn";

@@ -63,6 +63,7 @@ export const ProcessorReportSchema = z.looseObject({
         status: state.catch("warn"),
         lastSuccess: text,
         lastError: text,
+        pending: z.number().nullish().catch(undefined),
       }),
     )
     .optional()

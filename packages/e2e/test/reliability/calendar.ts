@@ -42,8 +42,15 @@ function matchIdOf(uid: string): number | undefined {
   return id === undefined ? undefined : Number(id);
 }
 
-/** How `events` differ from what `matches` should show; empty when the calendar equals the list. */
-export function calendarDifferences(events: FeedEvent[], matches: Match[]): string[] {
+/**
+ * How `events` differ from what `matches` should show, plus an event for each match in `history`
+ * (played, no longer listed); empty when the calendar equals the list.
+ */
+export function calendarDifferences(
+  events: FeedEvent[],
+  matches: Match[],
+  history: ReadonlySet<number> = new Set(),
+): string[] {
   const problems: string[] = [];
   const byId = new Map<number, FeedEvent>();
   for (const event of events) {
@@ -77,14 +84,21 @@ export function calendarDifferences(events: FeedEvent[], matches: Match[]): stri
       }
     }
   }
+  for (const id of history) {
+    if (!byId.delete(id)) problems.push(`match ${id}: the played match's event (history) is gone`);
+  }
   for (const id of byId.keys()) problems.push(`match ${id}: event for a match not in the list`);
   return problems;
 }
 
 /** Match ids whose event differs from the list (the changes to them did not all arrive). */
-export function wrongMatchIds(events: FeedEvent[], matches: Match[]): Set<number> {
+export function wrongMatchIds(
+  events: FeedEvent[],
+  matches: Match[],
+  history: ReadonlySet<number> = new Set(),
+): Set<number> {
   const ids = new Set<number>();
-  for (const problem of calendarDifferences(events, matches)) {
+  for (const problem of calendarDifferences(events, matches, history)) {
     const id = /match (\d+)/.exec(problem)?.[1];
     if (id) ids.add(Number(id));
   }

@@ -56,6 +56,10 @@ function isoDate(daysFromNow: number): string {
 
 export class MatchScript {
   readonly changes: MatchChange[] = [];
+  /** Played matches that left the list: the calendar keeps their events as history. */
+  readonly history = new Set<number>();
+  /** Played matches still in the list; random changes leave them alone. */
+  private readonly played = new Set<number>();
   private readonly random: () => number;
   private readonly inputs = new Map<number, MatchInput>();
   private nextMatchId: number;
@@ -101,7 +105,7 @@ export class MatchScript {
     if (chosen === "new_assignment") {
       matchid = this.addMatch();
     } else {
-      matchid = this.pick(this.matchIds);
+      matchid = this.pick(this.matchIds.filter((id) => !this.played.has(id)));
       const input = this.inputs.get(matchid) as MatchInput;
       switch (chosen) {
         case "removed":
@@ -139,6 +143,27 @@ export class MatchScript {
     const change = { step: this.step, matchid, kind: chosen };
     this.changes.push(change);
     return change;
+  }
+
+  /** Adds a match that kicked off `daysAgo` days ago (played); answers its matchid. */
+  addPlayedMatch(daysAgo = 3): number {
+    const matchid = this.nextMatchId++;
+    this.inputs.set(matchid, {
+      matchid,
+      date: isoDate(-daysAgo),
+      time: "13:00",
+      referees: [{ domareid: 30_000 + (matchid % 50), role: "Dom", name: `Domare ${matchid % 50} Lund` }],
+    });
+    this.played.add(matchid);
+    return matchid;
+  }
+
+  /** A played match leaves FOGIS's list (it only reaches 7 days back): from now on it is history. */
+  dropPlayed(matchid: number): void {
+    if (!this.played.delete(matchid) || !this.inputs.delete(matchid)) {
+      throw new Error(`match ${matchid} is not a played match in the list`);
+    }
+    this.history.add(matchid);
   }
 
   /** Writes the list where MATCH_SOURCE_FILE points, atomically (the processor may read it any time). */

@@ -33,6 +33,8 @@ export interface StackOptions {
   redis?: Omit<StartRedisOptions, "owned" | "kind">;
   /** Redis Sentinel instead of one redis-server: `redis` is then the first master. */
   sentinel?: SentinelGroupOptions;
+  /** Another stack's redis-server instead of one of its own (two stacks on one Redis); not closed with this stack. */
+  sharedRedis?: RedisHandle;
   /** calendar-sync replicas (default 1); the first is the processor's fallback target. */
   calendars?: number;
   /** REDIS_URL for both services; defaults to the owned server's URL. */
@@ -87,6 +89,8 @@ export class Stack {
     dirs: { dir: string; apiToken: string },
     /** Set when Redis is a Sentinel deployment. */
     readonly sentinel: SentinelGroup | undefined,
+    /** False when the stack uses another stack's Redis (`sharedRedis`): closing leaves it running. */
+    private readonly ownsRedis: boolean,
   ) {
     this.calendar = calendars[0] as ServiceProcess;
     this.dir = dirs.dir;
@@ -102,7 +106,7 @@ export class Stack {
     const sentinel = options.sentinel ? await startSentinelGroup(options.sentinel) : undefined;
     const redis = sentinel
       ? (sentinel.nodes[0] as RedisHandle)
-      : await startRedis({ ...options.redis, owned: true, kind: "server" });
+      : (options.sharedRedis ?? (await startRedis({ ...options.redis, owned: true, kind: "server" })));
     const dir = mkdtempSync(join(tmpdir(), "fogis-reliability-"));
     const apiToken = options.apiToken ?? API_TOKEN;
     const calendarCount = options.calendars ?? 1;
@@ -144,6 +148,7 @@ export class Stack {
       options.script ?? new MatchScript(),
       { dir, apiToken },
       sentinel,
+      options.sharedRedis === undefined,
     );
     if (options.start !== false) {
       try {
@@ -228,7 +233,11 @@ export class Stack {
   async differences(): Promise<string[]> {
     const problems: string[] = [];
     for (const [index, calendar] of this.calendars.entries()) {
-      const found = calendarDifferences(await this.events(calendar), this.script.matches);
+      const found = calendarDifferences(
+        await this.events(calendar),
+        this.script.matches,
+        this.script.history,
+      );
       problems.push(
         ...(this.calendars.length > 1 ? found.map((p) => `calendar-sync ${index + 1}: ${p}`) : found),
       );
@@ -259,14 +268,15 @@ export class Stack {
   async reached(changes: readonly MatchChange[]): Promise<number> {
     const wrong = new Set<number>();
     for (const calendar of this.calendars) {
-      for (const id of wrongMatchIds(await this.events(calendar), this.script.matches)) wrong.add(id);
+      const events = await this.events(calendar);
+      for (const id of wrongMatchIds(events, this.script.matches, this.script.history)) wrong.add(id);
     }
     return changes.filter((change) => !wrong.has(change.matchid)).length;
   }
 
   async close(): Promise<void> {
     await Promise.all([this.processor, ...this.calendars].map((service) => service.stop("SIGKILL")));
-    await (this.sentinel ?? this.redis).close();
+    if (this.ownsRedis) await (this.sentinel ?? this.redis).close();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -6,11 +6,11 @@ import {
   httpStatusFor,
   jsonErrorHandler,
   metricsHandler,
-  type Registry,
   type StatusIssue,
 } from "@fogis/runtime";
 import type { ErrorRequestHandler, Express, RequestHandler } from "express";
 import type { Logger } from "pino";
+import type { Registry } from "prom-client";
 import type { BackendStatus } from "./backends/push-backend.js";
 import type { CalendarBackend, StateFileReport } from "./calendar-backend.js";
 import type { Phonebook } from "./phonebook.js";

@@ -1,8 +1,9 @@
 import { join } from "node:path";
 import { latestEnvelopeKey } from "@fogis/message-schema";
-import { createMetricsRegistry, type Registry, readJsonFile, StateFileWriter } from "@fogis/runtime";
+import { createMetricsRegistry, readJsonFile, StateFileWriter } from "@fogis/runtime";
 import type { Express } from "express";
 import type { Logger } from "pino";
+import type { Registry } from "prom-client";
 import { createApp } from "./app.js";
 import { createPushBackends } from "./backends/configured.js";
 import { BackendFanOut, FEED_BACKEND_NAME } from "./backends/fan-out.js";

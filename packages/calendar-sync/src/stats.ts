@@ -1,5 +1,5 @@
 import type { RejectionCode } from "@fogis/message-schema";
-import { Counter, Gauge, Histogram, type Registry } from "@fogis/runtime";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
 /**
  * Counters for everything that can be lost or go wrong (STYLE.md), shown by `GET /redis-stats`

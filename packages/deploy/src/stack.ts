@@ -1,4 +1,6 @@
 import { resolveChannels } from "@fogis/message-schema";
+import { parseEnvBoolean } from "@fogis/runtime";
+import { PreconditionError } from "./errors.js";
 import {
   type AppService,
   type PhaseNumber,
@@ -15,17 +17,25 @@ import type { ChannelProbe, ContainerInfo, ExecResult, Runtime } from "./runtime
  * never prints them.
  */
 
-const TRUE = new Set(["true", "1", "yes", "on"]);
-const FALSE = new Set(["false", "0", "no", "off"]);
 const APP_PORTS: Record<AppService, number> = { "match-processor": 8000, "calendar-sync": 5003 };
 
-/** The services' own reading of REDIS_PUBSUB_ENABLED (unset or empty means on). */
-export function pubsubEnabled(env: Record<string, string>): boolean {
-  const value = env.REDIS_PUBSUB_ENABLED?.trim().toLowerCase();
-  if (!value) return true;
-  if (TRUE.has(value)) return true;
-  if (FALSE.has(value)) return false;
-  return true;
+/**
+ * A service container's REDIS_PUBSUB_ENABLED, read exactly as the service's own config loader reads
+ * it (unset or blank: on); undefined when it is neither true nor false.
+ */
+export function pubsubSetting(env: Record<string, string>): boolean | undefined {
+  return parseEnvBoolean(env.REDIS_PUBSUB_ENABLED, true);
+}
+
+/** The pub/sub switch of a running service; a value the service itself would refuse stops the tool. */
+function runningPubsub(service: AppService, container: ContainerInfo): boolean {
+  const setting = pubsubSetting(container.env);
+  if (setting === undefined) {
+    throw new PreconditionError(
+      `${service} runs with REDIS_PUBSUB_ENABLED="${container.env.REDIS_PUBSUB_ENABLED}", which is neither true nor false: set it to true or false (compose file or .env) and recreate ${service}`,
+    );
+  }
+  return setting;
 }
 
 export interface Observation {
@@ -100,8 +110,8 @@ export class Stack {
       isRunning(processor) && isRunning(calendar)
         ? {
             redisRunning: redis?.state === "running" || redis?.state === "paused",
-            processorPubsub: pubsubEnabled(processor.env),
-            calendarPubsub: pubsubEnabled(calendar.env),
+            processorPubsub: runningPubsub("match-processor", processor),
+            calendarPubsub: runningPubsub("calendar-sync", calendar),
           }
         : null;
     return {

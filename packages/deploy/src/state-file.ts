@@ -1,5 +1,6 @@
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { readJsonFile, writeFileAtomic } from "@fogis/runtime";
 import type { PhaseNumber, ServiceName } from "./phases.js";
 
 /**
@@ -35,19 +36,9 @@ export class FilePhaseStore implements PhaseStore {
   constructor(readonly location: string) {}
 
   async read(): Promise<RecordedPhase | null> {
-    let text: string;
-    try {
-      text = await readFile(this.location, "utf8");
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-      throw error;
-    }
-    try {
-      return JSON.parse(text) as RecordedPhase;
-    } catch {
-      // Unreadable: the containers still say phases 0-3; only "validated" is lost.
-      return null;
-    }
+    const read = await readJsonFile(this.location);
+    // Missing or unreadable: the containers still say phases 0-3; only "validated" is lost.
+    return read.state === "ok" ? (read.value as RecordedPhase) : null;
   }
 
   async write(state: RecordedPhase): Promise<void> {
@@ -57,8 +48,6 @@ export class FilePhaseStore implements PhaseStore {
     await writeFile(join(dir, ".gitignore"), "*\n", { flag: "wx" }).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== "EEXIST") throw error;
     });
-    const temporary = `${this.location}.${process.pid}.tmp`;
-    await writeFile(temporary, `${JSON.stringify(state, null, 2)}\n`);
-    await rename(temporary, this.location);
+    await writeFileAtomic(this.location, `${JSON.stringify(state, null, 2)}\n`);
   }
 }

@@ -1,6 +1,6 @@
 import { type PhaseNumber, phase, phaseLabel, SERVICES, type ServiceName } from "./phases.js";
 import type { CurrentPhase } from "./rollout.js";
-import { pubsubEnabled, type RedisStatusReport, type Stack } from "./stack.js";
+import { pubsubSetting, type RedisStatusReport, type Stack } from "./stack.js";
 
 /** `status`: the current phase and, per service, container state, health and Redis status. */
 
@@ -40,7 +40,7 @@ export async function collectStatus(
         state: container?.state ?? "absent",
         // A stopped container keeps its last health verdict; it means nothing then.
         health: container?.state === "running" ? container.health : "-",
-        pubsub: container && service !== "redis" ? pubsubEnabled(container.env) : null,
+        pubsub: container && service !== "redis" ? (pubsubSetting(container.env) ?? null) : null,
       };
       if (container?.state !== "running") return { ...base, redis_status: null, summary: "-" };
       try {

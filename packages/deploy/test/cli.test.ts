@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
@@ -12,6 +12,7 @@ import { type CliIo, runCli } from "../src/main.js";
 import { actionsBetween, phase } from "../src/phases.js";
 import type { RunReport } from "../src/report.js";
 import { metricValue } from "../src/stack.js";
+import { FilePhaseStore, stateFilePath } from "../src/state-file.js";
 import { projectNameFrom, resolveTarget } from "../src/target.js";
 import { FakeStack, MemoryPhaseStore, recordingProgress } from "./fake-stack.js";
 
@@ -256,6 +257,26 @@ describe("pieces", () => {
     ].join("\n");
     expect(metricValue(text, "fogis_calendar_messages_received_total", { origin: "redis" })).toBe(7);
     expect(metricValue(text, "fogis_calendar_messages_received_total")).toBe(9);
+  });
+
+  it("records the phase in .fogis-deploy/<project>.json, kept out of git; an unreadable record is no record", async () => {
+    const dir = await composeDir();
+    const store = new FilePhaseStore(stateFilePath(dir, "fogis"));
+    expect(await store.read()).toBeNull();
+    const state = {
+      project: "fogis",
+      phase: 4 as const,
+      phase_name: "validation",
+      updated_at: "2030-05-01T12:00:00.000Z",
+      containers: { redis: "r1", "match-processor": "m1", "calendar-sync": "c1" },
+      last_run: { command: "deploy", result: "ok", at: "2030-05-01T12:00:00.000Z" },
+    };
+    await store.write(state);
+    expect(await store.read()).toEqual(state);
+    expect(await readFile(join(dir, ".fogis-deploy", ".gitignore"), "utf8")).toBe("*\n");
+    expect(await readdir(join(dir, ".fogis-deploy"))).toEqual([".gitignore", "fogis.json"]);
+    await writeFile(join(dir, ".fogis-deploy", "fogis.json"), "{ half a rec");
+    expect(await store.read()).toBeNull();
   });
 
   it("reads UIDs from a folded iCalendar text", () => {

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, type Registry } from "@fogis/runtime";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { DeliveryRoute } from "./delivery.js";
 
 /**

@@ -9,7 +9,8 @@ import {
   type SystemAlertInput,
   snapshotHash,
 } from "@fogis/message-schema";
-import { createMetricsRegistry, type Logger, type Registry, type StatusIssue } from "@fogis/runtime";
+import { createMetricsRegistry, type Logger, type StatusIssue } from "@fogis/runtime";
+import type { Registry } from "prom-client";
 import { type ChangeSet, detectChanges } from "./change-detector.js";
 import { SERVICE_NAME } from "./config.js";
 import type { DeliveryRoute, SnapshotDelivery } from "./delivery.js";

@@ -1,8 +1,9 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Match } from "@fogis/message-schema";
-import { createLogger, createMetricsRegistry, type Registry } from "@fogis/runtime";
+import { createLogger, createMetricsRegistry } from "@fogis/runtime";
 import { fogisMatch, type MatchInput, type RedisHandle, startRedis } from "@fogis/testing";
+import type { Registry } from "prom-client";
 import request from "supertest";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {

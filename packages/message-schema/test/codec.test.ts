@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { canonicalJson } from "../src/builders.js";
 import {
-  canonicalJson,
   createMatchUpdatesEnvelope,
   decodeEnvelope,
   decodeSyncRequest,

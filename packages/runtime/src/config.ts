@@ -37,15 +37,26 @@ export function loadConfig<S extends z.ZodType>(
 const TRUE = new Set(["true", "1", "yes", "on"]);
 const FALSE = new Set(["false", "0", "no", "off"]);
 
+/**
+ * The one reading of a yes/no variable, for the services' loaders and for tools that read a
+ * container's environment (pnpm deploy): unset or blank is the default; anything but
+ * true/1/yes/on or false/0/no/off is `undefined`, never silently one of them.
+ */
+export function parseEnvBoolean(value: string | undefined, defaultValue: boolean): boolean | undefined {
+  const normalized = value?.trim().toLowerCase();
+  if (!normalized) return defaultValue;
+  if (TRUE.has(normalized)) return true;
+  if (FALSE.has(normalized)) return false;
+  return undefined;
+}
+
 export function envBoolean(defaultValue: boolean) {
   return z
     .string()
     .optional()
     .transform((value, ctx) => {
-      if (value === undefined) return defaultValue;
-      const normalized = value.trim().toLowerCase();
-      if (TRUE.has(normalized)) return true;
-      if (FALSE.has(normalized)) return false;
+      const parsed = parseEnvBoolean(value, defaultValue);
+      if (parsed !== undefined) return parsed;
       ctx.addIssue({ code: "custom", message: "expected true or false" });
       return z.NEVER;
     });

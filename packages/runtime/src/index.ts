@@ -1,7 +1,56 @@
-export * from "./config.js";
-export * from "./files.js";
-export * from "./health.js";
-export * from "./http.js";
-export * from "./logger.js";
-export * from "./metrics.js";
-export * from "./redis.js";
+// What both services share. Metric types (Counter, Registry, ...) come from prom-client itself: a
+// package that defines metrics depends on it directly.
+
+// Configuration: the one loader, the shared variables (DESIGN §9), the one yes/no reading.
+export {
+  ConfigError,
+  checkSentinelEnv,
+  describeRedisTarget,
+  envBoolean,
+  envInteger,
+  envUrl,
+  LOG_LEVELS,
+  loadConfig,
+  parseEnvBoolean,
+  type RedisTarget,
+  redactUrl,
+  redisTargetFrom,
+  type SentinelAddress,
+  type SentinelConfig,
+  sharedEnv,
+} from "./config.js";
+// State files: atomic writes; reads that tell missing from corrupt.
+export {
+  type JsonFileRead,
+  readJsonFile,
+  readStateFile,
+  type StateFileRead,
+  StateFileWriter,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from "./files.js";
+// The one health report (`/redis-status`).
+export {
+  buildRedisStatus,
+  type HealthStatus,
+  httpStatusFor,
+  type RedisStatusInput,
+  type RedisStatusReport,
+  type StatusIssue,
+} from "./health.js";
+// HTTP: the base of each app factory (bearer auth, JSON errors), listen/close, signals.
+export {
+  type BaseAppOptions,
+  closeServer,
+  createBaseApp,
+  exitOnSignals,
+  jsonErrorHandler,
+  listen,
+  type ShutdownOptions,
+} from "./http.js";
+// The one logger (pino).
+export { createLogger, type Logger } from "./logger.js";
+// A metrics registry per service instance, and GET /metrics.
+export { createMetricsRegistry, metricsHandler } from "./metrics.js";
+// One owner per Redis connection.
+export { type RedisConnectionInfo, type RedisConnectionOptions, RedisLink } from "./redis.js";

@@ -1,7 +1,5 @@
 import type { RequestHandler } from "express";
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-
-export { Counter, Gauge, Histogram, Registry };
+import { collectDefaultMetrics, Registry } from "prom-client";
 
 /** A registry per service instance (not the global one), so several apps can live in one test process. */
 export function createMetricsRegistry(service: string, { processMetrics = true } = {}): Registry {

@@ -6,6 +6,7 @@ import {
   describeRedisTarget,
   envInteger,
   loadConfig,
+  parseEnvBoolean,
   redactUrl,
   redisTargetFrom,
   sharedEnv,
@@ -57,6 +58,13 @@ describe("loadConfig", () => {
         loadConfig("svc", schema, { API_TOKEN: token, REDIS_PUBSUB_ENABLED: value }).REDIS_PUBSUB_ENABLED,
       ).toBe(false);
     }
+  });
+
+  it("reads a yes/no value the same way outside a loader: blank is the default, a typo is no answer", () => {
+    expect([" ON ", "1", "yes"].map((value) => parseEnvBoolean(value, false))).toEqual([true, true, true]);
+    expect(["off", "0", "No"].map((value) => parseEnvBoolean(value, true))).toEqual([false, false, false]);
+    expect([undefined, "", "  "].map((value) => parseEnvBoolean(value, true))).toEqual([true, true, true]);
+    expect(parseEnvBoolean("ture", true)).toBeUndefined();
   });
 });
 

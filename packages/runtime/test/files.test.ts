@@ -8,7 +8,7 @@ import {
   StateFileWriter,
   writeFileAtomic,
   writeJsonAtomic,
-} from "../src/index.js";
+} from "../src/files.js";
 
 describe("state files", () => {
   it("write atomically and read back, leaving no temp files", async () => {

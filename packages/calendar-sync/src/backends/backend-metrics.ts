@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Registry } from "@fogis/runtime";
+import { Counter, Gauge, type Registry } from "prom-client";
 import type { BackendStatus } from "./push-backend.js";
 
 /**

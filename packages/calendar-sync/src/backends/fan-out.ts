@@ -1,5 +1,5 @@
-import type { Registry } from "@fogis/runtime";
 import type { Logger } from "pino";
+import type { Registry } from "prom-client";
 import { type StateFileReport, StateFileStatus, type StateLoadReport } from "../calendar-backend.js";
 import { BackendMetrics } from "./backend-metrics.js";
 import type { BackendStatus, PushBackend, PushSnapshot } from "./push-backend.js";

@@ -1,4 +1,5 @@
-import type { Logger, Registry } from "@fogis/runtime";
+import type { Logger } from "@fogis/runtime";
+import type { Registry } from "prom-client";
 import { hasNotificationTargets, type NotificationConfig } from "./config.js";
 import { ChangeNotifier, type ChangeNotifierOptions } from "./notifier.js";
 import { SecretRedactor, urlSecrets } from "./redact.js";

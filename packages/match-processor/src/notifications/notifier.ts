@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { ChangePriority, Match } from "@fogis/message-schema";
-import { Counter, Gauge, type HealthStatus, type Logger, type Registry } from "@fogis/runtime";
+import type { HealthStatus, Logger } from "@fogis/runtime";
+import { Counter, Gauge, type Registry } from "prom-client";
 import { detectChanges } from "../change-detector.js";
 import type { NotifyLanguage } from "./config.js";
 import { NotificationLedger, type OutboxEntry, type TargetProgress } from "./ledger.js";

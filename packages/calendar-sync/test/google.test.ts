@@ -7,7 +7,7 @@ import { createLogger } from "@fogis/runtime";
 import { type GoogleStandIn, startGoogleStandIn } from "@fogis/testing";
 import request from "supertest";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { googleEventId } from "../src/index.js";
+import { type BackendStatus, googleEventId } from "../src/index.js";
 import {
   contactsOf,
   eventsOfMatch,
@@ -357,6 +357,84 @@ describe("Google Calendar and Google Contacts push", () => {
     for (const secret of secrets) for (const text of shown) expect(text).not.toContain(secret);
     expect(config.body.config ?? config.body).toBeDefined();
     expect(JSON.stringify(config.body)).toContain(token.path);
+  });
+
+  it("shows Google Calendar and Google Contacts like every backend on /health, /redis-status, /metrics and the page, and no token or client secret anywhere", async () => {
+    const lines: string[] = [];
+    const logger = createLogger(
+      { name: "calendar-sync-test", level: "debug" },
+      new Writable({
+        write(chunk, _encoding, done) {
+          lines.push(String(chunk));
+          done();
+        },
+      }),
+    );
+    // An expired access token: the first push refreshes it, so a fresh token exists too.
+    const token = writePythonTokenFile(dir, google, { expired: true });
+    const service = await start(token.path, { logger });
+    await push(service, [match(7701)]);
+    const app = service.service.app;
+
+    const names = (backends: BackendStatus[]) => backends.map((b) => [b.name, b.kind, b.status]);
+    const health = (await request(app).get("/health")).body;
+    expect(names(health.backends)).toEqual([
+      ["feed", "ics-feed", "pass"],
+      ["google-calendar", "google-calendar", "pass"],
+      ["google-people", "google-people", "pass"],
+    ]);
+    const redisStatus = (await request(app).get("/redis-status")).body;
+    expect(redisStatus.backends.map((b: BackendStatus) => b.name)).toEqual([
+      "feed",
+      "google-calendar",
+      "google-people",
+    ]);
+    const metrics = (await request(app).get("/metrics")).text;
+    for (const kind of ["google-calendar", "google-people"]) {
+      expect(metrics).toMatch(
+        new RegExp(
+          `fogis_calendar_backend_status\\{backend="${kind}",kind="${kind}",status="pass"[^}]*\\} 1`,
+        ),
+      );
+    }
+    expect(metrics).toMatch(
+      /fogis_calendar_backend_writes_total\{backend="google-calendar",kind="google-calendar",operation="create"[^}]*\} 1/,
+    );
+    const page = await request(app).get("/?lang=en");
+    expect(page.text).toContain("Google Calendar");
+    expect(page.text).toContain("Google Contacts");
+
+    // Then the grant is revoked: the failure is shown everywhere, still without a secret.
+    google.revokeGrant();
+    google.expireAccessTokens();
+    await request(app)
+      .post("/manual-sync")
+      .set({ Authorization: "Bearer test-token-0123456789abcdef" })
+      .send({ matches: [match(7701, { time: "19:00" })] })
+      .expect(200);
+    await eventually(() => expect(statusOf(service, "google-calendar").status).toBe("fail"));
+    await eventually(() => expect(statusOf(service, "google-people").status).toBe("fail"));
+
+    const secrets = google.secrets();
+    // The client secret, the refresh token, the access token in the file and the refreshed one.
+    expect(secrets.length).toBeGreaterThanOrEqual(4);
+    const shown: Record<string, string> = { log: lines.join("") };
+    for (const path of [
+      "/health",
+      "/redis-status",
+      "/redis-stats",
+      "/redis-config",
+      "/metrics",
+      "/",
+      "/status.json",
+    ]) {
+      shown[path] = (await request(app).get(path)).text;
+    }
+    expect(shown["/status.json"]).toContain("reconnect Google");
+    expect(shown["/"]).toContain("pnpm google-auth");
+    for (const [where, text] of Object.entries(shown)) {
+      for (const secret of secrets) expect(text.includes(secret), `a secret in ${where}`).toBe(false);
+    }
   });
 
   it("stops at start with the fix when the token file is missing or not a token file", async () => {

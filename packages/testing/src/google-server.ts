@@ -146,6 +146,8 @@ export class GoogleStandIn {
   private server: Server | null = null;
   private readonly grants = new Map<string, Grant>();
   private readonly accessTokens = new Map<string, { grant: Grant; expiresAt: number }>();
+  /** Every refresh and access token ever handed out, revoked or expired ones included. */
+  private readonly issuedTokens: string[] = [];
   private readonly codes = new Map<
     string,
     { grant: Grant; redirectUri: string; challenge: string; clientId: string }
@@ -230,6 +232,7 @@ export class GoogleStandIn {
       revoked: false,
     };
     this.grants.set(grant.refreshToken, grant);
+    this.issuedTokens.push(grant.refreshToken);
     const { token, expiresAt } = this.issueAccessToken(grant);
     return { refreshToken: grant.refreshToken, accessToken: token, expiresAt };
   }
@@ -240,6 +243,11 @@ export class GoogleStandIn {
       if (refreshToken === undefined || grant.refreshToken === refreshToken) grant.revoked = true;
     }
     for (const [token, entry] of this.accessTokens) if (entry.grant.revoked) this.accessTokens.delete(token);
+  }
+
+  /** What must never be shown or logged: the client secret and every token issued so far. */
+  secrets(): string[] {
+    return [this.clientSecret, ...this.issuedTokens];
   }
 
   /** Every access token issued so far expires now. */
@@ -555,6 +563,7 @@ export class GoogleStandIn {
         return answer(400, { error: "invalid_grant", error_description: "Invalid code verifier." });
       }
       this.grants.set(code.grant.refreshToken, code.grant);
+      this.issuedTokens.push(code.grant.refreshToken);
       const { token } = this.issueAccessToken(code.grant);
       return answer(200, {
         access_token: token,
@@ -574,6 +583,7 @@ export class GoogleStandIn {
     const token = `ya29.${randomBytes(24).toString("base64url")}`;
     const expiresAt = Date.now() + this.accessTokenSeconds * 1000;
     this.accessTokens.set(token, { grant, expiresAt });
+    this.issuedTokens.push(token);
     return { token, expiresAt };
   }
 

@@ -7,6 +7,7 @@ import {
   jsonErrorHandler,
   metricsHandler,
   type StatusIssue,
+  type TrustProxy,
 } from "@fogis/runtime";
 import type { ErrorRequestHandler, Express, RequestHandler } from "express";
 import type { Logger } from "pino";
@@ -37,6 +38,8 @@ export interface AppDeps {
   maxBodyBytes: number;
   /** When set, the feeds need `?token=`. */
   feedToken?: string;
+  /** TRUST_PROXY (default: the TCP peer is the client). */
+  trustProxy?: TrustProxy;
   handler: SnapshotHandler;
   stats: SyncStats;
   calendar: CalendarBackend;
@@ -69,7 +72,12 @@ export function createApp(deps: AppDeps): Express {
   const { logger, stats, handler, redis } = deps;
   const now = deps.now ?? (() => new Date());
   const startedAt = now();
-  const app = createBaseApp({ logger, bodyLimit: `${deps.maxBodyBytes}b`, apiToken: deps.apiToken });
+  const app = createBaseApp({
+    logger,
+    bodyLimit: `${deps.maxBodyBytes}b`,
+    apiToken: deps.apiToken,
+    trustProxy: deps.trustProxy,
+  });
   const feedAuth = deps.feedToken ? requireFeedToken(deps.feedToken) : passThrough;
   /** When a calendar app last fetched the feed: the page shows it (a phone that stopped polling is a wrong calendar too). */
   let feedLastFetched: Date | undefined;
@@ -206,8 +214,14 @@ export function createApp(deps: AppDeps): Express {
         removed: changes.removed.length,
         unchanged: changes.unchanged,
         history: changes.history,
+        expired: changes.expired.length,
         contacts: contacts.contacts,
-        changes: { created: changes.created, updated: changes.updated, removed: changes.removed },
+        changes: {
+          created: changes.created,
+          updated: changes.updated,
+          removed: changes.removed,
+          expired: changes.expired,
+        },
       });
       return;
     }

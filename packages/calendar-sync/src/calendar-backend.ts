@@ -13,17 +13,19 @@ export interface CalendarBackend {
   /**
    * Works out how to make the calendar equal the desired events: creates new ones, updates those
    * whose content hash changed (bumping SEQUENCE), removes events of matches that left the list
-   * before they were played, and keeps events of played matches as history. The result is saved
-   * when the promise resolves, and shown only by `show()`. Staging the same set twice changes
-   * nothing.
+   * before they were played (or were cancelled or postponed), keeps events of played matches as
+   * history, and drops events that ended more than HISTORY_DAYS ago. The result is saved when the
+   * promise resolves, and shown only by `show()`. Staging the same set twice changes nothing.
    */
   stage(desired: readonly CalendarEvent[], now: Date): Promise<Staged<CalendarChanges>>;
+  /** When the next event passes HISTORY_DAYS (epoch ms), or null when none will; a stage then drops it. */
+  nextExpiry(): number | null;
   /** The events as stored, ordered by start. */
   list(): readonly StoredCalendarEvent[];
 }
 
 export interface StoredCalendarEvent extends CalendarEvent {
-  /** RFC 5545 SEQUENCE: 0 when created, +1 on each content change. */
+  /** RFC 5545 SEQUENCE, from `sequenceAt` the time of the content change; never goes down. */
   sequence: number;
   /** ISO-8601 UTC. */
   created: string;
@@ -49,6 +51,8 @@ export interface CalendarChanges {
   unchanged: number;
   /** Events of played matches that are no longer in the list, kept as history. */
   history: number;
+  /** Events of matches that ended more than HISTORY_DAYS ago, dropped. */
+  expired: number[];
 }
 
 export type StateLoadReport =
@@ -57,6 +61,20 @@ export type StateLoadReport =
   /** The file was corrupt; the previous generation (`count` entries) is served until the next snapshot. */
   | { state: "restored"; reason: string; count: number }
   | { state: "corrupt"; reason: string };
+
+/** 2025-01-01T00:00:00Z: SEQUENCE counts seconds from here, fitting a 32-bit integer until 2093. */
+const SEQUENCE_EPOCH_MS = Date.UTC(2025, 0, 1);
+
+/**
+ * The SEQUENCE of an event whose content changes at `now`: the seconds since 2025-01-01 UTC.
+ * Derived from the time of the change rather than counted, so it never goes backwards, also when
+ * calendar-sync loses its state and rebuilds the calendar (a counter would restart at 0, and
+ * clients may ignore an update whose SEQUENCE is not higher). An update within the same second
+ * as the previous one takes the previous SEQUENCE + 1 instead.
+ */
+export function sequenceAt(now: Date): number {
+  return Math.max(0, Math.floor((now.getTime() - SEQUENCE_EPOCH_MS) / 1000));
+}
 
 /** A state file as `/health` shows it: as it is now, and how it loaded at start when that was not ok. */
 export type StateFileReport = (StateLoadReport | { state: "ok"; count?: number; saved_at: string }) & {
@@ -93,7 +111,38 @@ export class StateFileStatus {
 }
 
 export function countChanges(changes: CalendarChanges): number {
-  return changes.created.length + changes.updated.length + changes.removed.length;
+  return changes.created.length + changes.updated.length + changes.removed.length + changes.expired.length;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * What stays in the calendar and the phonebook once a match has been played: HISTORY_DAYS after
+ * its end, a match (history or still listed by FOGIS) leaves both. A match that left the list is
+ * history only when it was played: not when it was cancelled or postponed, which is a match that
+ * did not happen then.
+ */
+export class HistoryPolicy {
+  private readonly keepMs: number;
+
+  constructor(historyDays: number) {
+    this.keepMs = historyDays * DAY_MS;
+  }
+
+  /** Ended more than HISTORY_DAYS ago. */
+  expired(end: string, now: Date): boolean {
+    return Date.parse(end) + this.keepMs < now.getTime();
+  }
+
+  /** When an event ending at `end` expires (epoch ms). */
+  expiresAt(end: string): number {
+    return Date.parse(end) + this.keepMs;
+  }
+
+  /** Whether an entry that left the list stays as history. */
+  keeps(entry: { end: string; calledOff: boolean }, now: Date): boolean {
+    return !entry.calledOff && isPlayed(entry.end, now) && !this.expired(entry.end, now);
+  }
 }
 
 /**

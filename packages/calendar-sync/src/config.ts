@@ -13,6 +13,7 @@ import {
   redisTargetFrom,
   type SentinelConfig,
   sharedEnv,
+  type TrustProxy,
 } from "@fogis/runtime";
 import { z } from "zod";
 import {
@@ -121,6 +122,8 @@ export const calendarSyncEnv = z
     HEARTBEAT_INTERVAL_MS: envInteger(2500, { min: 100, max: 60_000 }),
     HEARTBEAT_TIMEOUT_MS: envInteger(1000, { min: 50, max: 30_000 }),
     CALENDAR_NAME: z.string().default("FOGIS domaruppdrag"),
+    /** Played matches stay in the calendar and the phonebook this many days after they ended. */
+    HISTORY_DAYS: envInteger(365, { min: 0, max: 3650 }),
     PAGE_REFRESH_SECONDS: envInteger(5, { min: 1, max: 300 }),
     FEED_TOKEN: z
       .string()
@@ -169,6 +172,10 @@ export interface CalendarSyncConfig {
   /** Largest accepted message, over HTTP (413 beyond) and from Redis (rejected as too_large). */
   maxBodyBytes: number;
   calendarName: string;
+  /** HISTORY_DAYS: how long played matches stay in the calendar and the phonebook. */
+  historyDays: number;
+  /** TRUST_PROXY: how the client address is found behind a reverse proxy. */
+  trustProxy: TrustProxy;
   /** When set, /calendar.ics and /contacts.vcf need `?token=<FEED_TOKEN>`, and the status page too. */
   feedToken: string | undefined;
   /** How often the open status page refreshes itself. */
@@ -234,7 +241,9 @@ export function loadCalendarSyncConfig(env: Record<string, string | undefined>):
     ownRefereeNumber: raw.USER_REFEREE_NUMBER?.trim(),
     maxBodyBytes: raw.MAX_BODY_BYTES,
     calendarName: raw.CALENDAR_NAME,
+    historyDays: raw.HISTORY_DAYS,
     feedToken: raw.FEED_TOKEN,
+    trustProxy: raw.TRUST_PROXY,
     pageRefreshSeconds: raw.PAGE_REFRESH_SECONDS,
     caldav,
     carddav,

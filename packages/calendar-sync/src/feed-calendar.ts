@@ -5,22 +5,26 @@ import { z } from "zod";
 import {
   type CalendarBackend,
   type CalendarChanges,
-  isPlayed,
+  type HistoryPolicy,
   type Staged,
   type StateFileReport,
   StateFileStatus,
   type StateLoadReport,
   type StoredCalendarEvent,
+  sequenceAt,
 } from "./calendar-backend.js";
 import { renderIcs, renderVevent } from "./ics.js";
 import type { CalendarEvent } from "./match-event.js";
 
 /**
- * The built-in calendar: events kept in `DATA_DIR/calendar.json` (written atomically, so a crash
- * leaves the old or the new calendar, never half), served as an iCalendar feed. The rendered feed
- * is cached until the next change, so clients polling it cost nothing. Each write keeps the
- * generation before it (`calendar.json.previous`): a file found corrupt at start costs one
- * generation, and the played matches' history survives it.
+ * The built-in calendar, served as an iCalendar feed. The events of the latest snapshot are kept in
+ * `DATA_DIR/calendar.json`, those of played matches that left the list (history) in
+ * `DATA_DIR/calendar-history.json`: a change to an upcoming match rewrites the first file only, and
+ * the history file is written only when history itself changes (a match joins it or expires after
+ * HISTORY_DAYS). Both are written atomically, history first, so a crash between them leaves an event
+ * in both (read once) rather than in neither. Each write keeps the generation before it
+ * (`<file>.previous`): a file found corrupt at start costs one generation, not the history. The
+ * rendered feed is cached until the next change, so clients polling it cost nothing.
  */
 
 export interface FeedCalendarOptions {
@@ -28,11 +32,14 @@ export interface FeedCalendarOptions {
   logger: Logger;
   /** X-WR-CALNAME of the feed. */
   calendarName: string;
-  /** Writes the state file (and tells when it cannot); a fresh one by default. */
+  /** HISTORY_DAYS: played matches stay this many days after they ended. */
+  history: HistoryPolicy;
+  /** Writes the state files (and tells when it cannot); a fresh one by default. */
   writer?: StateFileWriter;
 }
 
 const STATE_FILE = "calendar.json";
+const HISTORY_FILE = "calendar-history.json";
 const STATE_VERSION = 1;
 
 const StoredEventSchema = z.object({
@@ -44,7 +51,8 @@ const StoredEventSchema = z.object({
   url: z.string(),
   start: z.iso.datetime(),
   end: z.iso.datetime(),
-  status: z.enum(["CONFIRMED", "CANCELLED"]),
+  allDay: z.boolean().default(false),
+  status: z.enum(["CONFIRMED", "TENTATIVE", "CANCELLED"]),
   alarmMinutesBefore: z.number().int().nullable(),
   contentHash: z.string(),
   sequence: z.number().int().nonnegative(),
@@ -57,16 +65,23 @@ const StateSchema = z.object({
   events: z.array(StoredEventSchema),
 });
 
+type Events = Map<string, StoredCalendarEvent>;
+
 export class FeedCalendarBackend implements CalendarBackend {
   readonly kind = "ics-feed";
   readonly statePath: string;
-  private events = new Map<string, StoredCalendarEvent>();
+  readonly historyPath: string;
+  /** The events of the latest snapshot applied. */
+  private current: Events = new Map();
+  /** Played matches no longer in the list. */
+  private history: Events = new Map();
   private sorted: StoredCalendarEvent[] | undefined;
   private feed: string | undefined;
   /** Rendered VEVENT text by uid; valid while the stored event is the same object (unchanged). */
   private readonly rendered = new Map<string, { event: StoredCalendarEvent; text: string }>();
   private readonly logger: Logger;
   private readonly calendarName: string;
+  private readonly policy: HistoryPolicy;
   private readonly writer: StateFileWriter;
   /** How the state loaded when it was not right (corrupt, restored), until the next snapshot applied. */
   private damaged: Exclude<StateLoadReport, { state: "ok" | "missing" }> | undefined;
@@ -74,22 +89,53 @@ export class FeedCalendarBackend implements CalendarBackend {
 
   constructor(options: FeedCalendarOptions) {
     this.statePath = join(options.dataDir, STATE_FILE);
+    this.historyPath = join(options.dataDir, HISTORY_FILE);
     this.logger = options.logger;
     this.calendarName = options.calendarName;
+    this.policy = options.history;
     this.writer = options.writer ?? new StateFileWriter(options.logger);
   }
 
+  /**
+   * Reads both files. A calendar.json from before the history file existed holds the history
+   * too; the next apply moves it. A corrupt file is reported and read as empty.
+   */
   async load(): Promise<StateLoadReport> {
-    return this.file.loaded(await this.read());
+    return this.file.loaded(await this.readFiles());
   }
 
-  /** calendar.json now (for /health). */
+  /** The calendar's state files now (for /health). */
   stateFile(): StateFileReport {
     return this.file.report();
   }
 
-  private async read(): Promise<StateLoadReport> {
-    const read = await readStateFile(this.statePath, (value) => {
+  private async readFiles(): Promise<StateLoadReport> {
+    const [current, history] = [await this.read(this.statePath), await this.read(this.historyPath)];
+    for (const uid of current.events.keys()) history.events.delete(uid);
+    this.replace(current.events, history.events);
+    const bad = [current, history].filter((file) => file.state === "restored" || file.state === "corrupt");
+    if (bad.length === 0) {
+      if (current.state === "missing" && history.state === "missing") return { state: "missing" };
+      return { state: "ok", count: this.current.size + this.history.size };
+    }
+    const reason = bad.map((file) => file.reason).join("; ");
+    this.damaged = bad.some((file) => file.state === "corrupt")
+      ? { state: "corrupt", reason }
+      : { state: "restored", reason, count: this.current.size + this.history.size };
+    // A restored file is written back at once: the corrupt one must not become the previous generation.
+    for (const [file, path, events] of [
+      [current, this.statePath, this.current],
+      [history, this.historyPath, this.history],
+    ] as const) {
+      if (file.state === "restored") await this.writer.writeJson(path, stateOf(events)).catch(() => {});
+    }
+    return this.damaged;
+  }
+
+  private async read(
+    path: string,
+  ): Promise<{ events: Events; state: "ok" | "missing" | "restored" | "corrupt"; reason: string }> {
+    const read = await readStateFile(path, (value) => {
       const parsed = StateSchema.safeParse(value);
       return parsed.success
         ? { ok: true, value: parsed.data.events }
@@ -98,29 +144,26 @@ export class FeedCalendarBackend implements CalendarBackend {
             reason: `unexpected content (${parsed.error.issues[0]?.path.join(".") || "root"}: ${parsed.error.issues[0]?.message})`,
           };
     });
-    if (read.state === "missing") return read;
+    if (read.state === "missing") return { events: new Map(), state: "missing", reason: "" };
     if (read.state === "ok") {
-      this.replace(new Map(read.value.map((event) => [event.uid, event])));
-      return { state: "ok", count: this.events.size };
+      return { events: new Map(read.value.map((event) => [event.uid, event])), state: "ok", reason: "" };
     }
     if (read.state === "restored") {
-      this.replace(new Map(read.value.map((event) => [event.uid, event])));
-      this.damaged = { state: "restored", reason: read.reason, count: this.events.size };
       this.logger.error(
-        { event: "state_restored", file: this.statePath, reason: read.reason, events: this.events.size },
+        { event: "state_restored", file: path, reason: read.reason, events: read.value.length },
         "calendar state file is corrupt; serving the previous generation until the next snapshot",
       );
-      // The corrupt file must not become the "previous" generation of the next write.
-      await this.writer.writeJson(this.statePath, this.stateOf(this.events)).catch(() => {});
-      return this.damaged;
+      return {
+        events: new Map(read.value.map((event) => [event.uid, event])),
+        state: "restored",
+        reason: `${path}: ${read.reason}`,
+      };
     }
     this.logger.error(
-      { event: "state_corrupt", file: this.statePath, reason: read.reason },
-      "calendar state file is corrupt and no previous generation is usable; starting empty, the next resync rebuilds it",
+      { event: "state_corrupt", file: path, reason: read.reason },
+      "calendar state file is corrupt and no previous generation is usable; starting without it, the next resync rebuilds the calendar",
     );
-    this.replace(new Map());
-    this.damaged = { state: "corrupt", reason: read.reason };
-    return this.damaged;
+    return { events: new Map(), state: "corrupt", reason: `${path}: ${read.reason}` };
   }
 
   /** `warn` from a corrupt state file at start until a snapshot has been applied. */
@@ -132,69 +175,87 @@ export class FeedCalendarBackend implements CalendarBackend {
       code: damaged.state === "restored" ? "calendar_restored" : "calendar_lost",
       message:
         damaged.state === "restored"
-          ? `${this.statePath} was corrupt at start (${damaged.reason}): serving the previous generation (${damaged.count} events), which may miss the last change, until the next snapshot arrives`
-          : `${this.statePath} was corrupt at start (${damaged.reason}) and no previous generation was usable: the calendar started empty until the next snapshot arrives (played matches no longer listed by FOGIS are gone)`,
+          ? `the calendar's state was corrupt at start (${damaged.reason}): serving the previous generation (${damaged.count} events), which may miss the last change, until the next snapshot arrives`
+          : `the calendar's state was corrupt at start (${damaged.reason}) and no previous generation was usable: the calendar started without it until the next snapshot arrives (played matches no longer listed by FOGIS may be gone)`,
     };
   }
 
   async stage(desired: readonly CalendarEvent[], now: Date): Promise<Staged<CalendarChanges>> {
-    const changes: CalendarChanges = { created: [], updated: [], removed: [], unchanged: 0, history: 0 };
+    const changes: CalendarChanges = {
+      created: [],
+      updated: [],
+      removed: [],
+      unchanged: 0,
+      history: 0,
+      expired: [],
+    };
     const stamp = now.toISOString();
-    const next = new Map<string, StoredCalendarEvent>();
+    const current: Events = new Map();
+    const history: Events = new Map();
     // One event per uid; should a snapshot list a match twice, its last entry counts.
     const wanted = new Map(desired.map((event) => [event.uid, event]));
     for (const event of wanted.values()) {
-      const existing = this.events.get(event.uid);
-      if (!existing) {
-        next.set(event.uid, { ...event, sequence: 0, created: stamp, lastModified: stamp });
+      const existing = this.current.get(event.uid) ?? this.history.get(event.uid);
+      if (this.policy.expired(event.end, now)) {
+        // Still listed by FOGIS, but older than HISTORY_DAYS (a short HISTORY_DAYS).
+        if (existing) changes.expired.push(event.matchid);
+      } else if (!existing) {
+        current.set(event.uid, { ...event, sequence: sequenceAt(now), created: stamp, lastModified: stamp });
         changes.created.push(event.matchid);
       } else if (existing.contentHash === event.contentHash) {
-        next.set(event.uid, existing);
+        current.set(event.uid, existing);
         changes.unchanged += 1;
       } else {
-        next.set(event.uid, {
+        current.set(event.uid, {
           ...event,
-          sequence: existing.sequence + 1,
+          sequence: Math.max(existing.sequence + 1, sequenceAt(now)),
           created: existing.created,
           lastModified: stamp,
         });
         changes.updated.push(event.matchid);
       }
     }
-    for (const [uid, event] of this.events) {
-      if (next.has(uid)) continue;
-      if (isPlayed(event.end, now)) {
-        next.set(uid, event);
+    for (const [uid, event] of [...this.current, ...this.history]) {
+      if (wanted.has(uid) || history.has(uid)) continue;
+      if (this.policy.keeps({ end: event.end, calledOff: event.status !== "CONFIRMED" }, now)) {
+        history.set(uid, event);
         changes.history += 1;
+      } else if (this.policy.expired(event.end, now)) {
+        changes.expired.push(event.matchid);
       } else {
         changes.removed.push(event.matchid);
       }
     }
-    if (!(changes.created.length || changes.updated.length || changes.removed.length || this.damaged)) {
-      return { changes, show: () => {} };
-    }
+    const historyChanged = Boolean(this.damaged) || !sameEvents(history, this.history);
+    const currentChanged = Boolean(this.damaged) || !sameEvents(current, this.current);
+    if (!historyChanged && !currentChanged) return { changes, show: () => {} };
     // Written before it is shown: a failed write leaves the calendar as it was, and the apply
     // fails, so the sender (or the next resync) delivers the snapshot again. After a corrupt start
     // the file on disk may be the corrupt one: never keep that as the previous generation.
-    await this.writer.writeJson(this.statePath, this.stateOf(next), {
-      keepPrevious: this.damaged === undefined,
-    });
+    const keepPrevious = this.damaged === undefined;
+    if (historyChanged) await this.writer.writeJson(this.historyPath, stateOf(history), { keepPrevious });
+    if (currentChanged) await this.writer.writeJson(this.statePath, stateOf(current), { keepPrevious });
     return {
       changes,
       show: () => {
-        this.replace(next);
-        this.file.saved(now, next.size);
+        this.replace(current, history);
+        this.file.saved(now, current.size + history.size);
         this.damaged = undefined;
       },
     };
   }
 
-  private stateOf(events: Map<string, StoredCalendarEvent>): unknown {
-    return { version: STATE_VERSION, events: [...events.values()] };
+  nextExpiry(): number | null {
+    let next: number | null = null;
+    for (const event of [...this.current.values(), ...this.history.values()]) {
+      const at = this.policy.expiresAt(event.end);
+      if (next === null || at < next) next = at;
+    }
+    return next;
   }
 
   list(): readonly StoredCalendarEvent[] {
-    this.sorted ??= [...this.events.values()].sort(
+    this.sorted ??= [...this.current.values(), ...this.history.values()].sort(
       (a, b) => Date.parse(a.start) - Date.parse(b.start) || a.matchid - b.matchid,
     );
     return this.sorted;
@@ -212,10 +273,23 @@ export class FeedCalendarBackend implements CalendarBackend {
     return this.feed;
   }
 
-  private replace(events: Map<string, StoredCalendarEvent>): void {
-    for (const uid of this.rendered.keys()) if (!events.has(uid)) this.rendered.delete(uid);
-    this.events = events;
+  private replace(current: Events, history: Events): void {
+    for (const uid of this.rendered.keys())
+      if (!current.has(uid) && !history.has(uid)) this.rendered.delete(uid);
+    this.current = current;
+    this.history = history;
     this.sorted = undefined;
     this.feed = undefined;
   }
+}
+
+function stateOf(events: Events): unknown {
+  return { version: STATE_VERSION, events: [...events.values()] };
+}
+
+/** The same uids holding the same (unchanged) event objects. */
+function sameEvents(a: Events, b: Events): boolean {
+  if (a.size !== b.size) return false;
+  for (const [uid, event] of a) if (b.get(uid) !== event) return false;
+  return true;
 }

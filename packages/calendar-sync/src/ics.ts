@@ -1,6 +1,6 @@
-import { STOCKHOLM_TIME_ZONE } from "@fogis/message-schema";
+import { STOCKHOLM_TIME_ZONE, stockholmDate } from "@fogis/message-schema";
 import type { StoredCalendarEvent } from "./calendar-backend.js";
-import { ContentLines, escapeIcalText, formatUtcDateTime } from "./content-lines.js";
+import { ContentLines, formatDate, formatUtcDateTime } from "./content-lines.js";
 
 /**
  * The iCalendar feed (RFC 5545) Google, Apple and Thunderbird subscribe to. Times are written in
@@ -27,16 +27,16 @@ export function renderIcs(
   renderEvent: (event: StoredCalendarEvent) => string = renderVevent,
 ): string {
   const refresh = `PT${options.refreshMinutes ?? 15}M`;
-  const header = new ContentLines()
-    .add("BEGIN", "VCALENDAR")
-    .add("VERSION", "2.0")
-    .add("PRODID", ICS_PRODUCT_ID)
-    .add("CALSCALE", "GREGORIAN")
-    .add("METHOD", "PUBLISH")
-    .add("X-WR-CALNAME", escapeIcalText(options.calendarName))
-    .add("X-WR-TIMEZONE", STOCKHOLM_TIME_ZONE)
-    .add("REFRESH-INTERVAL", refresh, ";VALUE=DURATION")
-    .add("X-PUBLISHED-TTL", refresh)
+  const header = new ContentLines("icalendar")
+    .token("BEGIN", "VCALENDAR")
+    .token("VERSION", "2.0")
+    .token("PRODID", ICS_PRODUCT_ID)
+    .token("CALSCALE", "GREGORIAN")
+    .token("METHOD", "PUBLISH")
+    .text("X-WR-CALNAME", options.calendarName)
+    .token("X-WR-TIMEZONE", STOCKHOLM_TIME_ZONE)
+    .token("REFRESH-INTERVAL", refresh, ";VALUE=DURATION")
+    .token("X-PUBLISHED-TTL", refresh)
     .toString();
   return `${header}${events.map(renderEvent).join("")}END:VCALENDAR\r\n`;
 }
@@ -46,46 +46,59 @@ export function renderIcs(
  * without METHOD (RFC 4791 §4.1 forbids it in a calendar collection) or the feed-only properties.
  */
 export function renderCalendarObject(event: StoredCalendarEvent): string {
-  const header = new ContentLines()
-    .add("BEGIN", "VCALENDAR")
-    .add("VERSION", "2.0")
-    .add("PRODID", ICS_PRODUCT_ID)
-    .add("CALSCALE", "GREGORIAN")
+  const header = new ContentLines("icalendar")
+    .token("BEGIN", "VCALENDAR")
+    .token("VERSION", "2.0")
+    .token("PRODID", ICS_PRODUCT_ID)
+    .token("CALSCALE", "GREGORIAN")
     .toString();
   return `${header}${renderVevent(event)}END:VCALENDAR\r\n`;
 }
 
-/** One VEVENT block, CRLF-terminated. */
+/**
+ * One VEVENT block, CRLF-terminated: the one iCalendar writer, for the feed and for the CalDAV
+ * backend (`renderCalendarObject`).
+ */
 export function renderVevent(event: StoredCalendarEvent): string {
   const lastModified = formatUtcDateTime(new Date(event.lastModified));
-  const out = new ContentLines()
-    .add("BEGIN", "VEVENT")
-    .add("UID", escapeIcalText(event.uid))
+  const out = new ContentLines("icalendar")
+    .token("BEGIN", "VEVENT")
+    .text("UID", event.uid)
     // In a published feed DTSTAMP is when the event's information last changed (RFC 5545 §3.8.7.2).
-    .add("DTSTAMP", lastModified)
-    .add("CREATED", formatUtcDateTime(new Date(event.created)))
-    .add("LAST-MODIFIED", lastModified)
-    .add("SEQUENCE", String(event.sequence))
-    .add("DTSTART", formatUtcDateTime(new Date(event.start)))
-    .add("DTEND", formatUtcDateTime(new Date(event.end)))
-    .add("SUMMARY", escapeIcalText(event.summary))
-    .add("LOCATION", escapeIcalText(event.location))
-    .add("DESCRIPTION", escapeIcalText(event.description))
-    .add("URL", event.url, ";VALUE=URI")
-    .add("STATUS", event.status)
-    .add("TRANSP", "OPAQUE");
+    .token("DTSTAMP", lastModified)
+    .token("CREATED", formatUtcDateTime(new Date(event.created)))
+    .token("LAST-MODIFIED", lastModified)
+    .token("SEQUENCE", String(Math.trunc(event.sequence)));
+  if (event.allDay) {
+    // A whole day without a kick-off time: DATE values, the Stockholm dates of start and end.
+    out
+      .token("DTSTART", formatDate(stockholmDate(new Date(event.start))), ";VALUE=DATE")
+      .token("DTEND", formatDate(stockholmDate(new Date(event.end))), ";VALUE=DATE");
+  } else {
+    out
+      .token("DTSTART", formatUtcDateTime(new Date(event.start)))
+      .token("DTEND", formatUtcDateTime(new Date(event.end)));
+  }
+  out
+    .text("SUMMARY", event.summary)
+    .text("LOCATION", event.location)
+    .text("DESCRIPTION", event.description)
+    .uri("URL", event.url, ";VALUE=URI")
+    .token("STATUS", event.status)
+    .token("TRANSP", "OPAQUE");
   if (event.alarmMinutesBefore !== null) {
     out
-      .add("BEGIN", "VALARM")
-      .add("ACTION", "DISPLAY")
-      .add("TRIGGER", alarmTrigger(event.alarmMinutesBefore))
-      .add("DESCRIPTION", escapeIcalText(event.summary))
-      .add("END", "VALARM");
+      .token("BEGIN", "VALARM")
+      .token("ACTION", "DISPLAY")
+      .token("TRIGGER", alarmTrigger(event.alarmMinutesBefore))
+      .text("DESCRIPTION", event.summary)
+      .token("END", "VALARM");
   }
-  out.add("END", "VEVENT");
+  out.token("END", "VEVENT");
   return out.toString();
 }
 
 function alarmTrigger(minutesBefore: number): string {
-  return minutesBefore % 60 === 0 ? `-PT${minutesBefore / 60}H` : `-PT${minutesBefore}M`;
+  const minutes = Math.trunc(minutesBefore);
+  return minutes % 60 === 0 ? `-PT${minutes / 60}H` : `-PT${minutes}M`;
 }

@@ -10,6 +10,7 @@ export {
   StateFileStatus,
   type StateLoadReport,
   type StoredCalendarEvent,
+  sequenceAt,
 } from "./calendar-backend.js";
 export {
   type CalendarSyncConfig,
@@ -23,6 +24,8 @@ export { type IcsOptions, renderIcs } from "./ics.js";
 export {
   type CalendarEvent,
   describeMatch,
+  eventSummary,
+  matchEventSpan,
   matchEventUid,
   matchFactsUrl,
   matchToCalendarEvent,
@@ -56,4 +59,4 @@ export {
 } from "./snapshot-order.js";
 export { SyncStats } from "./stats.js";
 export { MatchSubscriber, type MatchSubscriberOptions, RedisUnavailableError } from "./subscriber.js";
-export { renderVcard, renderVcards, type VcardContact } from "./vcard.js";
+export { renderVcard, renderVcards, type VcardContact, type VcardVersion } from "./vcard.js";

@@ -2,9 +2,12 @@ import { createHash } from "node:crypto";
 import {
   type Match,
   matchContacts,
+  matchDate,
+  matchHasKickoffTime,
   matchKickoff,
   matchReferees,
   type Referee,
+  stockholmLocalToUtc,
   type TeamContact,
 } from "@fogis/message-schema";
 
@@ -17,7 +20,8 @@ import {
 export const MATCH_DURATION_MS = 2 * 60 * 60 * 1000;
 export const ALARM_MINUTES_BEFORE = 48 * 60;
 
-export type EventStatus = "CONFIRMED" | "CANCELLED";
+/** CANCELLED: `installd`; TENTATIVE: `uppskjuten` (postponed, no new time yet); else CONFIRMED. */
+export type EventStatus = "CONFIRMED" | "TENTATIVE" | "CANCELLED";
 
 export interface CalendarEvent {
   /** Stable across updates: `fogis-match-<matchid>@fogis-realtime`. */
@@ -27,11 +31,16 @@ export interface CalendarEvent {
   location: string;
   description: string;
   url: string;
-  /** ISO-8601 UTC instants. */
+  /**
+   * ISO-8601 UTC instants. For an all-day event, Stockholm midnight of the match date and of the
+   * day after (the DATE values written are their Stockholm dates).
+   */
   start: string;
   end: string;
+  /** FOGIS has no kick-off time (`avsparkstid` unset): a whole-day event (`VALUE=DATE`). */
+  allDay: boolean;
   status: EventStatus;
-  /** A DISPLAY alarm this many minutes before kick-off; none for a cancelled match. */
+  /** A DISPLAY alarm this many minutes before kick-off; none when cancelled, postponed or all-day. */
   alarmMinutesBefore: number | null;
   /** sha256 over every field above. */
   contentHash: string;
@@ -47,22 +56,74 @@ export function matchFactsUrl(matchid: number): string {
 
 /** The event for a match, or `null` when the match has no usable kick-off (the schema rules that out). */
 export function matchToCalendarEvent(match: Match): CalendarEvent | null {
-  const kickoff = matchKickoff(match);
-  if (!kickoff) return null;
+  const span = matchEventSpan(match);
+  if (!span) return null;
   const cancelled = match.installd === true;
+  const postponed = match.uppskjuten === true;
   const fields: Omit<CalendarEvent, "contentHash"> = {
     uid: matchEventUid(match.matchid),
     matchid: match.matchid,
-    summary: `${match.lag1namn} - ${match.lag2namn}`,
+    summary: eventSummary(match),
     location: match.anlaggningnamn ?? "",
     description: describeMatch(match),
     url: matchFactsUrl(match.matchid),
-    start: kickoff.toISOString(),
-    end: new Date(kickoff.getTime() + MATCH_DURATION_MS).toISOString(),
-    status: cancelled ? "CANCELLED" : "CONFIRMED",
-    alarmMinutesBefore: cancelled ? null : ALARM_MINUTES_BEFORE,
+    ...span,
+    status: cancelled ? "CANCELLED" : postponed ? "TENTATIVE" : "CONFIRMED",
+    // No reminder for a match that will not be played then, nor one at a made-up time of day.
+    alarmMinutesBefore: cancelled || postponed || span.allDay ? null : ALARM_MINUTES_BEFORE,
   };
   return { ...fields, contentHash: eventContentHash(fields) };
+}
+
+/**
+ * `{lag1namn} - {lag2namn}`, prefixed with the status words the description opens with when the
+ * match is postponed or interrupted (an interrupted match keeps its time). A cancelled match says
+ * so by STATUS:CANCELLED and the description; its summary is left as DESIGN §7 fixes it.
+ */
+export function eventSummary(match: Match): string {
+  const teams = `${match.lag1namn} - ${match.lag2namn}`;
+  const flags = [match.uppskjuten && "UPPSKJUTEN", match.avbruten && "AVBRUTEN"].filter(Boolean);
+  return flags.length ? `${flags.join(", ")}: ${teams}` : teams;
+}
+
+const SUMMARY_FLAGS = /^((?:UPPSKJUTEN|AVBRUTEN)(?:, (?:UPPSKJUTEN|AVBRUTEN))*): /;
+
+/**
+ * Reads a summary written by `eventSummary` back into teams and flags, for where only the stored
+ * event is known (after a restart, before the next snapshot).
+ */
+export function readEventSummary(summary: string): {
+  home: string;
+  away: string;
+  postponed: boolean;
+  interrupted: boolean;
+} {
+  const flags = SUMMARY_FLAGS.exec(summary);
+  const teams = flags ? summary.slice(flags[0].length) : summary;
+  const [home = teams, ...away] = teams.split(" - ");
+  return {
+    home,
+    away: away.join(" - "),
+    postponed: flags?.[1]?.includes("UPPSKJUTEN") ?? false,
+    interrupted: flags?.[1]?.includes("AVBRUTEN") ?? false,
+  };
+}
+
+/** Kick-off to kick-off + 2 h, or the whole match day when FOGIS has no kick-off time. */
+export function matchEventSpan(match: Match): Pick<CalendarEvent, "start" | "end" | "allDay"> | null {
+  if (matchHasKickoffTime(match)) {
+    const kickoff = matchKickoff(match);
+    if (!kickoff) return null;
+    const end = new Date(kickoff.getTime() + MATCH_DURATION_MS);
+    return { start: kickoff.toISOString(), end: end.toISOString(), allDay: false };
+  }
+  const date = matchDate(match);
+  const [y, m, d] = (date ?? "").split("-").map(Number) as [number, number, number];
+  const next = new Date(Date.UTC(y, m - 1, d + 1));
+  const start = stockholmLocalToUtc(y, m, d);
+  const end = stockholmLocalToUtc(next.getUTCFullYear(), next.getUTCMonth() + 1, next.getUTCDate());
+  if (!start || !end) return null;
+  return { start: start.toISOString(), end: end.toISOString(), allDay: true };
 }
 
 export function eventContentHash(fields: Omit<CalendarEvent, "contentHash">): string {
@@ -77,6 +138,8 @@ export function eventContentHash(fields: Omit<CalendarEvent, "contentHash">): st
     fields.end,
     fields.status,
     fields.alarmMinutesBefore,
+    // Only when set: events stored before all-day events existed keep their hash (no mass update).
+    ...(fields.allDay ? ["all-day"] : []),
   ];
   return createHash("sha256").update(JSON.stringify(shown)).digest("hex");
 }

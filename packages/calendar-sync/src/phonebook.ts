@@ -1,32 +1,37 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { type Match, matchKickoff, matchReferees, toStockholmLocal } from "@fogis/message-schema";
+import { type Match, matchReferees, toStockholmLocal } from "@fogis/message-schema";
 import { readStateFile, StateFileWriter } from "@fogis/runtime";
 import type { Logger } from "pino";
 import { z } from "zod";
 import {
-  isPlayed,
+  type HistoryPolicy,
   type Staged,
   type StateFileReport,
   StateFileStatus,
   type StateLoadReport,
 } from "./calendar-backend.js";
-import { MATCH_DURATION_MS } from "./match-event.js";
+import { matchEventSpan } from "./match-event.js";
 import { renderVcards, type VcardContact } from "./vcard.js";
 
 /**
  * The phonebook (DESIGN §7): one contact per referee, keyed by `domarnr`, from the referees of the
- * matches in the calendar. It follows the calendar's rules: a match that leaves the list before it
- * was played takes its referees with it; played matches stay as history. A referee's details come
- * from their most recent match. The user's own referee number is left out.
+ * matches in the calendar. It follows the calendar's rules (`HistoryPolicy`): a match that leaves
+ * the list before it was played, or cancelled or postponed, takes its referees with it; played
+ * matches stay as history for HISTORY_DAYS, so a referee met only in older matches leaves. A
+ * referee's details come from their most recent match. The user's own referee number is left out.
+ * Like the calendar, the entries of the latest snapshot (`contacts.json`) and the history
+ * (`contacts-history.json`) are separate files, so a change does not rewrite the history.
  */
 
 export interface PhonebookOptions {
   dataDir: string;
   logger: Logger;
+  /** HISTORY_DAYS: referees of played matches stay this many days after the match ended. */
+  history: HistoryPolicy;
   /** USER_REFEREE_NUMBER: the user's own `domarnr`, left out of the phonebook. */
   ownRefereeNumber?: string;
-  /** Writes the state file (and tells when it cannot); a fresh one by default. */
+  /** Writes the state files (and tells when it cannot); a fresh one by default. */
   writer?: StateFileWriter;
 }
 
@@ -51,8 +56,12 @@ const RefereeEntrySchema = z.object({
 
 const MatchEntrySchema = z.object({
   matchid: z.number().int(),
+  /** The event's start and end: kick-off and kick-off + 2 h, or the whole day when the time is unknown. */
   kickoff: z.iso.datetime(),
   end: z.iso.datetime(),
+  allDay: z.boolean().default(false),
+  /** Cancelled or postponed: never kept as history once it leaves the list. */
+  calledOff: z.boolean().default(false),
   summary: z.string(),
   referees: z.array(RefereeEntrySchema),
 });
@@ -63,17 +72,25 @@ type RefereeEntry = z.infer<typeof RefereeEntrySchema>;
 type MatchEntry = z.infer<typeof MatchEntrySchema>;
 
 const STATE_FILE = "contacts.json";
+const HISTORY_FILE = "contacts-history.json";
+
+type Entries = Map<number, MatchEntry>;
 
 export class Phonebook {
   readonly statePath: string;
-  private entries = new Map<number, MatchEntry>();
+  readonly historyPath: string;
+  /** The matches of the latest snapshot. */
+  private current: Entries = new Map();
+  /** Played matches no longer in the list, until HISTORY_DAYS after they ended. */
+  private history: Entries = new Map();
   private hash = "";
   private vcf: string | undefined;
   private contactList: VcardContact[] | undefined;
   private readonly logger: Logger;
   private readonly ownRefereeNumber: string | undefined;
+  private readonly policy: HistoryPolicy;
   private readonly writer: StateFileWriter;
-  /** Loaded from a corrupt file: the next apply writes it whatever changed. */
+  /** Loaded from a corrupt file: the next apply writes both files whatever changed. */
   private rewrite = false;
   private readonly file = new StateFileStatus();
   /** An unchanged match decodes to the same object (KnownMatches), so its entry is kept by it. */
@@ -81,88 +98,137 @@ export class Phonebook {
 
   constructor(options: PhonebookOptions) {
     this.statePath = join(options.dataDir, STATE_FILE);
+    this.historyPath = join(options.dataDir, HISTORY_FILE);
     this.logger = options.logger;
+    this.policy = options.history;
     this.ownRefereeNumber = options.ownRefereeNumber?.trim() || undefined;
     this.writer = options.writer ?? new StateFileWriter(options.logger);
   }
 
   async load(): Promise<StateLoadReport> {
-    return this.file.loaded(await this.read());
+    return this.file.loaded(await this.readFiles());
   }
 
-  /** contacts.json now (for /health). */
+  /** The phonebook's state files now (for /health). */
   stateFile(): StateFileReport {
     return this.file.report();
   }
 
-  private async read(): Promise<StateLoadReport> {
-    const read = await readStateFile(this.statePath, (value) => {
+  /**
+   * Reads both files (a contacts.json from before the history file holds history too). A corrupt
+   * file falls back to its previous generation (`.previous`), else starts empty.
+   */
+  private async readFiles(): Promise<StateLoadReport> {
+    const [current, history] = [await this.read(this.statePath), await this.read(this.historyPath)];
+    for (const matchid of current.entries.keys()) history.entries.delete(matchid);
+    this.replace(current.entries, history.entries);
+    const bad = [current, history].filter((file) => file.state === "restored" || file.state === "corrupt");
+    if (bad.length) {
+      this.rewrite = true;
+      const reason = bad.map((file) => file.reason).join("; ");
+      if (bad.some((file) => file.state === "corrupt")) return { state: "corrupt", reason };
+      return { state: "restored", reason, count: this.contacts().length };
+    }
+    if (current.state === "missing" && history.state === "missing") return { state: "missing" };
+    return { state: "ok", count: this.contacts().length };
+  }
+
+  private async read(
+    path: string,
+  ): Promise<{ entries: Entries; state: "ok" | "missing" | "restored" | "corrupt"; reason: string }> {
+    const read = await readStateFile(path, (value) => {
       const parsed = StateSchema.safeParse(value);
       return parsed.success
         ? { ok: true, value: parsed.data.matches }
         : { ok: false, reason: "unexpected content" };
     });
-    if (read.state === "missing") return read;
+    if (read.state === "missing") return { entries: new Map(), state: "missing", reason: "" };
     if (read.state === "ok") {
-      this.replace(new Map(read.value.map((entry) => [entry.matchid, entry])));
-      return { state: "ok", count: this.contacts().length };
+      return { entries: new Map(read.value.map((entry) => [entry.matchid, entry])), state: "ok", reason: "" };
     }
-    this.rewrite = true;
     if (read.state === "restored") {
-      this.replace(new Map(read.value.map((entry) => [entry.matchid, entry])));
       this.logger.error(
-        { event: "state_restored", file: this.statePath, reason: read.reason },
+        { event: "state_restored", file: path, reason: read.reason },
         "phonebook state file is corrupt; serving the previous generation until the next snapshot",
       );
-      return { state: "restored", reason: read.reason, count: this.contacts().length };
+      return {
+        entries: new Map(read.value.map((entry) => [entry.matchid, entry])),
+        state: "restored",
+        reason: `${path}: ${read.reason}`,
+      };
     }
     this.logger.error(
-      { event: "state_corrupt", file: this.statePath, reason: read.reason },
-      "phonebook state file is corrupt and no previous generation is usable; starting empty, the next resync rebuilds it",
+      { event: "state_corrupt", file: path, reason: read.reason },
+      "phonebook state file is corrupt and no previous generation is usable; starting without it, the next resync rebuilds the phonebook",
     );
-    this.replace(new Map());
-    return { state: "corrupt", reason: read.reason };
+    return { entries: new Map(), state: "corrupt", reason: `${path}: ${read.reason}` };
   }
 
   /** Like `CalendarBackend.stage`: the new phonebook is saved when this resolves, shown by `show()`. */
   async stage(matches: readonly Match[], now: Date): Promise<Staged<PhonebookChanges>> {
-    const next = new Map<number, MatchEntry>();
+    const current: Entries = new Map();
     for (const match of matches) {
       let entry = this.entryByMatch.get(match);
       if (entry === undefined) {
         entry = toEntry(match);
         this.entryByMatch.set(match, entry);
       }
-      if (entry) next.set(entry.matchid, entry);
+      if (entry && !this.policy.expired(entry.end, now)) current.set(entry.matchid, entry);
     }
-    for (const [matchid, entry] of this.entries) {
-      if (!next.has(matchid) && isPlayed(entry.end, now)) next.set(matchid, entry);
+    const history: Entries = new Map();
+    for (const [matchid, entry] of [...this.current, ...this.history]) {
+      if (current.has(matchid) || history.has(matchid)) continue;
+      if (this.policy.keeps(entry, now)) history.set(matchid, entry);
     }
-    const unchanged = { changes: { changed: false, contacts: this.contacts().length }, show: () => {} };
     // Most snapshots change nothing a contact shows: tell that without hashing the whole phonebook.
-    if (!this.rewrite && sameEntries(next, this.entries)) return unchanged;
-    const nextHash = hashEntries(next);
-    if (!this.rewrite && nextHash === this.hash) return unchanged;
-    // After a corrupt start the file on disk may be the corrupt one: never keep that as the previous generation.
-    await this.writer.writeJson(
-      this.statePath,
-      { version: 1, matches: [...next.values()] },
-      { keepPrevious: !this.rewrite },
-    );
-    const contacts = buildContacts(next, this.ownRefereeNumber);
+    const historyChanged = this.rewrite || !sameEntries(history, this.history);
+    const currentChanged = this.rewrite || !sameEntries(current, this.current);
+    if (!historyChanged && !currentChanged) {
+      return { changes: { changed: false, contacts: this.contacts().length }, show: () => {} };
+    }
+    const nextHash = hashEntries(current, history);
+    // History first: a crash between the writes leaves an entry in both files, never in neither.
+    // After a corrupt start the file on disk may be the corrupt one: never keep it as the previous generation.
+    const keepPrevious = !this.rewrite;
+    if (historyChanged) {
+      await this.writer.writeJson(
+        this.historyPath,
+        { version: 1, matches: [...history.values()] },
+        { keepPrevious },
+      );
+    }
+    if (currentChanged) {
+      await this.writer.writeJson(
+        this.statePath,
+        { version: 1, matches: [...current.values()] },
+        { keepPrevious },
+      );
+    }
+    const changed = this.rewrite || nextHash !== this.hash;
+    const contacts = changed ? buildContacts(current, history, this.ownRefereeNumber) : this.contacts();
     return {
-      changes: { changed: true, contacts: contacts.length },
+      changes: { changed, contacts: contacts.length },
       show: () => {
         this.rewrite = false;
-        this.replace(next, nextHash, contacts);
+        this.replace(current, history, nextHash, contacts as VcardContact[]);
         this.file.saved(now, contacts.length);
       },
     };
   }
 
+  /** When the next match passes HISTORY_DAYS (epoch ms), or null when none will. */
+  nextExpiry(): number | null {
+    let next: number | null = null;
+    for (const entry of [...this.current.values(), ...this.history.values()]) {
+      const at = this.policy.expiresAt(entry.end);
+      if (next === null || at < next) next = at;
+    }
+    return next;
+  }
+
   /** One contact per referee number, the user's own left out, ordered by name. */
   contacts(): readonly VcardContact[] {
-    this.contactList ??= buildContacts(this.entries, this.ownRefereeNumber);
+    this.contactList ??= buildContacts(this.current, this.history, this.ownRefereeNumber);
     return this.contactList;
   }
 
@@ -172,11 +238,13 @@ export class Phonebook {
   }
 
   private replace(
-    entries: Map<number, MatchEntry>,
-    hash = hashEntries(entries),
+    current: Entries,
+    history: Entries,
+    hash = hashEntries(current, history),
     contacts?: VcardContact[],
   ): void {
-    this.entries = entries;
+    this.current = current;
+    this.history = history;
     this.hash = hash;
     this.vcf = undefined;
     this.contactList = contacts;
@@ -186,11 +254,12 @@ export class Phonebook {
 const swedish = new Intl.Collator("sv");
 
 function buildContacts(
-  entries: Map<number, MatchEntry>,
+  current: Entries,
+  history: Entries,
   ownRefereeNumber: string | undefined,
 ): VcardContact[] {
   const byNumber = new Map<string, { latest: RefereeEntry; matches: Array<[MatchEntry, RefereeEntry]> }>();
-  const ordered = [...entries.values()].sort(
+  const ordered = [...current.values(), ...history.values()].sort(
     (a, b) => Date.parse(a.kickoff) - Date.parse(b.kickoff) || a.matchid - b.matchid,
   );
   for (const match of ordered) {
@@ -211,8 +280,8 @@ function buildContacts(
 }
 
 function toEntry(match: Match): MatchEntry | null {
-  const kickoff = matchKickoff(match);
-  if (!kickoff) return null;
+  const span = matchEventSpan(match);
+  if (!span) return null;
   const referees: RefereeEntry[] = [];
   for (const referee of matchReferees(match)) {
     const refereeNumber = referee.domarnr?.trim();
@@ -233,8 +302,10 @@ function toEntry(match: Match): MatchEntry | null {
   }
   return {
     matchid: match.matchid,
-    kickoff: kickoff.toISOString(),
-    end: new Date(kickoff.getTime() + MATCH_DURATION_MS).toISOString(),
+    kickoff: span.start,
+    end: span.end,
+    allDay: span.allDay,
+    calledOff: match.installd === true || match.uppskjuten === true,
     summary: `${match.lag1namn} - ${match.lag2namn}`,
     referees,
   };
@@ -245,7 +316,8 @@ function toContact(latest: RefereeEntry, matches: Array<[MatchEntry, RefereeEntr
   for (const [match, referee] of matches) {
     const local = toStockholmLocal(new Date(match.kickoff));
     const role = referee.roleShort || referee.role;
-    lines.push(`${local.date} ${local.time} ${match.summary}${role ? ` (${role})` : ""}`);
+    const when = match.allDay ? local.date : `${local.date} ${local.time}`;
+    lines.push(`${when} ${match.summary}${role ? ` (${role})` : ""}`);
   }
   return {
     refereeNumber: latest.refereeNumber,
@@ -265,7 +337,7 @@ function toContact(latest: RefereeEntry, matches: Array<[MatchEntry, RefereeEntr
 }
 
 /** The same matches with the same content; entries that are not the same object are compared as JSON. */
-function sameEntries(a: Map<number, MatchEntry>, b: Map<number, MatchEntry>): boolean {
+function sameEntries(a: Entries, b: Entries): boolean {
   if (a.size !== b.size) return false;
   for (const [matchid, entry] of a) {
     const other = b.get(matchid);
@@ -276,7 +348,7 @@ function sameEntries(a: Map<number, MatchEntry>, b: Map<number, MatchEntry>): bo
   return true;
 }
 
-function hashEntries(entries: Map<number, MatchEntry>): string {
-  const ordered = [...entries.values()].sort((a, b) => a.matchid - b.matchid);
+function hashEntries(current: Entries, history: Entries): string {
+  const ordered = [...current.values(), ...history.values()].sort((a, b) => a.matchid - b.matchid);
   return createHash("sha256").update(JSON.stringify(ordered)).digest("hex");
 }

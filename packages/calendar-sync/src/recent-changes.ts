@@ -4,6 +4,7 @@ import { readJsonFile, writeJsonAtomic } from "@fogis/runtime";
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { CalendarChanges, StoredCalendarEvent } from "./calendar-backend.js";
+import { readEventSummary } from "./match-event.js";
 import type { MessageOrigin } from "./stats.js";
 
 /**
@@ -229,15 +230,17 @@ function summarize(
     };
   }
   if (!event) return undefined;
-  // Only the event is known (the snapshot before a restart is not kept): its summary is "home - away".
-  const [home, ...rest] = event.summary.split(" - ");
-  return {
-    home: home ?? event.summary,
-    away: rest.join(" - "),
-    start: event.start,
-    venue: event.location,
-    state: event.status === "CANCELLED" ? "cancelled" : "scheduled",
-  };
+  // Only the event is known (the snapshot before a restart is not kept): read its summary.
+  const { home, away, interrupted } = readEventSummary(event.summary);
+  const state: MatchState =
+    event.status === "CANCELLED"
+      ? "cancelled"
+      : event.status === "TENTATIVE"
+        ? "postponed"
+        : interrupted
+          ? "interrupted"
+          : "scheduled";
+  return { home, away, start: event.start, venue: event.location, state };
 }
 
 function compare(

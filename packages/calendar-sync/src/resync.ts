@@ -1,5 +1,10 @@
-import { type DecodeResult, decodeEnvelope, type MatchUpdatesEnvelope } from "@fogis/message-schema";
-import type { RedisLink } from "@fogis/runtime";
+import {
+  type DecodeResult,
+  decodeEnvelope,
+  type MatchUpdatesEnvelope,
+  type Rejection,
+} from "@fogis/message-schema";
+import { BodyTooLargeError, type RedisLink, readResponseBody } from "@fogis/runtime";
 import type { Logger } from "pino";
 import type { ApplyOutcome, SnapshotHandler } from "./snapshot-handler.js";
 import type { Candidate } from "./snapshot-order.js";
@@ -45,7 +50,16 @@ async function fromRedis(options: LatestEnvelopeSourceOptions): Promise<LatestFr
   if (!options.redis) return { state: "none" };
   if (!options.redis.link.isUp) return { state: "failed", error: "redis: not connected" };
   try {
-    const raw = await options.redis.link.client.getBuffer(options.redis.key);
+    const { client } = options.redis.link;
+    // The size first: a value over the limit is never read into memory.
+    const size = await client.strlen(options.redis.key);
+    if (size > options.maxBytes) {
+      return {
+        state: "found",
+        decoded: tooLarge(`the latest envelope in Redis is ${size} bytes`, options.maxBytes),
+      };
+    }
+    const raw = size > 0 ? await client.getBuffer(options.redis.key) : null;
     if (!raw) return { state: "none" };
     return { state: "found", decoded: decodeEnvelope(raw, { maxBytes: options.maxBytes }) };
   } catch (error) {
@@ -66,11 +80,26 @@ async function fromProcessor(options: LatestEnvelopeSourceOptions): Promise<Late
       await response.body?.cancel();
       return { state: "failed", error: `processor: HTTP ${response.status}` };
     }
-    const body = new Uint8Array(await response.arrayBuffer());
+    // Streamed with the snapshot limit: a larger answer is refused after at most that many bytes.
+    const body = await readResponseBody(response, options.maxBytes);
     return { state: "found", decoded: decodeEnvelope(body, { maxBytes: options.maxBytes }) };
   } catch (error) {
+    if (error instanceof BodyTooLargeError) {
+      return {
+        state: "found",
+        decoded: tooLarge("the processor's latest envelope (reading stopped there)", options.maxBytes),
+      };
+    }
     return { state: "failed", error: `processor: ${(error as Error).message}` };
   }
+}
+
+function tooLarge(what: string, maxBytes: number): Rejection {
+  return {
+    ok: false,
+    code: "too_large",
+    reason: `${what}: over the limit of ${maxBytes} bytes (MAX_BODY_BYTES)`,
+  };
 }
 
 export interface ResyncResult {
@@ -136,8 +165,10 @@ export class Resynchronizer {
     ] as const) {
       if (answer.state === "failed") errors.push(answer.error);
       if (answer.state !== "found") continue;
-      const envelope = this.usable(answer.decoded, from);
-      if (envelope) candidates.push({ envelope, from });
+      const usable = this.usable(answer.decoded, from);
+      // An unusable envelope (too large, invalid) is a reason the resync fails: say it.
+      if ("reason" in usable) errors.push(`${from}: ${usable.reason}`);
+      else candidates.push({ envelope: usable.envelope, from });
     }
     const stored = candidates.filter((c) => c.from !== "live");
     if (stored.length === 0 && !live) {
@@ -176,19 +207,22 @@ export class Resynchronizer {
     return { source, outcome: applied.outcome, live: applied.live };
   }
 
-  /** A decoded stored envelope, or undefined (counted and logged) when it cannot be used. */
-  private usable(decoded: DecodeResult, from: "redis" | "processor"): MatchUpdatesEnvelope | undefined {
+  /** A decoded stored envelope, or why (counted and logged) it cannot be used. */
+  private usable(
+    decoded: DecodeResult,
+    from: "redis" | "processor",
+  ): { envelope: MatchUpdatesEnvelope } | { reason: string } {
     const { handler } = this.options;
     if (!decoded.ok) {
       handler.rejected(decoded, "resync");
-      return undefined;
+      return { reason: decoded.reason };
     }
     if (decoded.envelope.type !== "match_updates") {
       const reason = `the latest envelope from ${from} is a '${decoded.envelope.type}', not match_updates`;
       handler.rejected({ ok: false, code: "unknown_type", reason }, "resync");
-      return undefined;
+      return { reason };
     }
     handler.droppedParts(decoded, "resync");
-    return decoded.envelope;
+    return { envelope: decoded.envelope as MatchUpdatesEnvelope };
   }
 }

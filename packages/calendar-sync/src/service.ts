@@ -10,6 +10,7 @@ import { BackendFanOut, FEED_BACKEND_NAME } from "./backends/fan-out.js";
 import type { GoogleRetryPolicy } from "./backends/google/google-requests.js";
 import type { PushBackend, PushSnapshot } from "./backends/push-backend.js";
 import type { RetryPolicy } from "./backends/push-runner.js";
+import { HistoryPolicy } from "./calendar-backend.js";
 import { type CalendarSyncConfig, publicConfig } from "./config.js";
 import { FeedCalendarBackend } from "./feed-calendar.js";
 import { Phonebook } from "./phonebook.js";
@@ -79,16 +80,19 @@ export async function createCalendarSyncService(
   const { config, logger } = options;
   const metrics = options.metrics ?? createMetricsRegistry("calendar-sync");
   const stats = new SyncStats(metrics);
+  const history = new HistoryPolicy(config.historyDays);
   const writer = new StateFileWriter(logger);
   const calendar = new FeedCalendarBackend({
     dataDir: config.dataDir,
     logger,
     calendarName: config.calendarName,
+    history,
     writer,
   });
   const phonebook = new Phonebook({
     dataDir: config.dataDir,
     logger,
+    history,
     ownRefereeNumber: config.ownRefereeNumber,
     writer,
   });
@@ -255,6 +259,7 @@ export async function createCalendarSyncService(
     apiToken: config.apiToken,
     maxBodyBytes: config.maxBodyBytes,
     feedToken: config.feedToken,
+    trustProxy: config.trustProxy,
     handler,
     stats,
     calendar,

@@ -351,7 +351,7 @@ export class SnapshotHandler {
       sequence: metadata?.sequence,
       matches: envelope.payload.matches.length,
     };
-    if (hash !== undefined && hash === this.lastAppliedHash) {
+    if (hash !== undefined && hash === this.lastAppliedHash && !this.expiryDue()) {
       this.lastSuccess = this.clock();
       this.stats.snapshot("skipped");
       this.logger.debug({ event: "snapshot_skipped", ...context }, "same snapshot as the last one applied");
@@ -408,6 +408,7 @@ export class SnapshotHandler {
         removed: changes.removed.length,
         unchanged: changes.unchanged,
         history: changes.history,
+        expired: changes.expired.length,
         contacts: contacts.contacts,
       };
       this.logger.info(
@@ -418,6 +419,7 @@ export class SnapshotHandler {
           created: changes.created.slice(0, 20),
           updated: changes.updated.slice(0, 20),
           removed: changes.removed.slice(0, 20),
+          expired: changes.expired.slice(0, 20),
           unchanged: changes.unchanged,
           history: changes.history,
           contacts: contacts.contacts,
@@ -435,6 +437,16 @@ export class SnapshotHandler {
       this.options.onApplyFailed?.(message);
       return { status: "failed", error: message };
     }
+  }
+
+  /**
+   * A played match passed HISTORY_DAYS since the last apply: the same snapshot must be applied
+   * again (not skipped) for it to leave the calendar and the phonebook.
+   */
+  private expiryDue(): boolean {
+    const now = this.clock().getTime();
+    const due = [this.options.backend.nextExpiry(), this.options.phonebook.nextExpiry()];
+    return due.some((at) => at !== null && at < now);
   }
 
   /** A live snapshot (Redis, POST /manual-sync): applied unless the order refuses it. */

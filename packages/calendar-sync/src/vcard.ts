@@ -1,4 +1,4 @@
-import { ContentLines, escapeVcardText } from "./content-lines.js";
+import { ContentLines, cleanText } from "./content-lines.js";
 
 /**
  * vCard 4.0 (RFC 6350) for the phonebook. 4.0 because it is UTF-8 by definition (Swedish names
@@ -6,7 +6,7 @@ import { ContentLines, escapeVcardText } from "./content-lines.js";
  * for compatibility and which Apple, Google and Thunderbird all import as a mobile number
  * (a `tel:` URI shows up verbatim in some of them). Written here because vcard4, the maintained
  * 4.0 generator on npm, escapes `:` and `;` in text values (`\:`, `\;`), which RFC 6350 does not
- * define and readers then show; the tests parse every card back with ical.js.
+ * define and readers then show; the tests parse every card back with ical.js, and fuzz it.
  */
 
 export interface VcardContact {
@@ -22,8 +22,12 @@ export interface VcardContact {
   note?: string;
 }
 
+/**
+ * The card's UID: a URN with the referee number percent-encoded, so whatever FOGIS puts in
+ * `domarnr` stays one URI inside one line (61318 stays 61318).
+ */
 export function vcardUid(refereeNumber: string): string {
-  return `urn:fogis-realtime:referee:${refereeNumber}`;
+  return `urn:fogis-realtime:referee:${encodeURIComponent(cleanText(refereeNumber))}`;
 }
 
 export function renderVcards(contacts: readonly VcardContact[]): string {
@@ -42,34 +46,37 @@ export function renderVcard(
   { version = "4.0" }: { version?: VcardVersion } = {},
 ): string {
   const v3 = version === "3.0";
-  const text = (value: string) => escapeVcardText(value, { component: v3 });
-  const component = (value: string | undefined) => escapeVcardText(value ?? "", { component: true });
   const { family, given } = splitName(contact.name);
-  const out = new ContentLines().add("BEGIN", "VCARD").add("VERSION", version);
-  if (!v3) out.add("KIND", "individual");
+  const out = new ContentLines(v3 ? "vcard-3.0" : "vcard-4.0")
+    .token("BEGIN", "VCARD")
+    .token("VERSION", version);
+  if (!v3) out.token("KIND", "individual");
   out
-    .add("UID", vcardUid(contact.refereeNumber))
-    .add("FN", text(contact.name))
-    .add("N", [family, given, "", "", ""].map(component).join(";"));
-  if (present(contact.mobile)) out.add("TEL", text(contact.mobile), ";TYPE=cell");
+    .uri("UID", vcardUid(contact.refereeNumber))
+    .text("FN", contact.name)
+    .structured("N", [family, given, "", "", ""]);
+  if (present(contact.mobile)) out.phone("TEL", contact.mobile, ";TYPE=cell");
   if (present(contact.phone) && contact.phone !== contact.mobile)
-    out.add("TEL", text(contact.phone), ";TYPE=voice");
-  if (present(contact.email)) out.add("EMAIL", text(contact.email));
+    out.phone("TEL", contact.phone, ";TYPE=voice");
+  if (present(contact.email)) out.text("EMAIL", contact.email);
   const address = contact.address;
   if (address && [address.street, address.postalCode, address.city, address.country].some(present)) {
     // ADR: post office box; extended address; street; locality; region; postal code; country.
-    const parts = ["", "", address.street, address.city, "", address.postalCode, address.country];
-    out.add("ADR", parts.map(component).join(";"), ";TYPE=home");
+    out.structured(
+      "ADR",
+      ["", "", address.street, address.city, "", address.postalCode, address.country],
+      ";TYPE=home",
+    );
   }
-  if (present(contact.title)) out.add("TITLE", text(contact.title));
-  out.add("CATEGORIES", ["FOGIS", "Domare"].map(text).join(","));
-  if (present(contact.note)) out.add("NOTE", text(contact.note));
-  out.add("END", "VCARD");
+  if (present(contact.title)) out.text("TITLE", contact.title);
+  out.textList("CATEGORIES", ["FOGIS", "Domare"]);
+  if (present(contact.note)) out.text("NOTE", contact.note);
+  out.token("END", "VCARD");
   return out.toString();
 }
 
 function present(value: string | undefined): value is string {
-  return value !== undefined && value.trim() !== "";
+  return value !== undefined && cleanText(value).trim() !== "";
 }
 
 /** FOGIS gives one name; the last word is taken as the family name. */

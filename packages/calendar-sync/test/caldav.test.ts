@@ -182,11 +182,19 @@ describe.each<DavServerKind>(["radicale", "xandikos"])("CalDAV push into %s", (k
     const personalNow = events.find((event) => event.href === personal);
     expect(personalNow).toMatchObject({ etag: personalEtag, summary: "Tandläkare" });
 
-    // After it was played the match drops off FOGIS's list: its event stays, as history.
+    // The cancelled match drops off FOGIS's list after its kick-off: it was not played, so it is
+    // not kept as history (issue #21); the referee's own appointment stays.
     service.setNow("2026-12-07T12:00:00Z");
     await push(service, []);
     events = await readCalendar(server, calendar);
-    expect(events.map((event) => event.uid)).toEqual([UID(7002), "tandlakare-2026-12-07@phone"]);
+    expect(events.map((event) => event.uid)).toEqual(["tandlakare-2026-12-07@phone"]);
+
+    // A played match that drops off the list stays, as history.
+    await push(service, [fogisMatch({ matchid: 7003, date: "2026-12-08", time: "13:00", referees: home })]);
+    service.setNow("2026-12-09T12:00:00Z");
+    await push(service, []);
+    events = await readCalendar(server, calendar);
+    expect(events.map((event) => event.uid).sort()).toEqual([UID(7003), "tandlakare-2026-12-07@phone"]);
   });
 
   it("keeps the referee's own alarm, categories, colour and notes through our next update", async () => {

@@ -2,6 +2,7 @@ import { createMatchUpdatesEnvelope, encodeEnvelope, type Match } from "@fogis/m
 import { fogisMatch, pythonMatchUpdatesEnvelope, type RefereeInput } from "@fogis/testing";
 import request from "supertest";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { sequenceAt } from "../src/index.js";
 import { eventFor, parseFeed, startTestService, type TestService, TOKEN } from "./helpers.js";
 
 /**
@@ -75,7 +76,7 @@ describe("calendar feed", () => {
     expect(event.start.toISOString()).toBe("2026-12-05T16:00:00.000Z");
     expect(event.end.getTime() - event.start.getTime()).toBe(2 * HOURS);
     expect(event.status).toBe("CONFIRMED");
-    expect(event.sequence).toBe(0);
+    expect(event.sequence).toBe(sequenceAt(new Date("2026-11-20T12:00:00Z")));
     expect(event.alarms).toEqual([{ action: "DISPLAY", triggerSeconds: -48 * 3600 }]);
     expect(event.description).toContain("Matchnummer: 006186203");
     expect(event.description).toContain("Tävling: Ligacupen Elit Västra");
@@ -107,28 +108,100 @@ describe("calendar feed", () => {
     const after = eventFor(events, 1001);
     expect(after?.description).toContain("AD1: Doris Dahl");
     expect(after?.description).not.toContain("Bertil Berg");
-    expect(after?.sequence).toBe((before?.sequence ?? 0) + 1);
+    expect(after?.sequence).toBeGreaterThan(before?.sequence ?? Number.POSITIVE_INFINITY);
     expect(after?.lastModified.toISOString()).toBe("2026-11-21T08:00:00.000Z");
-    expect(eventFor(events, 1002)?.sequence).toBe(0);
+    expect(eventFor(events, 1002)?.sequence).toBe(before?.sequence);
   });
 
-  it("moves the event when the kick-off time changes", async () => {
+  it("moves the event when the kick-off time changes, with a higher SEQUENCE even within the same second", async () => {
     await sync([fogisMatch({ matchid: 1001, date: "2026-12-05", time: "15:00" })]);
+    const before = eventFor((await feed()).events, 1001)?.sequence ?? Number.POSITIVE_INFINITY;
     await sync([fogisMatch({ matchid: 1001, date: "2026-12-05", time: "18:30" })]);
     const event = eventFor((await feed()).events, 1001);
     expect(event?.start.toISOString()).toBe("2026-12-05T17:30:00.000Z");
     expect(event?.end.toISOString()).toBe("2026-12-05T19:30:00.000Z");
-    expect(event?.sequence).toBe(1);
+    expect(event?.sequence).toBe(before + 1);
   });
 
   it("keeps a cancelled match as a cancelled event, without the reminder", async () => {
     await sync([fogisMatch({ matchid: 1001 })]);
+    const before = eventFor((await feed()).events, 1001)?.sequence ?? Number.POSITIVE_INFINITY;
     await sync([fogisMatch({ matchid: 1001, cancelled: true })]);
     const event = eventFor((await feed()).events, 1001);
     expect(event?.status).toBe("CANCELLED");
+    expect(event?.summary).toBe("Hemmalag 1 - Bortalag 1");
     expect(event?.description.startsWith("INSTÄLLD")).toBe(true);
     expect(event?.alarms).toEqual([]);
-    expect(event?.sequence).toBe(1);
+    expect(event?.sequence).toBeGreaterThan(before);
+  });
+
+  it("shows a postponed match as tentative, without the reminder, and says so in the summary", async () => {
+    await sync([fogisMatch({ matchid: 1001, date: "2026-12-05", time: "15:00" })]);
+    const before = eventFor((await feed()).events, 1001);
+    await sync([fogisMatch({ matchid: 1001, date: "2026-12-05", time: "15:00", postponed: true })]);
+    const event = eventFor((await feed()).events, 1001);
+    expect(event?.status).toBe("TENTATIVE");
+    expect(event?.summary).toBe("UPPSKJUTEN: Hemmalag 1 - Bortalag 1");
+    expect(event?.description.startsWith("UPPSKJUTEN")).toBe(true);
+    expect(event?.alarms).toEqual([]);
+    expect(event?.sequence).toBeGreaterThan(before?.sequence ?? Number.POSITIVE_INFINITY);
+
+    // FOGIS gives it a new date: confirmed again, with its reminder.
+    await sync([fogisMatch({ matchid: 1001, date: "2026-12-12", time: "13:00" })]);
+    const again = eventFor((await feed()).events, 1001);
+    expect(again).toMatchObject({ status: "CONFIRMED", summary: "Hemmalag 1 - Bortalag 1" });
+    expect(again?.alarms).toEqual([{ action: "DISPLAY", triggerSeconds: -48 * 3600 }]);
+  });
+
+  it("keeps an interrupted match at its time and says so in the summary", async () => {
+    await sync([fogisMatch({ matchid: 1001, date: "2026-11-18", time: "19:00", interrupted: true })]);
+    const event = eventFor((await feed()).events, 1001);
+    expect(event?.summary).toBe("AVBRUTEN: Hemmalag 1 - Bortalag 1");
+    expect(event?.status).toBe("CONFIRMED");
+    expect(event?.start.toISOString()).toBe("2026-11-18T18:00:00.000Z");
+    expect(event?.description.startsWith("AVBRUTEN")).toBe(true);
+  });
+
+  it.each([
+    ["avsparkstid null and tid at midnight", { avsparkstid: null, tid: "/Date(1796425200000)/" }],
+    ["avsparkstid empty, no tid", { avsparkstid: "", tid: undefined }],
+    ["no avsparkstid, no tid", { avsparkstid: undefined, tid: undefined }],
+  ])(
+    "makes a match without a kick-off time (%s) an all-day event without a reminder",
+    async (_what, extra) => {
+      await sync([fogisMatch({ matchid: 1001, date: "2026-12-05", extra })]);
+      const { text, events } = await feed();
+      const event = eventFor(events, 1001);
+      expect(text).toContain("DTSTART;VALUE=DATE:20261205\r\n");
+      expect(text).toContain("DTEND;VALUE=DATE:20261206\r\n");
+      const vevent = parseFeed(text).calendar.getFirstSubcomponent("vevent");
+      const start = vevent?.getFirstPropertyValue("dtstart") as { isDate: boolean } | undefined;
+      expect(start?.isDate).toBe(true);
+      expect(event?.alarms).toEqual([]);
+      expect(event?.status).toBe("CONFIRMED");
+      expect(event?.summary).toBe("Hemmalag 1 - Bortalag 1");
+
+      // The time is set later: a timed event with its reminder.
+      await sync([fogisMatch({ matchid: 1001, date: "2026-12-05", time: "14:00" })]);
+      const timed = eventFor((await feed()).events, 1001);
+      expect(timed?.start.toISOString()).toBe("2026-12-05T13:00:00.000Z");
+      expect(timed?.alarms).toHaveLength(1);
+    },
+  );
+
+  it("never lowers SEQUENCE, also after calendar-sync lost its state and rebuilt the calendar", async () => {
+    const matches = [fogisMatch({ matchid: 1001, time: "15:00" })];
+    await sync(matches);
+    t.setNow("2026-11-20T12:30:00Z");
+    await sync([fogisMatch({ matchid: 1001, time: "16:00" })]);
+    const before = eventFor((await feed()).events, 1001)?.sequence ?? Number.POSITIVE_INFINITY;
+
+    // The state is gone (a new volume, a wiped DATA_DIR): the next snapshot rebuilds the calendar.
+    await t.close();
+    t = await startTestService({ now: "2026-11-20T12:45:00Z" });
+    await sync([fogisMatch({ matchid: 1001, time: "16:00" })]);
+    const after = eventFor((await feed()).events, 1001)?.sequence ?? 0;
+    expect(after).toBeGreaterThan(before);
   });
 
   it("removes a match that leaves the list before kick-off, and keeps played ones as history", async () => {
@@ -137,6 +210,7 @@ describe("calendar feed", () => {
       fogisMatch({ matchid: 1002, date: "2026-12-05", time: "15:00" }), // upcoming
       fogisMatch({ matchid: 1003, date: "2026-12-06", time: "15:00" }),
     ]);
+    const created = eventFor((await feed()).events, 1001)?.sequence;
     const answer = await sync([fogisMatch({ matchid: 1003, date: "2026-12-06", time: "15:00" })]);
     expect(answer).toMatchObject({ removed: 1, unchanged: 1 });
 
@@ -145,7 +219,7 @@ describe("calendar feed", () => {
       "fogis-match-1001@fogis-realtime",
       "fogis-match-1003@fogis-realtime",
     ]);
-    expect(eventFor(events, 1001)?.sequence).toBe(0);
+    expect(eventFor(events, 1001)?.sequence).toBe(created);
   });
 
   it("counts a match still being played (kick-off + 2 h not reached) as not played", async () => {

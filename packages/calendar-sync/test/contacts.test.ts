@@ -146,11 +146,42 @@ describe("contacts.vcf", () => {
     expect(await mobiles()).not.toContain("070-2222222");
   });
 
+  it("keeps a referee number with line breaks inside its own line: no injected properties in contacts.vcf", async () => {
+    t = await startTestService();
+    const attacker = {
+      domareid: 555,
+      domarnr: "555\r\nEMAIL:attacker@evil.example\r\nFN:Injected\r\nEND:VCARD\r\nBEGIN:VCARD",
+      name: "Vanlig Domare",
+      mobile: "070-5555555\nTEL:+1 900 evil",
+    };
+    const synced = await request(t.service.app)
+      .post("/manual-sync")
+      .set("Authorization", `Bearer ${TOKEN}`)
+      .send(pythonMatchUpdatesEnvelope([fogisMatch({ matchid: 1001, referees: [attacker] })]));
+    expect(synced.status).toBe(200);
+
+    const text = (await request(t.service.app).get("/contacts.vcf")).text;
+    const cards = parseCards(text);
+    expect(cards).toHaveLength(1);
+    expect(cards[0]?.fn).toBe("Vanlig Domare");
+    expect(cards[0]?.email).toBe("vanlig.domare@example.org");
+    expect(cards[0]?.uid).toBe(
+      "urn:fogis-realtime:referee:555%0AEMAIL%3Aattacker%40evil.example%0AFN%3AInjected%0AEND%3AVCARD%0ABEGIN%3AVCARD",
+    );
+    // A phone number is one line: the break becomes a space.
+    expect(cards[0]?.tel).toEqual([{ value: "070-5555555 TEL:+1 900 evil", type: "cell" }]);
+    expect(text.split("\r\n").filter((line) => /^(EMAIL|FN|BEGIN|TEL)[;:]/.test(line))).toEqual([
+      "BEGIN:VCARD",
+      "FN:Vanlig Domare",
+      "TEL;TYPE=cell:070-5555555 TEL:+1 900 evil",
+      "EMAIL:vanlig.domare@example.org",
+    ]);
+  });
+
   it("escapes names, addresses and notes so they read back unchanged", () => {
     const contact = {
       refereeNumber: "61318",
-      // (ical.js misreads a backslash right before a component separator, so none ends a name part here.)
-      name: "Åsa Öberg-Lind, jr; a\\b Test",
+      name: "Åsa Öberg-Lind, jr; a\\b\\ Test",
       mobile: "+46 70 123 45 67",
       email: "asa@example.org",
       address: {
@@ -167,7 +198,9 @@ describe("contacts.vcf", () => {
       expect(Buffer.byteLength(line)).toBeLessThanOrEqual(75);
     const [card] = parseCards(text);
     expect(card?.fn).toBe(contact.name);
-    expect(card?.n).toEqual(["Test", "Åsa Öberg-Lind, jr; a\\b", "", "", ""]);
+    // A backslash is left out of N and ADR parts: ical.js (Thunderbird's reader) would take "\\\\;" for
+    // an escaped separator and merge two parts. FN keeps the name exactly.
+    expect(card?.n).toEqual(["Test", "Åsa Öberg-Lind, jr; ab", "", "", ""]);
     expect(card?.adr?.[2]).toBe(contact.address.street);
     expect(card?.note).toBe(contact.note);
     expect(card?.tel).toEqual([{ value: contact.mobile, type: "cell" }]);

@@ -114,5 +114,5 @@ describe("node dist/main.js", { timeout: 120_000 }, () => {
     expect(code).toBe(0);
     expect(Date.now() - stoppedAt).toBeLessThan(10_000);
     expect(main.stdout()).toContain('"event":"stopped"');
-  });
+  }, 90_000);
 });

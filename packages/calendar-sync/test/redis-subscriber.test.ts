@@ -202,6 +202,27 @@ describe("Redis subscriber", () => {
     expect(await feedMatchIds(t)).toEqual([1002]);
   });
 
+  it("refuses a latest envelope in Redis over the size limit by its length (STRLEN, before any GET), and says why", async () => {
+    const { publisher, t } = await setUp({ env: { MAX_BODY_BYTES: "65536" }, start: false });
+    const big = createMatchUpdatesEnvelope({
+      source: "match-processor",
+      matches: Array.from({ length: 40 }, (_, i) => fogisMatch({ matchid: 2000 + i })),
+      sequence: 9,
+    });
+    await publisher.set(latestEnvelopeKey(channels), encodeEnvelope(big));
+    t.service.start();
+    await subscribed(t);
+    const result = await t.service.resync("test");
+    expect(result).toMatchObject({
+      source: "failed",
+      error: expect.stringMatching(
+        /redis: the latest envelope in Redis is \d+ bytes: over the limit of 65536 bytes/,
+      ),
+    });
+    expect(t.service.stats.toJSON()).toMatchObject({ invalid_by_reason: { too_large: expect.any(Number) } });
+    expect(await feedMatchIds(t)).toEqual([]);
+  });
+
   it("resubscribes and resyncs by itself after Redis is killed and restarted", async () => {
     const { redis, publisher, t } = await setUp({ owned: true });
     await subscribed(t);

@@ -1,4 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createMatchUpdatesEnvelope } from "@fogis/message-schema";
@@ -6,7 +8,7 @@ import { ConfigError } from "@fogis/runtime";
 import { fogisMatch, pythonMatchUpdatesEnvelope } from "@fogis/testing";
 import request from "supertest";
 import { afterEach, describe, expect, it } from "vitest";
-import { loadCalendarSyncConfig } from "../src/index.js";
+import { loadCalendarSyncConfig, sequenceAt } from "../src/index.js";
 import { eventually, parseFeed, startTestService, type TestService, TOKEN } from "./helpers.js";
 
 const dirs: string[] = [];
@@ -102,7 +104,9 @@ describe("state files", () => {
     const second = await service({ dataDir, now: "2026-11-21T12:00:00Z" });
     expect((await request(second.service.app).get("/calendar.ics")).text).toBe(feedBefore);
     expect((await request(second.service.app).get("/contacts.vcf")).text).toBe(contactsBefore);
-    expect(parseFeed(feedBefore).events.map((event) => event.sequence)).toEqual([0, 1]);
+    // 1002 as created; 1001 created and updated within the same second: one higher.
+    const created = sequenceAt(new Date("2026-11-20T12:00:00Z"));
+    expect(parseFeed(feedBefore).events.map((event) => event.sequence)).toEqual([created, created + 1]);
 
     const again = await request(second.service.app)
       .post("/manual-sync")
@@ -166,9 +170,11 @@ describe("state files", () => {
     const health = (await request(t.service.app).get("/health")).body;
     expect(health.state_files.calendar).toMatchObject({ state: "corrupt" });
     expect(health.state_files.contacts).toMatchObject({ state: "corrupt" });
+    // The resync applies the calendar and then the phonebook: wait for both.
     await eventually(async () => {
       const { events } = parseFeed((await request(t.service.app).get("/calendar.ics")).text);
       expect(events.map((event) => event.uid)).toEqual(["fogis-match-1001@fogis-realtime"]);
+      expect((await request(t.service.app).get("/contacts.vcf")).text).toContain("BEGIN:VCARD");
     });
     expect(asked).toContain("http://127.0.0.1:9/matches/latest");
     expect(t.service.stats.resyncs.http).toBe(1);
@@ -195,6 +201,50 @@ describe("state files", () => {
     expect(after.calendar).toMatchObject({ state: "ok", count: 2, at_start: { state: "missing" } });
     expect(after.contacts).toMatchObject({ state: "ok", at_start: { state: "missing" } });
     expect(Date.parse(after.calendar.saved_at)).not.toBeNaN();
+  });
+
+  it("stops reading a resync answer from the processor at the snapshot limit and fails the resync with the reason", async () => {
+    let written = 0;
+    let closedEarly = false;
+    const processor = createServer((_req, res) => {
+      // Chunked, no Content-Length: only reading tells the size. 64 MiB if nobody stops it.
+      res.writeHead(200, { "content-type": "application/json" });
+      const chunk = "x".repeat(64 * 1024);
+      const pump = () => {
+        while (written < 64 * 1024 * 1024) {
+          if (res.destroyed) return;
+          written += chunk.length;
+          if (!res.write(chunk)) {
+            res.once("drain", pump);
+            return;
+          }
+        }
+        res.end();
+      };
+      res.on("close", () => {
+        closedEarly = !res.writableFinished;
+      });
+      pump();
+    });
+    await new Promise<void>((resolve) => processor.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (processor.address() as AddressInfo).port;
+      const t = await service({
+        start: false,
+        env: { PROCESSOR_URL: `http://127.0.0.1:${port}`, MAX_BODY_BYTES: "1048576" },
+      });
+      const result = await t.service.resync("test");
+      expect(result).toMatchObject({
+        source: "failed",
+        error: expect.stringMatching(/processor: .*over the limit of 1048576 bytes \(MAX_BODY_BYTES\)/),
+      });
+      expect(t.service.stats.toJSON()).toMatchObject({ invalid_by_reason: { too_large: 1 } });
+      await eventually(() => expect(closedEarly).toBe(true));
+      expect(written).toBeLessThan(16 * 1024 * 1024);
+    } finally {
+      processor.closeAllConnections();
+      await new Promise((resolve) => processor.close(resolve));
+    }
   });
 
   it("answers 500 when the calendar cannot be saved, so the processor sends the snapshot again", async () => {

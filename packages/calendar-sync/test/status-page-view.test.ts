@@ -448,7 +448,8 @@ describe("the status view", () => {
     expect(view.matches.items.map((m) => [m.home, m.away, m.kickoff, m.state])).toEqual([
       ["IFK Göteborg", "Örgryte IS", "17:30", "scheduled"],
       ["Qviding", "Frölunda", "13:00", "cancelled"],
-      ["Ahlafors", "Lunden", "19:00", "scheduled"],
+      // Postponed: the stored event is TENTATIVE and its summary says so (DESIGN §7).
+      ["Ahlafors", "Lunden", "19:00", "postponed"],
     ]);
   });
 
@@ -520,7 +521,7 @@ describe("recent changes", () => {
 
   function applied(changes: Partial<CalendarChanges>) {
     return {
-      changes: { created: [], updated: [], removed: [], unchanged: 0, history: 0, ...changes },
+      changes: { created: [], updated: [], removed: [], unchanged: 0, history: 0, expired: [], ...changes },
       before: events([before, other]),
       after: events([after, added]),
       previousMatches: new Map([

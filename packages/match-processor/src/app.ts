@@ -5,6 +5,7 @@ import {
   jsonErrorHandler,
   type Logger,
   metricsHandler,
+  type TrustProxy,
 } from "@fogis/runtime";
 import type { Express } from "express";
 import { SERVICE_NAME } from "./config.js";
@@ -21,13 +22,15 @@ export interface AppDeps {
   logger: Logger;
   /** Shown on /redis-status; pass it redacted. */
   redisUrl?: string;
+  /** TRUST_PROXY (default: the TCP peer is the client). */
+  trustProxy?: TrustProxy;
   /** Its targets are shown on /redis-status (never the reason for its overall status). */
   notifier?: ChangeNotifier | null;
 }
 
 export function createApp(deps: AppDeps): Express {
   const { processor, delivery, logger } = deps;
-  const app = createBaseApp({ logger, apiToken: deps.apiToken });
+  const app = createBaseApp({ logger, apiToken: deps.apiToken, trustProxy: deps.trustProxy });
   const startedAt = Date.now();
 
   // Liveness, whatever Redis or FOGIS do; `fail` (503) only while the state cannot be saved (a
@@ -78,6 +81,7 @@ export function createApp(deps: AppDeps): Express {
               started_at: last.started_at,
               duration_ms: last.duration_ms,
               total_matches: last.total_matches,
+              input_problems: last.input_problems,
               route: last.delivery.route,
               sequence: last.delivery.sequence,
               ...(last.error ? { error: last.error } : {}),

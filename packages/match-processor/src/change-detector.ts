@@ -4,6 +4,7 @@ import {
   type ChangeSummary,
   type DetailedChange,
   type Match,
+  matchDate,
   matchKickoff,
   matchReferees,
   parseTid,
@@ -282,13 +283,6 @@ function change(
     ...fields,
     timestamp,
   };
-}
-
-/** Stockholm date of the match: `speldatum`, else derived from `tid`. */
-function matchDate(match: Match): string | null {
-  if (match.speldatum) return match.speldatum;
-  const kickoff = matchKickoff(match);
-  return kickoff ? stockholmDate(kickoff) : null;
 }
 
 /** Stockholm kick-off clock `HH:MM`: `avsparkstid`, else derived from `tid`. */

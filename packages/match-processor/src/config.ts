@@ -7,6 +7,7 @@ import {
   redisTargetFrom,
   type SentinelConfig,
   sharedEnv,
+  type TrustProxy,
 } from "@fogis/runtime";
 import { z } from "zod";
 import { DEFAULT_MAX_REDIS_MESSAGE_BYTES } from "./delivery.js";
@@ -23,6 +24,9 @@ import {
  */
 
 export const SERVICE_NAME = "match-processor";
+
+/** 25 MiB: a season of matches is a few MB; calendar-sync's MAX_BODY_BYTES has the same default. */
+export const DEFAULT_MAX_SOURCE_BYTES = 25 * 1024 * 1024;
 
 const httpUrl = (what: string) =>
   envUrl(["http:", "https:"], `expected an http:// or https:// URL of ${what}`);
@@ -44,6 +48,8 @@ export const processorEnvSchema = z
     SNAPSHOT_HEARTBEAT_SECONDS: envInteger(3600, { min: 1, max: 7 * 24 * 3600 }),
     /** How long a GET of the match list from fogis-api-client-service may take. */
     FOGIS_API_TIMEOUT_SECONDS: envInteger(30, { min: 1, max: 600 }),
+    /** The largest match list read (file or HTTP answer); a larger one fails the cycle. */
+    MAX_SOURCE_BYTES: envInteger(DEFAULT_MAX_SOURCE_BYTES, { min: 1024, max: 1024 * 1024 * 1024 }),
     /** An empty list after a non-empty one is applied only after this many empty fetches in a row ... */
     EMPTY_LIST_CONFIRM_FETCHES: envInteger(3, { min: 1, max: 1000 }),
     /** ... spanning at least this many seconds. */
@@ -68,8 +74,8 @@ export const processorEnvSchema = z
   });
 
 export type MatchSourceConfig =
-  | { kind: "file"; path: string }
-  | { kind: "http"; url: string; timeoutMs: number }
+  | { kind: "file"; path: string; maxBytes: number }
+  | { kind: "http"; url: string; timeoutMs: number; maxBytes: number }
   | { kind: "demo" };
 
 export interface ProcessorConfig {
@@ -87,6 +93,8 @@ export interface ProcessorConfig {
   intervalSeconds: number;
   calendarSyncUrl: string;
   heartbeatSeconds: number;
+  /** TRUST_PROXY: how the client address is found behind a reverse proxy. */
+  trustProxy: TrustProxy;
   emptyListConfirmFetches: number;
   emptyListConfirmSeconds: number;
   maxRedisMessageBytes: number;
@@ -98,12 +106,14 @@ export interface ProcessorConfig {
 export function loadProcessorConfig(env: Record<string, string | undefined>): ProcessorConfig {
   const parsed = loadConfig(SERVICE_NAME, processorEnvSchema, env);
   let source: MatchSourceConfig = { kind: "demo" };
-  if (parsed.MATCH_SOURCE_FILE) source = { kind: "file", path: parsed.MATCH_SOURCE_FILE };
-  else if (parsed.FOGIS_API_CLIENT_URL) {
+  if (parsed.MATCH_SOURCE_FILE) {
+    source = { kind: "file", path: parsed.MATCH_SOURCE_FILE, maxBytes: parsed.MAX_SOURCE_BYTES };
+  } else if (parsed.FOGIS_API_CLIENT_URL) {
     source = {
       kind: "http",
       url: parsed.FOGIS_API_CLIENT_URL,
       timeoutMs: parsed.FOGIS_API_TIMEOUT_SECONDS * 1000,
+      maxBytes: parsed.MAX_SOURCE_BYTES,
     };
   }
   return {
@@ -120,6 +130,7 @@ export function loadProcessorConfig(env: Record<string, string | undefined>): Pr
     intervalSeconds: parsed.SERVICE_INTERVAL,
     calendarSyncUrl: parsed.CALENDAR_SYNC_URL,
     heartbeatSeconds: parsed.SNAPSHOT_HEARTBEAT_SECONDS,
+    trustProxy: parsed.TRUST_PROXY,
     emptyListConfirmFetches: parsed.EMPTY_LIST_CONFIRM_FETCHES,
     emptyListConfirmSeconds: parsed.EMPTY_LIST_CONFIRM_SECONDS,
     maxRedisMessageBytes: parsed.REDIS_MAX_MESSAGE_BYTES,

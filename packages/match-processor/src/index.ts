@@ -3,6 +3,7 @@ export * from "./change-detector.js";
 export * from "./config.js";
 export * from "./delivery.js";
 export * from "./demo-matches.js";
+export * from "./match-list.js";
 export * from "./metrics.js";
 export * from "./notifications/index.js";
 export * from "./processor.js";

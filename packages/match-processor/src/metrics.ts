@@ -59,6 +59,7 @@ export class ProcessorMetrics {
   private readonly pending: Gauge;
   private readonly lastSequence: Gauge;
   private readonly changesTotal: Counter<"category">;
+  private readonly invalidEntriesTotal: Counter<"kind">;
 
   constructor(readonly registry: Registry) {
     const registers = [registry];
@@ -129,6 +130,20 @@ export class ProcessorMetrics {
       labelNames: ["category"],
       registers,
     });
+    this.invalidEntriesTotal = new Counter({
+      name: "fogis_processor_invalid_entries_total",
+      help: "Entries of fetched match lists that did not validate, each cycle they were seen: kind=match (last good version kept) or referee (dropped from its match)",
+      labelNames: ["kind"],
+      registers,
+    });
+    this.invalidEntriesTotal.inc({ kind: "match" }, 0);
+    this.invalidEntriesTotal.inc({ kind: "referee" }, 0);
+  }
+
+  /** Entries of fetched lists that did not validate, counted each cycle they are seen. */
+  invalidEntries(matches: number, referees: number): void {
+    if (matches) this.invalidEntriesTotal.inc({ kind: "match" }, matches);
+    if (referees) this.invalidEntriesTotal.inc({ kind: "referee" }, referees);
   }
 
   get counters(): DeliveryCounters {

@@ -15,6 +15,12 @@ import { type ChangeSet, detectChanges } from "./change-detector.js";
 import { SERVICE_NAME } from "./config.js";
 import type { DeliveryRoute, SnapshotDelivery } from "./delivery.js";
 import { DEMO_MATCH_IDS } from "./demo-matches.js";
+import {
+  describeDroppedReferee,
+  describeInvalidMatch,
+  MatchListValidator,
+  type ValidatedMatchList,
+} from "./match-list.js";
 import { type CycleOutcome, type DeliveryCounters, ProcessorMetrics } from "./metrics.js";
 import type { ChangeNotifier } from "./notifications/index.js";
 import { type MatchSource, MatchSourceError } from "./sources.js";
@@ -75,8 +81,10 @@ export interface CycleResult {
   outcome: CycleOutcome;
   started_at: string;
   duration_ms: number;
-  /** Matches in the fetched list (null when the fetch failed). */
+  /** Matches in the list used (null when the fetch failed). */
   total_matches: number | null;
+  /** Entries that did not validate: bad matches (and how many kept their last good version), dropped referees. */
+  input_problems: { invalid_matches: number; kept_last_good: number; dropped_referees: number };
   changes: { new: number; updated: number; removed: number; played: number; total: number };
   /** Why a snapshot was sent, or null when none was. */
   publish_reason: PublishReason | null;
@@ -112,6 +120,11 @@ interface CycleContext {
   clock: number;
 }
 
+const NO_INPUT_PROBLEMS: CycleResult["input_problems"] = {
+  invalid_matches: 0,
+  kept_last_good: 0,
+  dropped_referees: 0,
+};
 const NO_CHANGES: CycleResult["changes"] = { new: 0, updated: 0, removed: 0, played: 0, total: 0 };
 const NO_DELIVERY: CycleResult["delivery"] = {
   route: "none",
@@ -167,6 +180,10 @@ export class MatchProcessor {
   /** The newest envelope could not be saved: saved again before each cycle. */
   private latestUnsaved = false;
   private cycleCount = 0;
+  /** Validates the list entry by entry, keeping the last good version of a bad match. */
+  private readonly validator = new MatchListValidator();
+  /** The previous cycle's input problems, one line each: alert only when they change. */
+  private lastInputProblems = "";
   private lastResult: CycleResult | null = null;
   private lastFetchOk: Date | null = null;
 
@@ -425,34 +442,32 @@ export class MatchProcessor {
     return this.finish(context, await this.process(context));
   }
 
-  /** Fetch, detect, decide, deliver, confirm. */
+  /** Fetch, validate, detect, decide, deliver, confirm. */
   private async process(context: CycleContext): Promise<CycleOutcomeDetails> {
-    let matches: Match[];
+    let entries: readonly unknown[];
     try {
       if (this.sourceRefusal) throw new MatchSourceError("demo_refused", this.sourceRefusal);
-      matches = await this.source.fetchMatches(this.shutdown.signal);
-      this.lastFetchOk = this.now();
+      entries = await this.source.fetchMatches(this.shutdown.signal);
     } catch (error) {
-      const message = (error as Error).message;
-      this.alert({
-        alertType: "source_failed",
-        severity: "error",
-        message: `match list not fetched; nothing published, state kept: ${message}`,
-        details: {
-          cycle: context.cycle,
-          source: this.source.description,
-          code: error instanceof MatchSourceError ? error.code : "unexpected",
-        },
-      });
-      return {
-        outcome: "source_failed",
-        total_matches: null,
-        changes: NO_CHANGES,
-        publish_reason: null,
-        delivery: NO_DELIVERY,
-        error: message,
-      };
+      return this.sourceFailed(context, error);
     }
+    // A bad match falls back on the delivered baseline too: an empty answer held back by
+    // holdSuspectEmptyList must not make the validator forget the matches it will bring back.
+    const checked = this.validator.validate(entries, this.baseline);
+    if (entries.length > 0 && checked.invalidMatches.length === entries.length) {
+      // Not one readable entry: a broken answer or a format change, not a list to apply.
+      const shown = checked.invalidMatches.slice(0, 3).map(describeInvalidMatch).join("; ");
+      return this.sourceFailed(
+        context,
+        new MatchSourceError(
+          "invalid_match",
+          `${this.source.description}: none of the ${entries.length} entries is a valid match, so the list is not used: ${shown}`,
+        ),
+      );
+    }
+    this.lastFetchOk = this.now();
+    const matches = checked.matches;
+    const inputProblems = this.reportInputProblems(context, checked);
 
     const changeSet = detectChanges(this.baseline, matches, {
       now: context.started,
@@ -463,6 +478,7 @@ export class MatchProcessor {
       return {
         outcome: "empty_list_held",
         total_matches: 0,
+        input_problems: inputProblems,
         changes: NO_CHANGES,
         publish_reason: null,
         delivery: NO_DELIVERY,
@@ -470,6 +486,7 @@ export class MatchProcessor {
       };
     }
     const counted = {
+      input_problems: inputProblems,
       total_matches: matches.length,
       changes: {
         new: changeSet.newMatchIds.length,
@@ -516,6 +533,82 @@ export class MatchProcessor {
     // Redis is up but refused it (e.g. full): try it again next cycle, so it is used once it takes writes.
     if (delivered.redisRefused) this.redisRecovered = true;
     return { outcome: "delivered", ...counted, publish_reason: reason, delivery };
+  }
+
+  private sourceFailed(context: CycleContext, error: unknown): CycleOutcomeDetails {
+    const message = (error as Error).message;
+    this.alert({
+      alertType: "source_failed",
+      severity: "error",
+      message: `match list not fetched; nothing published, state kept: ${message}`,
+      details: {
+        cycle: context.cycle,
+        source: this.source.description,
+        code: error instanceof MatchSourceError ? error.code : "unexpected",
+      },
+    });
+    return {
+      outcome: "source_failed",
+      total_matches: null,
+      input_problems: NO_INPUT_PROBLEMS,
+      changes: NO_CHANGES,
+      publish_reason: null,
+      delivery: NO_DELIVERY,
+      error: message,
+    };
+  }
+
+  /**
+   * Counts and logs the entries FOGIS sent that did not validate, every cycle; alerts when the
+   * set of problems differs from the previous cycle's, so a bad entry that stays for days raises
+   * one alert, not one per cycle.
+   */
+  private reportInputProblems(
+    context: CycleContext,
+    checked: ValidatedMatchList,
+  ): CycleResult["input_problems"] {
+    const counts = {
+      invalid_matches: checked.invalidMatches.length,
+      kept_last_good: checked.invalidMatches.filter((entry) => entry.keptLastGood).length,
+      dropped_referees: checked.droppedReferees.length,
+    };
+    this.metrics.invalidEntries(counts.invalid_matches, counts.dropped_referees);
+    const problems = [
+      ...checked.invalidMatches.map(describeInvalidMatch),
+      ...checked.droppedReferees.map(describeDroppedReferee),
+    ];
+    const signature = problems.join("\n");
+    const changed = signature !== this.lastInputProblems;
+    this.lastInputProblems = signature;
+    if (problems.length === 0) return counts;
+    this.logger.warn(
+      {
+        event: "invalid_entries",
+        cycle: context.cycle,
+        ...counts,
+        kept_for_unidentified: checked.keptForUnidentified.length,
+        problems: problems.slice(0, 10),
+      },
+      "the match list has invalid entries; the rest of the list applies",
+    );
+    if (changed) {
+      const shown = problems.slice(0, 5).join("; ");
+      const more = problems.length > 5 ? ` (+${problems.length - 5} more)` : "";
+      this.alert({
+        alertType: "invalid_entries",
+        severity: "warning",
+        message: `the match list has ${counts.invalid_matches} invalid match(es) and ${counts.dropped_referees} invalid referee entr(y/ies); the rest of the list applies: ${shown}${more}`,
+        details: {
+          cycle: context.cycle,
+          source: this.source.description,
+          ...counts,
+          invalid_match_entries: checked.invalidMatches,
+          dropped_referee_entries: checked.droppedReferees,
+          kept_for_unidentified: checked.keptForUnidentified,
+        },
+      });
+    }
+    return counts;
   }
 
   /**

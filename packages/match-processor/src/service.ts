@@ -92,6 +92,7 @@ export async function startProcessorService(
     apiToken: config.apiToken,
     logger,
     redisUrl: redactUrl(config.redisUrl),
+    trustProxy: config.trustProxy,
     notifier,
   });
   if (config.source.kind === "file") await warnIfUnreadable(source, config.intervalSeconds, logger);

@@ -1,15 +1,17 @@
-import { readFile } from "node:fs/promises";
-import { type Match, MatchSchema } from "@fogis/message-schema";
-import { redactUrl } from "@fogis/runtime";
-import type { MatchSourceConfig } from "./config.js";
+import type { Match } from "@fogis/message-schema";
+import { BodyTooLargeError, readFileLimited, readResponseBody, redactUrl } from "@fogis/runtime";
+import { DEFAULT_MAX_SOURCE_BYTES, type MatchSourceConfig } from "./config.js";
 import { demoMatchList } from "./demo-matches.js";
+import { MatchListValidator } from "./match-list.js";
 import type { SourceKind } from "./state-store.js";
 
 /**
  * Where the referee's match list comes from: a JSON file, fogis-api-client-service over HTTP, or
- * the built-in demo list. Every source answers the complete, validated list or throws a
- * `MatchSourceError`; it never answers an empty list because something went wrong, since an empty
- * list would read as "all matches removed".
+ * the built-in demo list. Every source answers the complete list of entries as sent, or throws a
+ * `MatchSourceError` when the list cannot be read at all; it never answers an empty list because
+ * something went wrong, since an empty list would read as "all matches removed". The entries are
+ * validated one by one by the processor (`MatchListValidator`), which keeps the last good version
+ * of a bad one.
  */
 
 export type MatchSourceErrorCode =
@@ -19,10 +21,10 @@ export type MatchSourceErrorCode =
   | "unreachable"
   | "timeout"
   | "http_status"
+  | "too_large"
   | "not_json"
   | "bad_shape"
   | "invalid_match"
-  | "duplicate_matchid"
   /** The demo list after the state came from a real source (a lost setting, not a fresh install). */
   | "demo_refused";
 
@@ -41,61 +43,16 @@ export interface MatchSource {
   readonly kind: SourceKind;
   /** Shown in logs and status pages (never a secret). */
   readonly description: string;
-  /** `signal` aborts a slow fetch when the service shuts down. */
-  fetchMatches(signal?: AbortSignal): Promise<Match[]>;
+  /** The list's entries, not yet validated. `signal` aborts a slow fetch when the service shuts down. */
+  fetchMatches(signal?: AbortSignal): Promise<readonly unknown[]>;
 }
-
-const MAX_PROBLEMS_SHOWN = 3;
 
 /**
- * Validates a match list in any of the shapes FOGIS tooling produces: a JSON array,
+ * The entries of a match list in any of the shapes FOGIS tooling produces: a JSON array,
  * `{matchlista: [...]}`, or the raw FOGIS answer `{d: {matchlista: [...]}}` where `d` may itself be
- * a JSON string. One invalid match fails the whole list: dropping it would make the match look
- * removed and take it out of the referee's calendar.
+ * a JSON string. Anything else is not a list.
  */
-export function parseMatchList(value: unknown, origin: string): Match[] {
-  const list = extractMatchArray(value, origin);
-  const matches: Match[] = [];
-  const problems: string[] = [];
-  const seen = new Map<number, number>();
-  let invalid = 0;
-  list.forEach((item, index) => {
-    const result = MatchSchema.safeParse(item);
-    if (!result.success) {
-      invalid++;
-      if (problems.length < MAX_PROBLEMS_SHOWN) {
-        const id = (item as { matchid?: unknown } | null)?.matchid;
-        const issue = result.error.issues[0];
-        const path = issue?.path.length ? issue.path.map(String).join(".") : "(match)";
-        problems.push(
-          `match ${typeof id === "number" ? id : "?"} (index ${index}): ${path}: ${issue?.message ?? "invalid"}`,
-        );
-      }
-      return;
-    }
-    const first = seen.get(result.data.matchid);
-    if (first !== undefined) {
-      throw new MatchSourceError(
-        "duplicate_matchid",
-        `${origin}: matchid ${result.data.matchid} appears twice (index ${first} and ${index})`,
-      );
-    }
-    seen.set(result.data.matchid, index);
-    // The parsed match, not zod's copy (MatchSchema only checks): the copy is three times the
-    // size, and the list is kept as the baseline until the next cycle.
-    matches.push(item as Match);
-  });
-  if (invalid > 0) {
-    const more = invalid > problems.length ? ` (+${invalid - problems.length} more)` : "";
-    throw new MatchSourceError(
-      "invalid_match",
-      `${origin}: ${invalid} of ${list.length} matches are invalid, so the list is not used: ${problems.join("; ")}${more}`,
-    );
-  }
-  return matches;
-}
-
-function extractMatchArray(value: unknown, origin: string): unknown[] {
+export function readMatchEntries(value: unknown, origin: string): unknown[] {
   if (Array.isArray(value)) return value;
   if (isObject(value)) {
     if (Array.isArray(value.matchlista)) return value.matchlista;
@@ -122,9 +79,11 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function parseJsonText(text: string, origin: string): unknown {
+const utf8 = new TextDecoder("utf-8");
+
+function parseJsonBytes(bytes: Uint8Array, origin: string): unknown {
   try {
-    return JSON.parse(text);
+    return JSON.parse(utf8.decode(bytes));
   } catch (error) {
     throw new MatchSourceError(
       "not_json",
@@ -133,20 +92,31 @@ function parseJsonText(text: string, origin: string): unknown {
   }
 }
 
+function tooLarge(origin: string, maxBytes: number): MatchSourceError {
+  return new MatchSourceError(
+    "too_large",
+    `${origin} is larger than MAX_SOURCE_BYTES (${maxBytes} bytes); the list is not used (raise MAX_SOURCE_BYTES if it is genuine)`,
+  );
+}
+
 /** `MATCH_SOURCE_FILE`: read on every cycle, so editing the file is picked up by the next one. */
 export class FileMatchSource implements MatchSource {
   readonly kind = "file";
   readonly description: string;
 
-  constructor(private readonly path: string) {
+  constructor(
+    private readonly path: string,
+    private readonly maxBytes: number = DEFAULT_MAX_SOURCE_BYTES,
+  ) {
     this.description = `file ${path}`;
   }
 
-  async fetchMatches(): Promise<Match[]> {
-    let text: string;
+  async fetchMatches(): Promise<unknown[]> {
+    let bytes: Uint8Array;
     try {
-      text = await readFile(this.path, "utf8");
+      bytes = await readFileLimited(this.path, this.maxBytes);
     } catch (error) {
+      if (error instanceof BodyTooLargeError) throw tooLarge(this.path, this.maxBytes);
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "ENOENT") {
         throw new MatchSourceError(
@@ -156,7 +126,7 @@ export class FileMatchSource implements MatchSource {
       }
       throw new MatchSourceError("unreadable", `cannot read ${this.path}: ${(error as Error).message}`);
     }
-    return parseMatchList(parseJsonText(text, this.path), this.path);
+    return readMatchEntries(parseJsonBytes(bytes, this.path), this.path);
   }
 }
 
@@ -164,6 +134,8 @@ export interface HttpMatchSourceOptions {
   /** Base URL of fogis-api-client-service; the list is at `{url}/matches`. */
   url: string;
   timeoutMs: number;
+  /** Larger answers fail the cycle (read as a stream, stopped at the limit). */
+  maxBytes?: number;
   fetch?: typeof fetch;
 }
 
@@ -180,23 +152,26 @@ export class HttpMatchSource implements MatchSource {
     this.fetchImpl = options.fetch ?? fetch;
   }
 
-  async fetchMatches(signal?: AbortSignal): Promise<Match[]> {
-    let text: string;
+  async fetchMatches(signal?: AbortSignal): Promise<unknown[]> {
+    const maxBytes = this.options.maxBytes ?? DEFAULT_MAX_SOURCE_BYTES;
+    let bytes: Uint8Array;
     try {
       const timeout = AbortSignal.timeout(this.options.timeoutMs);
       const response = await this.fetchImpl(this.endpoint, {
         headers: { accept: "application/json" },
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
-      text = await response.text();
       if (!response.ok) {
+        await response.body?.cancel().catch(() => {});
         throw new MatchSourceError(
           "http_status",
           `${this.description} answered ${response.status} ${response.statusText}`.trim(),
         );
       }
+      bytes = await readResponseBody(response, maxBytes);
     } catch (error) {
       if (error instanceof MatchSourceError) throw error;
+      if (error instanceof BodyTooLargeError) throw tooLarge(`the answer of ${this.description}`, maxBytes);
       if (signal?.aborted) {
         throw new MatchSourceError("aborted", `${this.description} abandoned: the service is shutting down`);
       }
@@ -213,7 +188,7 @@ export class HttpMatchSource implements MatchSource {
         `${this.description} failed: ${cause?.code ?? cause?.message ?? (error as Error).message} (is fogis-api-client-service running at FOGIS_API_CLIENT_URL?)`,
       );
     }
-    return parseMatchList(parseJsonText(text, this.description), this.description);
+    return readMatchEntries(parseJsonBytes(bytes, this.description), this.description);
   }
 }
 
@@ -227,7 +202,11 @@ export class DemoMatchSource implements MatchSource {
   private readonly matches: Match[];
 
   constructor(now: Date = new Date()) {
-    this.matches = parseMatchList(demoMatchList(now), "demo match list");
+    const checked = new MatchListValidator().validate(demoMatchList(now));
+    if (checked.invalidMatches.length || checked.droppedReferees.length) {
+      throw new Error("the built-in demo match list does not validate");
+    }
+    this.matches = checked.matches;
   }
 
   async fetchMatches(): Promise<Match[]> {
@@ -238,9 +217,9 @@ export class DemoMatchSource implements MatchSource {
 export function createMatchSource(config: MatchSourceConfig, now: Date = new Date()): MatchSource {
   switch (config.kind) {
     case "file":
-      return new FileMatchSource(config.path);
+      return new FileMatchSource(config.path, config.maxBytes);
     case "http":
-      return new HttpMatchSource({ url: config.url, timeoutMs: config.timeoutMs });
+      return new HttpMatchSource({ url: config.url, timeoutMs: config.timeoutMs, maxBytes: config.maxBytes });
     case "demo":
       return new DemoMatchSource(now);
   }

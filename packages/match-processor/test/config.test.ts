@@ -31,6 +31,7 @@ describe("loadProcessorConfig", () => {
     expect(loadProcessorConfig({ API_TOKEN: TOKEN, MATCH_SOURCE_FILE: "/data/m.json" }).source).toEqual({
       kind: "file",
       path: "/data/m.json",
+      maxBytes: 25 * 1024 * 1024,
     });
     const http = loadProcessorConfig({
       API_TOKEN: TOKEN,
@@ -61,6 +62,18 @@ describe("loadProcessorConfig", () => {
       "CALENDAR_SYNC_URL",
     );
     expect(problems({ API_TOKEN: TOKEN, SERVICE_INTERVAL: "-5" })).toContain("SERVICE_INTERVAL");
+  });
+
+  it("caps the match list at MAX_SOURCE_BYTES (25 MiB unless set), for the file and the HTTP source", () => {
+    const http = loadProcessorConfig({
+      API_TOKEN: TOKEN,
+      FOGIS_API_CLIENT_URL: "http://x:8080",
+      MAX_SOURCE_BYTES: "1048576",
+    });
+    expect(http.source).toMatchObject({ kind: "http", maxBytes: 1_048_576 });
+    expect(problems({ API_TOKEN: TOKEN, MAX_SOURCE_BYTES: "lots" })).toContain(
+      "MAX_SOURCE_BYTES: expected a whole number from 1024 to 1073741824",
+    );
   });
 });
 

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Channels, type Match, resolveChannels } from "@fogis/message-schema";
+import { type Channels, resolveChannels } from "@fogis/message-schema";
 import { createLogger, createMetricsRegistry, RedisLink } from "@fogis/runtime";
 import { plainRedisClient } from "@fogis/testing";
 import type { Redis } from "ioredis";
@@ -132,17 +132,18 @@ export class Subscriber {
 export class ListSource implements MatchSource {
   kind: SourceKind = "file";
   readonly description = "test list";
-  matches: Match[];
+  /** Entries as FOGIS would send them; a test may put invalid ones in. */
+  matches: unknown[];
   failure: Error | null = null;
   delegate: MatchSource | null = null;
   delayMs = 0;
   fetches = 0;
 
-  constructor(matches: Match[] = []) {
+  constructor(matches: unknown[] = []) {
     this.matches = matches;
   }
 
-  async fetchMatches(signal?: AbortSignal): Promise<Match[]> {
+  async fetchMatches(signal?: AbortSignal): Promise<readonly unknown[]> {
     this.fetches++;
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
     if (this.failure) throw this.failure;

@@ -396,7 +396,7 @@ describe("notifications after change detection", () => {
     // While deliveries fail, the kick-off moves back: that is a new change for the referee.
     setup.calendar.status = 503;
     setup.source.matches = firstList().concat(changedList().filter((m) => m.matchid === 6_143_020));
-    setup.source.matches = setup.source.matches.map((m) =>
+    setup.source.matches = (setup.source.matches as Match[]).map((m) =>
       m.matchid === 6_143_018 ? { ...m, installd: true } : m,
     );
     expect(await setup.rig.processor.runCycle("test")).toMatchObject({ outcome: "delivery_failed" });
@@ -409,7 +409,7 @@ describe("notifications after change detection", () => {
 
     setup.calendar.status = 200;
     await setup.rig.processor.runCycle("test");
-    setup.source.matches = withBarrier(setup.source.matches);
+    setup.source.matches = withBarrier(setup.source.matches as Match[]);
     await setup.rig.processor.runCycle("test");
     await expectBarrierLast(t, 3);
   });

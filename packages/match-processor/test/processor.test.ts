@@ -239,6 +239,74 @@ describe("a processing cycle", () => {
       .toContain("state_file_corrupt");
   });
 
+  it("applies the rest of the list when one referee entry and one match are bad: a cancellation still gets through", async () => {
+    const matches = [
+      fogisMatch({ matchid: 6_143_016 }),
+      fogisMatch({ matchid: 6_143_017 }),
+      fogisMatch({ matchid: 6_143_018 }),
+    ];
+    const source = new ListSource(matches);
+    const { rig, subscriber } = await rigWithSubscriber(source);
+    await rig.processor.runCycle();
+
+    const [first, second, third] = structuredClone(matches) as [Match, Match, Match];
+    (first.domaruppdraglista?.[1] as Record<string, unknown>).domareid = null; // FOGIS sent a referee without id
+    second.tid = "not a time"; // and a match it cannot describe
+    second.lag1namn = "Should not show";
+    third.installd = true; // while another match is cancelled
+    source.matches = [first, second, third];
+    const result = await rig.processor.runCycle();
+    expect(result).toMatchObject({
+      success: true,
+      outcome: "delivered",
+      total_matches: 3,
+      input_problems: { invalid_matches: 1, kept_last_good: 1, dropped_referees: 1 },
+      changes: { removed: 0 },
+    });
+
+    await expect.poll(() => subscriber.on(rig.channels.matchUpdates).length).toBe(2);
+    const sent = subscriber.on(rig.channels.matchUpdates)[1]?.json.payload?.matches as Match[];
+    const byId = new Map(sent.map((match) => [match.matchid, match]));
+    expect(byId.get(6_143_018)?.installd).toBe(true);
+    expect(byId.get(6_143_017)).toEqual(matches[1]);
+    expect(byId.get(6_143_016)?.domaruppdraglista?.map((r) => r.domareid)).toEqual([6600, 32_062]);
+    // What goes out is valid for every strict reader, calendar-sync's decoder included.
+    expect(decodeEnvelope(subscriber.on(rig.channels.matchUpdates)[1]?.text ?? "").ok).toBe(true);
+
+    await expect
+      .poll(() => subscriber.on(rig.channels.systemAlerts).map((m) => m.json.payload))
+      .toEqual([
+        expect.objectContaining({
+          alert_type: "invalid_entries",
+          severity: "warning",
+          message: expect.stringContaining("match 6143017 (index 1): tid:"),
+        }),
+      ]);
+    expect(subscriber.on(rig.channels.systemAlerts)[0]?.text).not.toContain("not a time");
+    expect(
+      await rig.processor.metrics.registry.getSingleMetricAsString("fogis_processor_invalid_entries_total"),
+    ).toMatch(/kind="referee",service="test"} 1$/m);
+
+    // The same bad entries next cycle: nothing new to send, counted again, not alerted again.
+    expect((await rig.processor.runCycle()).outcome).toBe("unchanged");
+    // An alert of that cycle would have been published before its "completed" status.
+    await expect.poll(() => subscriber.on(rig.channels.processorStatus).length).toBe(6);
+    expect(subscriber.on(rig.channels.systemAlerts)).toHaveLength(1);
+  });
+
+  it("fails the cycle, keeping its state, when not one entry of the list is a valid match", async () => {
+    const source = new ListSource(fogisMatchList(2));
+    const { rig, subscriber } = await rigWithSubscriber(source);
+    await rig.processor.runCycle();
+    const before = readState(rig);
+    source.matches = [{ matchid: "6143017" }, { hello: "FOGIS changed its format" }];
+    const result = await rig.processor.runCycle();
+    expect(result).toMatchObject({ success: false, outcome: "source_failed", total_matches: null });
+    expect(result.error).toContain("none of the 2 entries is a valid match");
+    expect(readState(rig)).toEqual(before);
+    expect(subscriber.on(rig.channels.matchUpdates)).toHaveLength(1);
+  });
+
   it("never runs two cycles at once; requests during a cycle share one follow-up cycle", async () => {
     const source = new ListSource(fogisMatchList(2));
     source.delayMs = 150;

@@ -52,11 +52,13 @@ export type {
 export { type DroppedPart, informationalPart } from "./informational.js";
 // docs/envelope.schema.json, generated from the same schemas.
 export { renderEnvelopeJsonSchema } from "./json-schema.js";
-// The FOGIS match, and the one rule for its kick-off.
+// The FOGIS match, and the one rule for its kick-off and its day.
 export {
   type Match,
   MatchSchema,
   matchContacts,
+  matchDate,
+  matchHasKickoffTime,
   matchKickoff,
   matchReferees,
   type Referee,

@@ -1,10 +1,12 @@
 import { z } from "zod";
 import {
+  KICKOFF_CLOCK_OR_UNSET_PATTERN,
   KICKOFF_CLOCK_PATTERN,
   MATCH_DATE_PATTERN,
   parseTid,
   stockholmLocalToUtc,
   TID_PATTERN,
+  toStockholmLocal,
 } from "./time.js";
 
 /**
@@ -65,7 +67,10 @@ export const MatchSchema = z
     // Patterns, not refinements: the JSON Schema carries them as they are (see time.ts).
     tid: z.string().regex(TID_PATTERN, 'expected "/Date(<epoch ms>)/" or an ISO-8601 time').optional(),
     speldatum: z.string().regex(MATCH_DATE_PATTERN, "expected a date YYYY-MM-DD").optional(),
-    avsparkstid: z.string().regex(KICKOFF_CLOCK_PATTERN, "expected HH:MM").optional(),
+    avsparkstid: z
+      .string()
+      .regex(KICKOFF_CLOCK_OR_UNSET_PATTERN, "expected HH:MM, or empty when not set")
+      .nullish(),
     tavlingnamn: optionalText,
     installd: z.boolean().nullish(),
     uppskjuten: z.boolean().nullish(),
@@ -99,6 +104,24 @@ export function matchKickoff(match: Pick<Match, "tid" | "speldatum" | "avsparkst
     return stockholmLocalToUtc(y, mo, d, h, mi);
   }
   return null;
+}
+
+/**
+ * Whether FOGIS has set the kick-off time: `avsparkstid`, or else a `tid` that is not at Stockholm
+ * midnight (FOGIS gives a match without a time as 00:00 of its date). Without one the match is a
+ * whole day in the calendar, not a 00:00 kick-off.
+ */
+export function matchHasKickoffTime(match: Pick<Match, "tid" | "avsparkstid">): boolean {
+  if (match.avsparkstid && KICKOFF_CLOCK_PATTERN.test(match.avsparkstid)) return true;
+  const instant = match.tid ? parseTid(match.tid) : null;
+  return instant !== null && toStockholmLocal(instant).time !== "00:00";
+}
+
+/** The match's date in Stockholm (`YYYY-MM-DD`): `speldatum`, else the date of its kick-off. */
+export function matchDate(match: Pick<Match, "tid" | "speldatum" | "avsparkstid">): string | null {
+  if (match.speldatum && MATCH_DATE_PATTERN.test(match.speldatum)) return match.speldatum;
+  const kickoff = matchKickoff(match);
+  return kickoff ? toStockholmLocal(kickoff).date : null;
 }
 
 /** The referees of a match, never undefined. */

@@ -22,6 +22,8 @@ const MS_DATE = `/Date\\(-?${D}{1,15}(?:[+-]${D}{4})?\\)/`;
 export const MATCH_DATE_PATTERN = new RegExp(`^${DATE}$`);
 /** `avsparkstid`: a Stockholm clock time, `H:MM` or `HH:MM`. */
 export const KICKOFF_CLOCK_PATTERN = /^(?:[01]?[0-9]|2[0-3]):[0-5][0-9]$/;
+/** `avsparkstid` as FOGIS sends it: a kick-off time, or empty when none is set yet. */
+export const KICKOFF_CLOCK_OR_UNSET_PATTERN = /^(?:(?:[01]?[0-9]|2[0-3]):[0-5][0-9])?$/;
 /** `tid`: `/Date(ms)/`, or an ISO date, date-time, or date-time with a zone. */
 export const TID_PATTERN = new RegExp(`^(?:${MS_DATE}|${DATE}(?:[T ]${TIME}${ZONE}?)?)$`);
 /** An envelope timestamp: an ISO date-time, with or without a zone. */

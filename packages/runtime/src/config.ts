@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { z } from "zod";
 
 /**
@@ -85,6 +86,51 @@ export function envUrl(protocols: string[], message: string) {
       return false;
     }
   }, message);
+}
+
+/**
+ * Who the client is behind a reverse proxy (express's "trust proxy"): `false` = the TCP peer;
+ * a number = that many proxies in front, each appending to X-Forwarded-For; a list = the
+ * addresses, subnets or names (loopback, linklocal, uniquelocal) of the proxies to trust.
+ */
+export type TrustProxy = false | number | string[];
+
+const PROXY_NAMES = new Set(["loopback", "linklocal", "uniquelocal"]);
+
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_NAMES.has(entry)) return true;
+  const [address = "", prefix, ...rest] = entry.split("/");
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * TRUST_PROXY. `true` is refused: trusting every hop lets any caller pick its own address with
+ * an X-Forwarded-For header, and with it escape the failed-token limit.
+ */
+export function envTrustProxy() {
+  return z
+    .string()
+    .optional()
+    .transform((value, ctx): TrustProxy => {
+      const normalized = value?.trim().toLowerCase();
+      if (normalized === undefined || FALSE.has(normalized)) return false;
+      if (/^\d+$/.test(normalized)) {
+        const hops = Number(normalized);
+        if (hops <= 10) return hops;
+      }
+      const entries = normalized.split(",").map((entry) => entry.trim());
+      if (!TRUE.has(normalized) && entries.every(isProxyAddress)) return entries;
+      ctx.addIssue({
+        code: "custom",
+        message:
+          "expected false, the number of reverse proxies in front (e.g. 1), or their addresses (e.g. loopback or 172.16.0.0/12); not true, which would let any caller choose its own address",
+      });
+      return z.NEVER;
+    });
 }
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -248,6 +294,7 @@ export const sharedEnv = {
     .min(16, "must be at least 16 characters (generate one: openssl rand -hex 24)"),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `expected one of ${LOG_LEVELS.join(", ")}` }).default("info"),
   HOST: z.string().default("0.0.0.0"),
+  TRUST_PROXY: envTrustProxy(),
 };
 
 /** Hides the password (and user) of a Redis URL for logs and status pages. */

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from "express";
 import type { Logger } from "pino";
 import { pinoHttp } from "pino-http";
+import type { TrustProxy } from "./config.js";
 
 /**
  * HTTP plumbing both services share: an express app with request logging that never prints
@@ -21,7 +22,9 @@ export interface BaseAppOptions {
    */
   apiToken: string;
   /** Tuning of the failed-attempt limit (tests shorten the window). */
-  authLimits?: Pick<BearerAuthOptions, "maxFailures" | "windowMs" | "now">;
+  authLimits?: Pick<BearerAuthOptions, "maxFailures" | "windowMs" | "lockoutDelayMs" | "now">;
+  /** TRUST_PROXY: how the client address is found behind a reverse proxy. Default: the TCP peer. */
+  trustProxy?: TrustProxy;
 }
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -30,9 +33,16 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
  * An express app with request logs (health probes at debug), bearer auth on every unsafe method,
  * JSON parsing behind it, and no x-powered-by.
  */
-export function createBaseApp({ logger, bodyLimit = "1mb", apiToken, authLimits }: BaseAppOptions): Express {
+export function createBaseApp({
+  logger,
+  bodyLimit = "1mb",
+  apiToken,
+  authLimits,
+  trustProxy = false,
+}: BaseAppOptions): Express {
   const app = express();
   app.disable("x-powered-by");
+  app.set("trust proxy", trustProxy);
   app.use(
     pinoHttp({
       logger,
@@ -66,47 +76,48 @@ function redactQueryToken(url: string): string {
 export interface BearerAuthOptions {
   token: string;
   logger: Logger;
-  /** Failed attempts allowed per client within `windowMs` before answering 429. */
+  /** Wrong tokens allowed per client address within `windowMs` before they are answered 429. */
   maxFailures?: number;
   windowMs?: number;
+  /** How long a wrong token from a client over the limit waits for its 429. Default 1 s. */
+  lockoutDelayMs?: number;
   now?: () => number;
 }
 
+/** Slowed answers waiting at once, all clients together; beyond it they are answered at once. */
+const MAX_DELAYED_ANSWERS = 100;
+
 /**
  * Requires `Authorization: Bearer <token>`. The comparison takes the same time whatever the
- * guess (both sides are hashed to equal length first). A client that keeps failing is answered
- * 429 until its window passes, so the token cannot be brute-forced over HTTP.
+ * guess (both sides are hashed to equal length first). The right token always passes: behind
+ * docker-proxy every local caller shares one address, so a stale script's wrong token must never
+ * lock out the owner (or `pnpm deploy`'s gates). Wrong tokens are counted per client address;
+ * past `maxFailures` within the window they are answered 429 with Retry-After, each after a
+ * delay, which slows a guessing or looping client down. A success does not clear the count: it
+ * may come from another caller behind the same address.
  */
 export function requireBearerToken(options: BearerAuthOptions): RequestHandler {
   const expected = digest(options.token);
   const maxFailures = options.maxFailures ?? 10;
   const windowMs = options.windowMs ?? 60_000;
+  const lockoutDelayMs = options.lockoutDelayMs ?? 1000;
   const now = options.now ?? Date.now;
   const failures = new Map<string, { count: number; since: number }>();
+  let delayedAnswers = 0;
 
   return (req, res, next) => {
-    const client = req.ip ?? req.socket.remoteAddress ?? "unknown";
-    const record = failures.get(client);
-    if (record && now() - record.since > windowMs) failures.delete(client);
-    const current = failures.get(client);
-    if (current && current.count >= maxFailures) {
-      const retryAfter = Math.ceil((current.since + windowMs - now()) / 1000);
-      res.setHeader("Retry-After", String(Math.max(1, retryAfter)));
-      res
-        .status(429)
-        .json({ success: false, error: "too many failed authentication attempts; try again later" });
-      return;
-    }
     const header = req.get("authorization") ?? "";
     const match = /^Bearer\s+(.+)$/i.exec(header);
     if (match?.[1] && timingSafeEqual(digest(match[1].trim()), expected)) {
-      failures.delete(client);
       next();
       return;
     }
-    if (failures.size >= 10_000) {
+    const client = req.ip ?? req.socket.remoteAddress ?? "unknown";
+    const record = failures.get(client);
+    if (record && now() - record.since > windowMs) failures.delete(client);
+    if (failures.size >= 10_000 && !failures.has(client)) {
       // Bounded memory under a spray of addresses: forget the oldest tenth (Map keeps insertion
-      // order), never the whole table, so a client cannot reset its own lockout that way.
+      // order), never the whole table, so a client cannot reset its own count that way.
       let drop = 1_000;
       for (const key of failures.keys()) {
         if (drop-- <= 0) break;
@@ -116,8 +127,35 @@ export function requireBearerToken(options: BearerAuthOptions): RequestHandler {
     const entry = failures.get(client) ?? { count: 0, since: now() };
     entry.count += 1;
     failures.set(client, entry);
+    const reason = header ? "wrong token" : "missing token";
+    if (entry.count > maxFailures) {
+      const retryAfter = Math.max(1, Math.ceil((entry.since + windowMs - now()) / 1000));
+      const answer = () => {
+        res.setHeader("Retry-After", String(retryAfter));
+        res
+          .status(429)
+          .json({ success: false, error: "too many failed authentication attempts; try again later" });
+      };
+      // Logged once per window, not per attempt: a looping script must not flood the log.
+      if (entry.count === maxFailures + 1) {
+        options.logger.warn(
+          { event: "auth_rate_limited", client, path: req.path, reason, retryAfter },
+          "too many requests without a valid bearer token; slowing this client down",
+        );
+      }
+      if (lockoutDelayMs <= 0 || delayedAnswers >= MAX_DELAYED_ANSWERS) {
+        answer();
+        return;
+      }
+      delayedAnswers += 1;
+      setTimeout(() => {
+        delayedAnswers -= 1;
+        if (!res.writableEnded && !req.socket.destroyed) answer();
+      }, lockoutDelayMs).unref();
+      return;
+    }
     options.logger.warn(
-      { event: "auth_failed", client, path: req.path, reason: header ? "wrong token" : "missing token" },
+      { event: "auth_failed", client, path: req.path, reason },
       "rejected a request without a valid bearer token",
     );
     res.setHeader("WWW-Authenticate", 'Bearer realm="fogis-realtime"');

@@ -8,6 +8,7 @@ export {
   describeRedisTarget,
   envBoolean,
   envInteger,
+  envTrustProxy,
   envUrl,
   LOG_LEVELS,
   loadConfig,
@@ -18,6 +19,7 @@ export {
   type SentinelAddress,
   type SentinelConfig,
   sharedEnv,
+  type TrustProxy,
 } from "./config.js";
 // State files: atomic writes; reads that tell missing from corrupt.
 export {
@@ -48,6 +50,8 @@ export {
   listen,
   type ShutdownOptions,
 } from "./http.js";
+// Bodies and files read with a size limit, stopped as soon as they pass it.
+export { BodyTooLargeError, readFileLimited, readResponseBody } from "./limited-body.js";
 // The one logger (pino).
 export { createLogger, type Logger } from "./logger.js";
 // A metrics registry per service instance, and GET /metrics.

@@ -160,3 +160,24 @@ describe("redactUrl", () => {
     expect(redactUrl("redis://127.0.0.1:6379")).toBe("redis://127.0.0.1:6379");
   });
 });
+
+describe("TRUST_PROXY", () => {
+  const trust = (value: string | undefined) =>
+    loadConfig("svc", schema, { API_TOKEN: token, TRUST_PROXY: value }).TRUST_PROXY;
+
+  it("is off unless set, and reads a hop count or the proxies' addresses", () => {
+    expect(trust(undefined)).toBe(false);
+    expect(trust("false")).toBe(false);
+    expect(trust("1")).toBe(1);
+    expect(trust("loopback, 172.16.0.0/12,::1")).toEqual(["loopback", "172.16.0.0/12", "::1"]);
+  });
+
+  it.each(["true", "yes", "10.0.0.0/33", "proxy.example", "1,2"])(
+    "refuses %s with a message that says what to write instead",
+    (value) => {
+      expect(() => trust(value)).toThrow(
+        /TRUST_PROXY: expected false, the number of reverse proxies in front \(e\.g\. 1\), or their addresses/,
+      );
+    },
+  );
+});

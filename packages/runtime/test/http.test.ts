@@ -1,11 +1,21 @@
 import { Writable } from "node:stream";
 import request from "supertest";
 import { describe, expect, it } from "vitest";
-import { closeServer, createBaseApp, createLogger, jsonErrorHandler, listen } from "../src/index.js";
+import {
+  closeServer,
+  createBaseApp,
+  createLogger,
+  jsonErrorHandler,
+  listen,
+  type TrustProxy,
+} from "../src/index.js";
 
 const TOKEN = "a-very-secret-token-1234";
 
-function appWithLogs(options: { maxFailures?: number; now?: () => number } = {}) {
+function appWithLogs(
+  options: { maxFailures?: number; lockoutDelayMs?: number; now?: () => number } = {},
+  trustProxy?: TrustProxy,
+) {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, done) {
@@ -14,7 +24,7 @@ function appWithLogs(options: { maxFailures?: number; now?: () => number } = {})
     },
   });
   const logger = createLogger({ name: "test", level: "debug" }, sink);
-  const app = createBaseApp({ logger, bodyLimit: "1kb", apiToken: TOKEN, authLimits: options });
+  const app = createBaseApp({ logger, bodyLimit: "1kb", apiToken: TOKEN, authLimits: options, trustProxy });
   app.post("/action", (req, res) => {
     res.json({ ok: true, got: req.body });
   });
@@ -36,15 +46,54 @@ describe("bearer auth", () => {
     expect(ok.body).toEqual({ ok: true, got: { a: 1 } });
   });
 
-  it("rate-limits repeated failures with 429 and Retry-After, then lets the client try again", async () => {
+  it("slows a client that keeps sending wrong tokens with 429 and Retry-After, until its window passes", async () => {
     let clock = 1_000_000;
-    const { app } = appWithLogs({ maxFailures: 3, now: () => clock });
+    const { app } = appWithLogs({ maxFailures: 3, lockoutDelayMs: 0, now: () => clock });
     for (let i = 0; i < 3; i++)
       await request(app).post("/action").set("Authorization", "Bearer x").expect(401);
-    const limited = await request(app).post("/action").set("Authorization", `Bearer ${TOKEN}`).expect(429);
+    const limited = await request(app).post("/action").set("Authorization", "Bearer x").expect(429);
     expect(Number(limited.headers["retry-after"])).toBeGreaterThan(0);
+    await request(app).post("/action").expect(429);
     clock += 61_000;
+    await request(app).post("/action").set("Authorization", "Bearer x").expect(401);
+  });
+
+  it("lets the owner's valid token through from an address that a stale script has locked out", async () => {
+    // Behind docker-proxy every local caller shares one address: pnpm deploy's gates must pass.
+    const { app } = appWithLogs({ maxFailures: 3, lockoutDelayMs: 0 });
+    for (let i = 0; i < 20; i++) await request(app).post("/action").set("Authorization", "Bearer stale");
+    await request(app).post("/action").set("Authorization", "Bearer stale").expect(429);
+    const ok = await request(app).post("/action").set("Authorization", `Bearer ${TOKEN}`).send({ a: 1 });
+    expect(ok.status).toBe(200);
+    // The owner's success does not reset the count for the script sharing the address.
+    await request(app).post("/action").set("Authorization", "Bearer stale").expect(429);
+  });
+
+  it("answers a locked-out wrong token only after a delay, so a looping script is slowed down", async () => {
+    const { app } = appWithLogs({ maxFailures: 2, lockoutDelayMs: 600 });
+    for (let i = 0; i < 2; i++)
+      await request(app).post("/action").set("Authorization", "Bearer x").expect(401);
+    const started = performance.now();
+    await request(app).post("/action").set("Authorization", "Bearer x").expect(429);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(590);
+    const quick = performance.now();
     await request(app).post("/action").set("Authorization", `Bearer ${TOKEN}`).expect(200);
+    expect(performance.now() - quick).toBeLessThan(590);
+  });
+
+  it("counts failures per client address from X-Forwarded-For only with TRUST_PROXY", async () => {
+    const wrong = (app: ReturnType<typeof appWithLogs>["app"], from: string) =>
+      request(app).post("/action").set("X-Forwarded-For", from).set("Authorization", "Bearer x");
+
+    const proxied = appWithLogs({ maxFailures: 2, lockoutDelayMs: 0 }, ["loopback"]).app;
+    for (let i = 0; i < 3; i++) await wrong(proxied, "203.0.113.9");
+    await wrong(proxied, "203.0.113.9").expect(429);
+    await wrong(proxied, "198.51.100.7").expect(401);
+
+    // Without it the header is the caller's word: ignored, so it cannot escape its own count.
+    const direct = appWithLogs({ maxFailures: 2, lockoutDelayMs: 0 }).app;
+    for (let i = 0; i < 3; i++) await wrong(direct, "203.0.113.9");
+    await wrong(direct, "198.51.100.7").expect(429);
   });
 
   it("never writes the token or the Authorization header to the logs", async () => {

@@ -6,11 +6,14 @@ import type { AddressInfo } from "node:net";
  * fogis-calendar-phonebook-sync), which cannot run here. It answers as that route does:
  * - a body that is not a JSON value, or is empty/falsy -> 400 `Missing JSON data in request`
  *   (Flask's `get_json(force=True, silent=True)` gives None);
- * - a bare list is the match list itself (shared/reference/README.md);
- * - an object without a top-level `matches` -> 400 `Missing 'matches' in request data`;
+ * - anything but an object with a top-level `matches` -> 400 `Missing 'matches' in request data`,
+ *   a bare match list included (`"matches" not in data` asks a list whether it holds that string);
+ *   a number or boolean makes that test raise -> 500;
+ * - `matches` that is not a list -> 500 (seen for null, a number and a string);
  * - otherwise it hands the matches to its calendar sync and answers 200
  *   `{success: true, matches_processed, timestamp}`.
- * It reads no other field and no Authorization header. What it synced is kept in `synced`.
+ * Checked against the real route (app.py with Google's client stubbed), body by body. It reads no
+ * other field and no Authorization header. What it synced is kept in `synced`.
  */
 export class PythonManualSyncStandIn {
   /** The `matches` of every body it accepted, in order. */
@@ -59,17 +62,25 @@ export class PythonManualSyncStandIn {
       data = null;
     }
     if (!isTruthy(data)) return this.answer(res, 400, "Missing JSON data in request");
-    let matches: unknown;
-    if (Array.isArray(data)) matches = data;
-    else if (typeof data === "object" && data !== null && "matches" in data) matches = data.matches;
-    else return this.answer(res, 400, "Missing 'matches' in request data");
+    if (typeof data === "number" || typeof data === "boolean") {
+      return this.answer(
+        res,
+        500,
+        `argument of type '${typeof data === "number" ? "int" : "bool"}' is not iterable`,
+      );
+    }
+    if (typeof data !== "object" || data === null || Array.isArray(data) || !("matches" in data)) {
+      return this.answer(res, 400, "Missing 'matches' in request data");
+    }
+    const matches = data.matches;
+    if (!Array.isArray(matches)) return this.answer(res, 500, "matches is not a list");
     this.synced.push(matches);
     this.answers.push({ status: 200 });
     res.writeHead(200, { "content-type": "application/json" });
     res.end(
       JSON.stringify({
         success: true,
-        matches_processed: Array.isArray(matches) ? matches.length : 0,
+        matches_processed: matches.length,
         timestamp: new Date().toISOString(),
       }),
     );

@@ -1,5 +1,6 @@
 import { type Match, matchKickoff, matchReferees, stockholmDate } from "@fogis/message-schema";
 import type { StoredCalendarEvent } from "../calendar-backend.js";
+import { readEventSummary } from "../match-event.js";
 import { type MatchState, matchState, type RecentChange, refereeLabel } from "../recent-changes.js";
 import { type Language, texts } from "./i18n.js";
 import { type PipelineStep, type StepState, type Verdict, verdictOf } from "./pipeline.js";
@@ -138,14 +139,14 @@ export function buildStatusView(input: StatusViewInput): StatusView {
         const state = match ? matchState(match) : eventState(event);
         const start = match ? (matchKickoff(match)?.toISOString() ?? event.start) : event.start;
         const change = latestChange.get(event.matchid);
-        const [home, ...away] = event.summary.split(" - ");
+        const stored = readEventSummary(event.summary);
         return {
           matchid: event.matchid,
           start,
           date: t.date(start),
           kickoff: t.time(start),
-          home: match?.lag1namn ?? home ?? event.summary,
-          away: match?.lag2namn ?? away.join(" - "),
+          home: match?.lag1namn ?? stored.home,
+          away: match?.lag2namn ?? stored.away,
           venue: match ? (match.anlaggningnamn ?? "") : event.location,
           competition: match?.tavlingnamn ?? "",
           referees: match ? matchReferees(match).map(refereeLabel) : [],
@@ -194,5 +195,5 @@ function eventState(event: StoredCalendarEvent): MatchState {
   const status: string = event.status;
   if (status === "CANCELLED") return "cancelled";
   if (status === "TENTATIVE") return "postponed";
-  return "scheduled";
+  return readEventSummary(event.summary).interrupted ? "interrupted" : "scheduled";
 }

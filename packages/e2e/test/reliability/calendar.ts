@@ -70,13 +70,16 @@ export function calendarDifferences(
       problems.push(
         `match ${match.matchid}: ${what} is ${JSON.stringify(shown)}, expected ${JSON.stringify(expected)}`,
       );
-    const summary = `${match.lag1namn} - ${match.lag2namn}`;
+    // DESIGN §7: a postponed or interrupted match says so in the summary.
+    const flags = [match.uppskjuten && "UPPSKJUTEN", match.avbruten && "AVBRUTEN"].filter(Boolean);
+    const teams = `${match.lag1namn} - ${match.lag2namn}`;
+    const summary = flags.length ? `${flags.join(", ")}: ${teams}` : teams;
     if (event.summary !== summary) wrong("SUMMARY", event.summary, summary);
     if (event.location !== (match.anlaggningnamn ?? ""))
       wrong("LOCATION", event.location, match.anlaggningnamn);
     const kickoff = kickoffOf(match);
     if (event.start.toISOString() !== kickoff) wrong("DTSTART", event.start.toISOString(), kickoff);
-    const status = match.installd ? "CANCELLED" : "CONFIRMED";
+    const status = match.installd ? "CANCELLED" : match.uppskjuten ? "TENTATIVE" : "CONFIRMED";
     if (event.status !== status) wrong("STATUS", event.status, status);
     for (const referee of match.domaruppdraglista ?? []) {
       if (referee.personnamn && !event.description.includes(referee.personnamn)) {

@@ -19,7 +19,8 @@ import { renderVcards, type VcardContact } from "./vcard.js";
  * matches in the calendar. It follows the calendar's rules (`HistoryPolicy`): a match that leaves
  * the list before it was played, or cancelled or postponed, takes its referees with it; played
  * matches stay as history for HISTORY_DAYS, so a referee met only in older matches leaves. A
- * referee's details come from their most recent match. The user's own referee number is left out.
+ * referee's details come from their most recent match; the title lists every role they have in
+ * those matches. The user's own referee number is left out.
  * Like the calendar, the entries of the latest snapshot (`contacts.json`) and the history
  * (`contacts-history.json`) are separate files, so a change does not rewrite the history.
  */
@@ -331,7 +332,11 @@ function toContact(latest: RefereeEntry, matches: Array<[MatchEntry, RefereeEntr
       city: latest.city,
       country: latest.country,
     },
-    title: latest.role,
+    // Every role they have in the phonebook's matches, not only the last one's: TITLE is one value
+    // per contact, and the matches (with each role) are in the note.
+    title: [...new Set(matches.map(([, referee]) => referee.role).filter(Boolean))]
+      .sort(swedish.compare)
+      .join(", "),
     note: lines.join("\n"),
   };
 }

@@ -116,6 +116,12 @@ export interface ResynchronizerOptions {
   stats: SyncStats;
   logger: Logger;
   fetchLatest: () => Promise<LatestEnvelopes>;
+  /**
+   * True while the stack is starting: the processor may not answer yet (compose and `pnpm start`
+   * start both services at once), so a failed fetch is expected and logged at info. Once the
+   * processor answered or a stored snapshot was found, or the start is over, it is a warning again.
+   */
+  starting?: () => boolean;
 }
 
 interface Request {
@@ -127,6 +133,7 @@ interface Request {
 export class Resynchronizer {
   private running: Promise<ResyncResult> | undefined;
   private again: (Request & { waiters: Array<(result: ResyncResult) => void> }) | undefined;
+  private answered = false;
 
   constructor(private readonly options: ResynchronizerOptions) {}
 
@@ -171,6 +178,10 @@ export class Resynchronizer {
       else candidates.push({ envelope: usable.envelope, from });
     }
     const stored = candidates.filter((c) => c.from !== "live");
+    // Redis answering "no key yet" says nothing about the processor: only its answer, or a stored
+    // snapshot, ends the start-up allowance.
+    const startingUp = !this.answered && (this.options.starting?.() ?? false);
+    if (latest.processor.state !== "failed" || stored.length > 0) this.answered = true;
     if (stored.length === 0 && !live) {
       const nothing = latest.redis.state !== "failed" || latest.processor.state !== "failed";
       if (nothing && errors.length === 0) {
@@ -180,7 +191,14 @@ export class Resynchronizer {
       }
       stats.resync("failed");
       const error = errors.join("; ") || "no usable latest envelope";
-      logger.warn({ event: "resync_failed", reason, err: error }, "could not fetch the latest envelope");
+      if (startingUp) {
+        logger.info(
+          { event: "resync_failed", reason, err: error, starting: true },
+          "no latest envelope yet (the processor is still starting); the first snapshot is pushed when it is up",
+        );
+      } else {
+        logger.warn({ event: "resync_failed", reason, err: error }, "could not fetch the latest envelope");
+      }
       return { source: "failed", error };
     }
     logger.info(

@@ -71,6 +71,8 @@ const REDIS_WAIT_FOR_RESYNC_MS = 1000;
  * failover. Worth the wait: the HTTP alternative needs our processor (the Python one serves none).
  */
 const REDIS_WAIT_FOR_RESYNC_SUBSCRIBED_MS = 3000;
+/** How long after start a processor that does not answer yet is expected (both services starting). */
+const STARTUP_GRACE_MS = 30_000;
 /** After a failed apply (or a failed resync while subscribed), try again from the latest envelope this much later. */
 const RETRY_AFTER_FAILED_APPLY_MS = 5000;
 
@@ -228,10 +230,12 @@ export async function createCalendarSyncService(
       })
     : undefined;
   const latestKey = latestEnvelopeKey(config.redis.channels);
+  let startingUntil = 0;
   const resynchronizer = new Resynchronizer({
     handler,
     stats,
     logger,
+    starting: () => clock().getTime() < startingUntil,
     fetchLatest: async () => {
       // The subscriber connection can come up before the command connection; give it a moment.
       const wait = subscriber?.subscriberLink.isUp
@@ -321,6 +325,7 @@ export async function createCalendarSyncService(
       // intact counts: an empty one after a lost state file would delete every pushed event.
       if (stateFiles.calendar.state === "ok") backends.offer(pushSnapshot());
       subscriber?.start();
+      startingUntil = clock().getTime() + STARTUP_GRACE_MS;
       // Converge at once even when Redis is down at start (the resync then asks the processor).
       resyncLater("start");
       if (config.processorPollSeconds > 0) {

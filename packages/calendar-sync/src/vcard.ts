@@ -17,7 +17,7 @@ export interface VcardContact {
   phone?: string;
   email?: string;
   address?: { street?: string; postalCode?: string; city?: string; country?: string };
-  /** TITLE: the role in the contact's most recent match. */
+  /** TITLE: the contact's roles in the phonebook's matches, e.g. "Assisterande 1, Huvuddomare". */
   title?: string;
   note?: string;
 }

@@ -89,7 +89,9 @@ describe("contacts.vcf", () => {
     expect(b?.tel).toEqual([{ value: "070-9999999", type: "cell" }]);
     expect(b?.email).toBe("bertil.berg@example.org");
     expect(b?.adr).toEqual(["", "", "Bergvägen 63", "Göteborg", "", "411 01", "Sverige"]);
-    expect(b?.title).toBe("Assisterande 2");
+    // Both roles, not the one of whichever match came last.
+    expect(b?.title).toBe("Assisterande 1, Assisterande 2");
+    expect(c?.title).toBe("Assisterande 2");
     expect(b?.note).toContain("Domarnummer: 61438");
     expect(b?.note).toContain("2026-12-05 15:00 Hemmalag 1 - Bortalag 1 (AD1)");
     expect(b?.note).toContain("2026-12-12 13:00 Hemmalag 2 - Bortalag 2 (AD2)");

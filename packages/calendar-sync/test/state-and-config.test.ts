@@ -3,8 +3,9 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { createMatchUpdatesEnvelope } from "@fogis/message-schema";
-import { ConfigError } from "@fogis/runtime";
+import { ConfigError, createLogger } from "@fogis/runtime";
 import { fogisMatch, pythonMatchUpdatesEnvelope } from "@fogis/testing";
 import request from "supertest";
 import { afterEach, describe, expect, it } from "vitest";
@@ -286,6 +287,31 @@ describe("state files", () => {
     expect((await sync([1001, 1002])).status).toBe(200);
     const uids = parseFeed((await request(t.service.app).get("/calendar.ics")).text).events.map((e) => e.uid);
     expect(uids).toEqual(["fogis-match-1001@fogis-realtime", "fogis-match-1002@fogis-realtime"]);
+  });
+});
+
+describe("start-up", () => {
+  it("expects the processor not to answer while the stack starts (info), and warns once it should", async () => {
+    const lines: Array<{ level: number; event?: string; starting?: boolean }> = [];
+    const logger = createLogger(
+      { name: "calendar-sync-test", level: "info" },
+      new Writable({
+        write(chunk, _encoding, done) {
+          lines.push(JSON.parse(String(chunk)));
+          done();
+        },
+      }),
+    );
+    // Nothing listens at the test service's PROCESSOR_URL: like a processor that is not up yet.
+    const t = await service({ logger, now: "2026-11-20T12:00:00Z" });
+    const failures = () => lines.filter((line) => line.event === "resync_failed");
+    await eventually(() => expect(failures()).toHaveLength(1));
+    expect(failures()[0]).toMatchObject({ level: 30, starting: true });
+
+    t.setNow("2026-11-20T12:01:00Z"); // the start is over
+    await t.service.resync("poll");
+    expect(failures()[1]).toMatchObject({ level: 40 });
+    expect(failures()[1]?.starting).toBeUndefined();
   });
 });
 

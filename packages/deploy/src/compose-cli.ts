@@ -56,13 +56,16 @@ function runProcess(
   });
 }
 
-/** `["docker", "compose"]` or `["docker-compose"]`; throws `PreconditionError` naming the fix. */
-export async function detectComposeExecutable(): Promise<string[]> {
-  const override = process.env.FOGIS_DEPLOY_COMPOSE?.trim();
+/**
+ * `["docker", "compose"]` or `["docker-compose"]` (or FOGIS_DEPLOY_COMPOSE), found on `env`'s PATH;
+ * throws `PreconditionError` naming the fix.
+ */
+export async function detectComposeExecutable(env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
+  const override = env.FOGIS_DEPLOY_COMPOSE?.trim();
   if (override) return override.split(/\s+/);
   for (const candidate of [["docker", "compose"], ["docker-compose"]]) {
     const [command, ...args] = candidate as [string, ...string[]];
-    const result = await runProcess(command, [...args, "version"], { timeoutMs: 15_000 });
+    const result = await runProcess(command, [...args, "version"], { env, timeoutMs: 15_000 });
     if (result.code === 0) return candidate;
   }
   throw new PreconditionError(

@@ -9,6 +9,7 @@ import type { Match } from "@fogis/message-schema";
 import { fogisMatchList, freePort } from "@fogis/testing";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
+import { detectComposeExecutable } from "../src/compose-cli.js";
 import { EXIT } from "../src/errors.js";
 import type { RunReport } from "../src/report.js";
 import type { StatusReport } from "../src/status.js";
@@ -47,7 +48,9 @@ let calendarUrl: string;
 let matches: Match[];
 
 async function compose(...args: string[]): Promise<string> {
-  const command = (await hasComposeV2()) ? ["docker", "compose"] : ["docker-compose"];
+  // The tool's own choice: docker compose (v2) when it answers, else docker-compose (v1).
+  composeCommand ??= await detectComposeExecutable();
+  const command = composeCommand;
   const [bin, ...prefix] = command as [string, ...string[]];
   const { stdout, stderr } = await exec(
     bin,
@@ -61,14 +64,7 @@ async function compose(...args: string[]): Promise<string> {
   return stdout + stderr;
 }
 
-let composeV2: boolean | undefined;
-async function hasComposeV2(): Promise<boolean> {
-  composeV2 ??= await exec("docker", ["compose", "version"]).then(
-    () => true,
-    () => false,
-  );
-  return composeV2;
-}
+let composeCommand: string[] | undefined;
 
 interface CliRun {
   code: number;

@@ -6,6 +6,11 @@ export type { Logger };
  * The one logger: structured pino JSON with stable `event` names. Secrets are kept out by
  * construction (config is logged redacted); the redact list is a safety net for headers and
  * fields that carry credentials.
+ *
+ * By default it writes to stdout synchronously: a line is out when the call returns. pino's
+ * asynchronous default buffers, and its exit hook then writes the buffer past a write still in
+ * flight ("stopped cleanly" came out before "shutting down"), and a crash or SIGKILL loses it.
+ * The services log a few lines per cycle and per snapshot, so the writes cost nothing measurable.
  */
 export function createLogger(
   options: { name: string; level?: string },
@@ -34,6 +39,6 @@ export function createLogger(
         censor: "[redacted]",
       },
     },
-    destination,
+    destination ?? pino.destination({ dest: 1, sync: true }),
   );
 }

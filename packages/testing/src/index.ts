@@ -1,5 +1,12 @@
 // Tests only: real servers on loopback, and fixtures in the shapes of FOGIS and the Python services.
 
+// Stand-ins for the docker compose v1 and v2 CLIs (v2 cannot be installed here).
+export {
+  type ComposeCall,
+  type FakeComposeClis,
+  type FakeComposeOptions,
+  fakeComposeClis,
+} from "./compose-clis.js";
 // Real CalDAV/CardDAV servers (Radicale, Xandikos).
 export {
   type DavServerHandle,

@@ -88,8 +88,8 @@ export class ServiceProcess {
     return events;
   }
 
-  /** Spawns the process and resolves once `GET /health` answers (30 s: the machine may be shared and loaded). */
-  async start(timeoutMs = 30_000): Promise<void> {
+  /** Spawns the process and resolves once `GET /health` answers (a bound: the machine may be shared and loaded). */
+  async start(timeoutMs = 60_000): Promise<void> {
     if (this.running) return;
     const child = spawn(process.execPath, [...this.nodeArgs, this.main], {
       cwd: repoRoot,

@@ -220,6 +220,45 @@ describe("Google Calendar and Google Contacts push", () => {
     expect(eventsOfMatch(google, 7203)).toHaveLength(1);
   });
 
+  it("shows postponed and interrupted matches as the feed does, keeps a played match as history, and lets it go after HISTORY_DAYS", async () => {
+    const token = writePythonTokenFile(dir, google);
+    const service = await start(token.path, {
+      now: "2026-11-20T12:00:00Z",
+      extraEnv: { HISTORY_DAYS: "30" },
+    });
+    const played = match(7801, { date: "2026-11-14", referees: [referees.anna, referees.david] });
+    await push(service, [played, match(7802), match(7803)]);
+    expect(overrides(google.event(googleEventId(7802)) ?? {})).toEqual(["popup:2880"]);
+
+    // 7802 postponed: tentative, the title says so, no alarm; 7803 interrupted: same time, the title says so.
+    await push(service, [played, match(7802, { postponed: true }), match(7803, { interrupted: true })]);
+    expect(google.event(googleEventId(7802))).toMatchObject({
+      status: "tentative",
+      summary: "UPPSKJUTEN: Hemmalag 802 - Bortalag 802",
+    });
+    expect(overrides(google.event(googleEventId(7802)) ?? {})).toEqual([]);
+    expect(google.event(googleEventId(7803))).toMatchObject({
+      status: "confirmed",
+      summary: "AVBRUTEN: Hemmalag 803 - Bortalag 803",
+      start: { dateTime: "2026-12-05T14:00:00.000Z" },
+    });
+    expect(overrides(google.event(googleEventId(7803)) ?? {})).toEqual(["popup:2880"]);
+
+    // FOGIS's list moves on: the played match leaves it and stays in Google as history, David too.
+    service.setNow("2026-11-23T12:00:00Z");
+    const upcoming = [match(7802, { postponed: true }), match(7803, { interrupted: true })];
+    await push(service, upcoming);
+    expect(google.event(googleEventId(7801))?.status).toBe("confirmed");
+    expect(contactsOf(google, "94100")).toHaveLength(1);
+
+    // 31 days after it ended: its event and David, met only there, leave Google too.
+    service.setNow("2026-12-15T16:00:00Z");
+    await push(service, upcoming);
+    expect(google.event(googleEventId(7801))?.status).toBe("cancelled");
+    expect(contactsOf(google, "94100")).toEqual([]);
+    expect(eventsOfMatch(google, 7802)).toHaveLength(1);
+  });
+
   it("after a lost state file finds its events and contacts again: no duplicate, a deleted event stays deleted", async () => {
     const token = writePythonTokenFile(dir, google);
     const dataDir = join(dir, "data");

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { type Match, matchKickoff, matchReferees } from "@fogis/message-schema";
+import { type Match, matchHasKickoffTime, matchKickoff, matchReferees } from "@fogis/message-schema";
 import { readJsonFile, writeJsonAtomic } from "@fogis/runtime";
 import type { Logger } from "pino";
 import { z } from "zod";
@@ -21,14 +21,16 @@ export type MatchState = "scheduled" | "cancelled" | "postponed" | "interrupted"
 export interface MatchSummary {
   home: string;
   away: string;
-  /** Kick-off, ISO-8601 UTC. */
+  /** Kick-off, ISO-8601 UTC; for a match without a kick-off time, the start of its day. */
   start: string;
+  /** Set (true) when FOGIS has no kick-off time: the calendar shows a whole-day event. */
+  allDay?: true;
   venue: string;
   state: MatchState;
 }
 
 export type ChangeAspect =
-  | { field: "kickoff"; from: string; to: string }
+  | { field: "kickoff"; from: string; to: string; fromAllDay?: true; toAllDay?: true }
   | { field: "venue"; from: string; to: string }
   | { field: "teams"; from: string; to: string }
   | { field: "referees"; added: string[]; removed: string[] }
@@ -86,12 +88,19 @@ const FileSchema = z.object({
         home: z.string(),
         away: z.string(),
         start: z.iso.datetime(),
+        allDay: z.literal(true).optional(),
         venue: z.string(),
         state: stateSchema,
       }),
       aspects: z.array(
         z.discriminatedUnion("field", [
-          z.object({ field: z.literal("kickoff"), from: z.string(), to: z.string() }),
+          z.object({
+            field: z.literal("kickoff"),
+            from: z.string(),
+            to: z.string(),
+            fromAllDay: z.literal(true).optional(),
+            toAllDay: z.literal(true).optional(),
+          }),
           z.object({ field: z.literal("venue"), from: z.string(), to: z.string() }),
           z.object({ field: z.literal("teams"), from: z.string(), to: z.string() }),
           z.object({
@@ -225,6 +234,7 @@ function summarize(
       home: match.lag1namn,
       away: match.lag2namn,
       start: (matchKickoff(match) ?? new Date(event?.start ?? 0)).toISOString(),
+      ...(matchHasKickoffTime(match) ? {} : { allDay: true as const }),
       venue: match.anlaggningnamn ?? "",
       state: matchState(match),
     };
@@ -240,7 +250,14 @@ function summarize(
         : interrupted
           ? "interrupted"
           : "scheduled";
-  return { home, away, start: event.start, venue: event.location, state };
+  return {
+    home,
+    away,
+    start: event.start,
+    ...(event.allDay ? { allDay: true as const } : {}),
+    venue: event.location,
+    state,
+  };
 }
 
 function compare(
@@ -251,7 +268,15 @@ function compare(
 ): ChangeAspect[] {
   const aspects: ChangeAspect[] = [];
   if (was && now) {
-    if (was.start !== now.start) aspects.push({ field: "kickoff", from: was.start, to: now.start });
+    if (was.start !== now.start || was.allDay !== now.allDay) {
+      aspects.push({
+        field: "kickoff",
+        from: was.start,
+        to: now.start,
+        ...(was.allDay ? { fromAllDay: true as const } : {}),
+        ...(now.allDay ? { toAllDay: true as const } : {}),
+      });
+    }
     if (was.venue !== now.venue) aspects.push({ field: "venue", from: was.venue, to: now.venue });
     const teams = (m: MatchSummary) => `${m.home} - ${m.away}`;
     if (teams(was) !== teams(now)) aspects.push({ field: "teams", from: teams(was), to: teams(now) });

@@ -235,6 +235,49 @@ describe.each<DavServerKind>(["radicale", "xandikos"])("CalDAV push into %s", (k
     expect(cancelled).toMatchObject({ status: "CANCELLED", alarms: [-2 * 3600], categories: ["Viktigt"] });
   });
 
+  it("shows a postponed match as tentative without our alarm, and a match without a kick-off time as a whole day", async () => {
+    const { service, calendar } = await startPushing();
+    const noTime = { avsparkstid: "", tid: undefined };
+    await push(service, [
+      fogisMatch({ matchid: 7151, time: "15:00" }),
+      fogisMatch({ matchid: 7152, date: "2026-12-06", extra: noTime }),
+    ]);
+    let events = await readCalendar(server, calendar);
+    const postponing = byUid(events, 7151);
+    expect(postponing).toMatchObject({ status: "CONFIRMED", alarms: [-48 * 3600] });
+    const wholeDay = byUid(events, 7152);
+    expect(wholeDay.properties).toContain("DTSTART;VALUE=DATE:20261206");
+    expect(wholeDay.properties).toContain("DTEND;VALUE=DATE:20261207");
+    expect(wholeDay.alarms).toEqual([]);
+
+    // The referee's phone adds an alarm of its own; FOGIS then postpones the match.
+    await editAsPhone(server, postponing.href, (text) =>
+      addToEvent(text, "BEGIN:VALARM", "ACTION:DISPLAY", "TRIGGER:-PT3H", "DESCRIPTION:Match", "END:VALARM"),
+    );
+    await push(service, [
+      fogisMatch({ matchid: 7151, time: "15:00", postponed: true }),
+      fogisMatch({ matchid: 7152, date: "2026-12-06", extra: noTime }),
+    ]);
+    events = await readCalendar(server, calendar);
+    expect(byUid(events, 7151)).toMatchObject({
+      status: "TENTATIVE",
+      summary: "UPPSKJUTEN: Hemmalag 151 - Bortalag 151",
+      alarms: [-3 * 3600],
+    });
+
+    // The kick-off time is set: the whole-day event becomes a timed one, with the reminder.
+    await push(service, [
+      fogisMatch({ matchid: 7151, time: "15:00", postponed: true }),
+      fogisMatch({ matchid: 7152, date: "2026-12-06", time: "13:00" }),
+    ]);
+    events = await readCalendar(server, calendar);
+    expect(byUid(events, 7152)).toMatchObject({
+      start: new Date("2026-12-06T12:00:00Z"),
+      end: new Date("2026-12-06T14:00:00Z"),
+      alarms: [-48 * 3600],
+    });
+  });
+
   it("answers a stale ETag (the phone wrote in between) by re-reading and merging, never overwriting", async () => {
     let interfere: ((url: string, init: RequestInit) => Promise<void>) | undefined;
     const meddling: typeof fetch = async (input, init) => {

@@ -483,6 +483,64 @@ describe("the status view", () => {
     );
   });
 
+  it("a match without a kick-off time shows its date and 'time not set', never 00:00, until the time is set", () => {
+    // How FOGIS sends a match whose time is not yet set: no avsparkstid, `tid` at Stockholm midnight.
+    const midnight = `/Date(${Date.parse("2026-11-26T23:00:00Z")})/`;
+    const unset = fogisMatch({
+      matchid: 5,
+      date: "2026-11-27",
+      home: "Lerum",
+      away: "Gunnilse",
+      extra: { avsparkstid: null, tid: midnight },
+    });
+    const set = fogisMatch({
+      matchid: 5,
+      date: "2026-11-27",
+      time: "18:30",
+      home: "Lerum",
+      away: "Gunnilse",
+    });
+
+    const listed = (view: ReturnType<typeof buildStatusView>) =>
+      view.matches.items.find((item) => item.matchid === 5);
+    const withUnset = viewInput({ events: events([unset]), matches: new Map([[5, unset]]) });
+    expect(listed(buildStatusView(withUnset))).toMatchObject({ date: "Fri 27 Nov", kickoff: "time not set" });
+    expect(listed(buildStatusView({ ...withUnset, language: "sv" }))?.kickoff).toBe("tid ej fastställd");
+    // After a restart only the stored (whole-day) event is known.
+    expect(listed(buildStatusView({ ...withUnset, matches: new Map() }))?.kickoff).toBe("time not set");
+
+    const [created] = describeAppliedSnapshot({
+      changes: { created: [5], updated: [], removed: [], unchanged: 0, history: 0, expired: [] },
+      before: [],
+      after: events([unset]),
+      previousMatches: new Map(),
+      matches: new Map([[5, unset]]),
+      appliedAt: ago(3600),
+      origin: "redis",
+    });
+    const [timed] = describeAppliedSnapshot({
+      changes: { created: [], updated: [5], removed: [], unchanged: 0, history: 0, expired: [] },
+      before: events([unset]),
+      after: events([set]),
+      previousMatches: new Map([[5, unset]]),
+      matches: new Map([[5, set]]),
+      appliedAt: ago(60),
+      origin: "redis",
+    });
+    const view = buildStatusView(
+      viewInput({
+        events: events([set]),
+        matches: new Map([[5, set]]),
+        recentChanges: [timed, created].filter((entry) => entry !== undefined),
+      }),
+    );
+    expect(view.changes.items.map((item) => [item.kindLabel, item.when, item.aspects])).toEqual([
+      ["Changed", "Fri 27 Nov, 18:30", ["Kick-off time not set → 18:30"]],
+      ["New assignment", "Fri 27 Nov, time not set", []],
+    ]);
+    expect(listed(view)?.kickoff).toBe("18:30");
+  });
+
   it("a degraded pipeline says why, in the reader's language", () => {
     const steps = buildPipeline(
       input({

@@ -107,6 +107,24 @@ describe("what a notice says", () => {
     });
   });
 
+  it("a match without a kick-off time (FOGIS: no avsparkstid, tid at midnight) gives its date, never 00:00", () => {
+    const midnight = `/Date(${Date.parse("2027-10-15T22:00:00Z")})/`; // 16 Oct 2027 00:00 in Stockholm
+    const unset = fogisMatch({
+      matchid: 502,
+      date: "2027-10-16",
+      extra: { avsparkstid: null, tid: midnight },
+    });
+    const [assigned] = notices([], [unset]);
+    expect(assigned).toMatchObject({ date: "2027-10-16", time: null });
+    expect(plainText([assigned as MatchNotice], "sv")).not.toContain("00:00");
+
+    const set = fogisMatch({ matchid: 502, date: "2027-10-16", time: "18:30" });
+    const [timed] = notices([unset], [set]);
+    expect(timed?.time).toBe("18:30");
+    const line = timed?.changes.find((change) => change.category === "time_change");
+    expect(line && changeLine(line, "sv")).toBe("Avspark flyttad (ingen) -> 18:30");
+  });
+
   it("tells what matters by default (high): not a new venue alone, but a new venue with a new time", () => {
     const base = fogisMatch({ matchid: 11, date: "2027-10-02", time: "13:00", venue: "Heden" });
     const venueOnly = fogisMatch({

@@ -41,6 +41,8 @@ export interface Texts {
   reason(reason: StepReason): string;
   matchState: Record<MatchState, string>;
   kickoff: string;
+  /** In place of the time of a match FOGIS has no kick-off time for. */
+  timeNotSet: string;
   venue: string;
   referees: string;
   noMatches: string;
@@ -48,7 +50,7 @@ export interface Texts {
   changedRecently(relative: string): string;
   noChanges: string;
   changeKind: { created: string; removed: string; updated: string };
-  aspect(aspect: ChangeAspect, formatTime: (iso: string) => string): string;
+  aspect(aspect: ChangeAspect, formatKickoff: (iso: string, allDay?: boolean) => string): string;
   reachedCalendar(relative: string, origin: string): string;
   origin: { redis: string; http: string; resync: string };
   subscribe: {
@@ -223,6 +225,7 @@ const sv: Texts = {
     interrupted: "Avbruten",
   },
   kickoff: "Avspark",
+  timeNotSet: "tid ej fastställd",
   venue: "Arena",
   referees: "Domare",
   noMatches: "Inga kommande matcher i kalendern.",
@@ -230,10 +233,10 @@ const sv: Texts = {
   changedRecently: (relative) => `Ändrad ${relative}`,
   noChanges: "Inga ändringar sedan historiken började.",
   changeKind: { created: "Nytt uppdrag", removed: "Borttagen från din lista", updated: "Ändrad" },
-  aspect(aspect, formatTime) {
+  aspect(aspect, formatKickoff) {
     switch (aspect.field) {
       case "kickoff":
-        return `Avspark ${formatTime(aspect.from)} → ${formatTime(aspect.to)}`;
+        return `Avspark ${formatKickoff(aspect.from, aspect.fromAllDay)} → ${formatKickoff(aspect.to, aspect.toAllDay)}`;
       case "venue":
         return `Arena ${aspect.from || "–"} → ${aspect.to || "–"}`;
       case "teams":
@@ -362,6 +365,7 @@ const en: Texts = {
     interrupted: "Interrupted",
   },
   kickoff: "Kick-off",
+  timeNotSet: "time not set",
   venue: "Venue",
   referees: "Referees",
   noMatches: "No upcoming matches in the calendar.",
@@ -369,10 +373,10 @@ const en: Texts = {
   changedRecently: (relative) => `Changed ${relative}`,
   noChanges: "No changes since the history began.",
   changeKind: { created: "New assignment", removed: "Removed from your list", updated: "Changed" },
-  aspect(aspect, formatTime) {
+  aspect(aspect, formatKickoff) {
     switch (aspect.field) {
       case "kickoff":
-        return `Kick-off ${formatTime(aspect.from)} → ${formatTime(aspect.to)}`;
+        return `Kick-off ${formatKickoff(aspect.from, aspect.fromAllDay)} → ${formatKickoff(aspect.to, aspect.toAllDay)}`;
       case "venue":
         return `Venue ${aspect.from || "–"} → ${aspect.to || "–"}`;
       case "teams":

@@ -1,4 +1,10 @@
-import { type Match, matchKickoff, matchReferees, stockholmDate } from "@fogis/message-schema";
+import {
+  type Match,
+  matchHasKickoffTime,
+  matchKickoff,
+  matchReferees,
+  stockholmDate,
+} from "@fogis/message-schema";
 import type { StoredCalendarEvent } from "../calendar-backend.js";
 import { readEventSummary } from "../match-event.js";
 import { type MatchState, matchState, type RecentChange, refereeLabel } from "../recent-changes.js";
@@ -42,9 +48,10 @@ export interface StepView {
 
 export interface MatchView {
   matchid: number;
-  /** Kick-off, ISO-8601 UTC. */
+  /** Kick-off, ISO-8601 UTC (the start of the day when FOGIS has no kick-off time). */
   start: string;
   date: string;
+  /** "17:30", or "time not set". */
   kickoff: string;
   home: string;
   away: string;
@@ -108,7 +115,7 @@ export function buildStatusView(input: StatusViewInput): StatusView {
 
   const changeLine = (change: RecentChange) =>
     change.kind === "updated"
-      ? change.aspects.map((aspect) => t.aspect(aspect, aspectTimeFormat(t, aspect)))
+      ? change.aspects.map((aspect) => t.aspect(aspect, aspectKickoffFormat(t, aspect)))
       : [t.changeKind[change.kind]];
 
   return {
@@ -138,13 +145,14 @@ export function buildStatusView(input: StatusViewInput): StatusView {
         const match = input.matches.get(event.matchid);
         const state = match ? matchState(match) : eventState(event);
         const start = match ? (matchKickoff(match)?.toISOString() ?? event.start) : event.start;
+        const allDay = match ? !matchHasKickoffTime(match) : event.allDay;
         const change = latestChange.get(event.matchid);
         const stored = readEventSummary(event.summary);
         return {
           matchid: event.matchid,
           start,
           date: t.date(start),
-          kickoff: t.time(start),
+          kickoff: allDay ? t.timeNotSet : t.time(start),
           home: match?.lag1namn ?? stored.home,
           away: match?.lag2namn ?? stored.away,
           venue: match ? (match.anlaggningnamn ?? "") : event.location,
@@ -167,7 +175,9 @@ export function buildStatusView(input: StatusViewInput): StatusView {
         kind: change.kind,
         kindLabel: t.changeKind[change.kind],
         title: `${change.match.home} – ${change.match.away}`,
-        when: t.dateTime(change.match.start),
+        when: change.match.allDay
+          ? `${t.date(change.match.start)}, ${t.timeNotSet}`
+          : t.dateTime(change.match.start),
         appliedAt: change.appliedAt,
         reached: t.reachedCalendar(relative(change.appliedAt), t.origin[change.origin]),
         aspects: change.kind === "updated" ? changeLine(change) : [],
@@ -183,11 +193,17 @@ export function buildStatusView(input: StatusViewInput): StatusView {
   };
 }
 
-/** A kick-off moved within a day shows times only; to another day, the dates too. */
-function aspectTimeFormat(t: ReturnType<typeof texts>, aspect: RecentChange["aspects"][number]) {
-  if (aspect.field !== "kickoff") return t.time;
-  const sameDay = stockholmDate(new Date(aspect.from)) === stockholmDate(new Date(aspect.to));
-  return sameDay ? t.time : t.dateTime;
+/**
+ * A kick-off moved within a day shows times only; to another day, the dates too. A side without a
+ * kick-off time says so instead of showing midnight.
+ */
+function aspectKickoffFormat(t: ReturnType<typeof texts>, aspect: RecentChange["aspects"][number]) {
+  const sameDay =
+    aspect.field !== "kickoff" || stockholmDate(new Date(aspect.from)) === stockholmDate(new Date(aspect.to));
+  return (iso: string, allDay = false) => {
+    if (allDay) return sameDay ? t.timeNotSet : `${t.date(iso)}, ${t.timeNotSet}`;
+    return sameDay ? t.time(iso) : t.dateTime(iso);
+  };
 }
 
 function eventState(event: StoredCalendarEvent): MatchState {

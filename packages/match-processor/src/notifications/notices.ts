@@ -4,6 +4,7 @@ import {
   type ChangePriority,
   type DetailedChange,
   type Match,
+  matchHasKickoffTime,
   matchKickoff,
   matchReferees,
   type Referee,
@@ -203,14 +204,19 @@ const refereeLabel = (r: Referee) => `${r.personnamn ?? r.domareid}${roleOf(r) ?
 /**
  * The kick-off in Stockholm wall-clock time. `tid` (the instant) wins, as in the calendar; the
  * zone rules decide the offset, so a match moved across a daylight-saving change shows the time
- * printed on the match sheet. No time of day is known from a bare `speldatum`.
+ * printed on the match sheet. No time of day is known from a bare `speldatum`, nor from a `tid`
+ * at midnight without `avsparkstid`.
  */
 export function localKickoff(match: Match): { utc: string | null; date: string | null; time: string | null } {
   const instant = matchKickoff(match);
   if (!instant) return { utc: null, date: match.speldatum ?? null, time: null };
   const local = toStockholmLocal(instant);
-  const timeKnown = Boolean(match.tid || match.avsparkstid);
-  return { utc: instant.toISOString(), date: local.date, time: timeKnown ? local.time : null };
+  // The calendar's rule: FOGIS gives a match without a time as 00:00 of its date (issue #21).
+  return {
+    utc: instant.toISOString(),
+    date: local.date,
+    time: matchHasKickoffTime(match) ? local.time : null,
+  };
 }
 
 /**

@@ -30,6 +30,7 @@ export class SyncStats {
   messagesReceived = 0;
   messagesProcessed = 0;
   messagesFailed = 0;
+  readonly receivedByOrigin: Record<MessageOrigin, number> = { redis: 0, http: 0, resync: 0 };
   readonly invalidByReason: Partial<Record<RejectionCode, number>> = {};
   /** Informational envelope parts dropped as malformed, by part (`payload.detailed_changes`, ...). */
   readonly partsDropped: Record<string, number> = {};
@@ -125,6 +126,7 @@ export class SyncStats {
 
   received(origin: MessageOrigin): void {
     this.messagesReceived += 1;
+    this.receivedByOrigin[origin] += 1;
     this.metrics.received.inc({ origin });
   }
 
@@ -185,6 +187,7 @@ export class SyncStats {
       messages_received: this.messagesReceived,
       messages_processed: this.messagesProcessed,
       messages_failed: this.messagesFailed,
+      received_by_origin: { ...this.receivedByOrigin },
       messages_invalid: invalid,
       invalid_by_reason: { ...this.invalidByReason },
       envelope_parts_dropped: { ...this.partsDropped },

@@ -195,6 +195,12 @@ describe.each<DavServerKind>(["radicale", "xandikos"])("CalDAV push into %s", (k
     await push(service, []);
     events = await readCalendar(server, calendar);
     expect(events.map((event) => event.uid).sort()).toEqual([UID(7003), "tandlakare-2026-12-07@phone"]);
+
+    // HISTORY_DAYS (365) after it ended, the played match leaves the referee's calendar too.
+    service.setNow("2027-12-09T12:00:00Z");
+    await push(service, []);
+    events = await readCalendar(server, calendar);
+    expect(events.map((event) => event.uid)).toEqual(["tandlakare-2026-12-07@phone"]);
   });
 
   it("keeps the referee's own alarm, categories, colour and notes through our next update", async () => {

@@ -60,7 +60,12 @@ describe("POST /manual-sync", () => {
 
     const { events } = parseFeed((await request(app).get("/calendar.ics")).text);
     expect(events.map((e) => [e.uid, e.location])).toEqual([["fogis-match-1001@fogis-realtime", "Ny arena"]]);
-    expect(await stats(t)).toMatchObject({ messages_received: 3, messages_processed: 3, messages_failed: 0 });
+    expect(await stats(t)).toMatchObject({
+      messages_received: 3,
+      messages_processed: 3,
+      messages_failed: 0,
+      received_by_origin: { http: 3, redis: 0 },
+    });
   });
 
   it("answers 401 without the bearer token and changes nothing", async () => {

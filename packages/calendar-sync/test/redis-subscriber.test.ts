@@ -126,7 +126,12 @@ describe("Redis subscriber", () => {
     await eventually(async () => {
       const body = (await request(t.service.app).get("/redis-stats")).body.stats;
       expect(body.last_status).toMatchObject({ status: "completed", source: "match-list-processor" });
-      expect(body).toMatchObject({ messages_received: 2, messages_processed: 2, messages_failed: 0 });
+      expect(body).toMatchObject({
+        messages_received: 2,
+        messages_processed: 2,
+        messages_failed: 0,
+        received_by_origin: { redis: 2, http: 0 },
+      });
     });
   });
 

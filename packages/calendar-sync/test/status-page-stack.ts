@@ -2,7 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadProcessorConfig, type ProcessorService, startProcessorService } from "@fogis/match-processor";
+import {
+  createMatchProcessorService,
+  loadProcessorConfig,
+  type MatchProcessorService,
+} from "@fogis/match-processor";
 import { type Match, stockholmDate } from "@fogis/message-schema";
 import { closeServer, listen } from "@fogis/runtime";
 import { fogisMatch, freePort, type RedisHandle, startRedis } from "@fogis/testing";
@@ -18,7 +22,7 @@ import { silentLogger, TOKEN } from "./helpers.js";
 export interface PageStack {
   redis: RedisHandle;
   calendarSync: CalendarSyncService;
-  processor: ProcessorService;
+  processor: MatchProcessorService;
   /** http://127.0.0.1:<port> of calendar-sync (the page). */
   url: string;
   /** Replaces the processor's match list and runs a cycle. */
@@ -107,11 +111,9 @@ export async function startPageStack(options: PageStackOptions = {}): Promise<Pa
     cleanup.push(() => closeServer(server));
     const url = `http://127.0.0.1:${listening.port}`;
     calendarSync.start();
-    const processor = await startProcessorService(
-      loadProcessorConfig({
+    const processor = await createMatchProcessorService({
+      config: loadProcessorConfig({
         API_TOKEN: TOKEN,
-        PORT: String(processorPort),
-        HOST: "127.0.0.1",
         DATA_DIR: join(dir, "processor"),
         REDIS_URL: redis.url,
         MATCH_SOURCE_FILE: matchFile,
@@ -119,9 +121,12 @@ export async function startPageStack(options: PageStackOptions = {}): Promise<Pa
         CALENDAR_SYNC_URL: url,
         ...options.processorEnv,
       }),
-      silentLogger,
-    );
+      logger: silentLogger,
+    });
     cleanup.push(() => processor.stop());
+    const processorServer = (await listen(processor.app, processorPort, "127.0.0.1")).server;
+    cleanup.push(() => closeServer(processorServer));
+    await processor.start();
     await calendarSync.subscriber?.waitUntilSubscribed(10_000);
     const publish = async (matches: Match[]) => {
       writeFileSync(matchFile, JSON.stringify(matches));

@@ -187,12 +187,6 @@ export class Stack {
     return answer.body.stats;
   }
 
-  async metrics(service: AppService): Promise<string> {
-    const answer = await this.get(service, "/metrics");
-    if (answer.status !== 200) throw new StackError(`${service} /metrics answered ${answer.status}`, service);
-    return answer.text;
-  }
-
   /** POST /process: one processing cycle now. Cycles may wait for a slow match source. */
   /** `resend`: the processor sends its current snapshot even when the list did not change. */
   async runCycle({ resend = false }: { resend?: boolean } = {}): Promise<ServiceAnswer<CycleAnswer>> {
@@ -281,19 +275,4 @@ export class Stack {
     }
     return { status: response.status, body: parsed, text: response.text };
   }
-}
-
-/** Sums the samples of a Prometheus metric whose labels include `labels`. */
-export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const line of text.split("\n")) {
-    if (!line.startsWith(name)) continue;
-    const match = /^([a-zA-Z_:][\w:]*)(\{([^}]*)\})?\s+(\S+)/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const found: Record<string, string> = {};
-    for (const pair of (match[3] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g))
-      found[pair[1] as string] = pair[2] as string;
-    if (Object.entries(labels).every(([key, value]) => found[key] === value)) sum += Number(match[4]);
-  }
-  return sum;
 }

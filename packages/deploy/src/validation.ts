@@ -56,7 +56,7 @@ async function fallbackDrill(env: GateEnv): Promise<void> {
       {
         name: "drill: the snapshot reached calendar-sync over HTTP",
         service: CALENDAR_SYNC,
-        expected: "HTTP-received counter increases",
+        expected: "received_by_origin.http increases (/redis-stats)",
         wait: true,
       },
       async () => {

@@ -2,21 +2,35 @@ import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { parseCliArgs } from "../src/args.js";
-import { calendarUids } from "../src/checks.js";
+import { calendarCounters, calendarUids } from "../src/checks.js";
 import { ComposeCli } from "../src/compose-cli.js";
 import { DockerEngine, demuxLines } from "../src/engine.js";
 import { EngineUnavailableError, EXIT } from "../src/errors.js";
 import { type CliIo, runCli } from "../src/main.js";
 import { actionsBetween, phase } from "../src/phases.js";
 import type { RunReport } from "../src/report.js";
-import { metricValue } from "../src/stack.js";
+import { Stack } from "../src/stack.js";
 import { FilePhaseStore, stateFilePath } from "../src/state-file.js";
 import { projectNameFrom, resolveTarget } from "../src/target.js";
-import { FakeStack, MemoryPhaseStore, recordingProgress } from "./fake-stack.js";
+import { MemoryPhaseStore, recordingProgress, ServiceStack, type StackSettings } from "./service-stack.js";
 
-/** The command line end to end (arguments in, exit code and output out) over the fake stack. */
+/**
+ * The command line end to end (arguments in, exit code and output out) over the real services
+ * (service-stack.ts).
+ */
+
+const stacks: ServiceStack[] = [];
+afterEach(async () => {
+  for (const stack of stacks.splice(0)) await stack.close();
+});
+
+async function stackAt(settings: StackSettings | null): Promise<ServiceStack> {
+  const stack = await ServiceStack.at(settings);
+  stacks.push(stack);
+  return stack;
+}
 
 async function composeDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "fogis-deploy-cli-"));
@@ -26,13 +40,12 @@ async function composeDir(): Promise<string> {
 
 async function cli(
   argv: string[],
-  options: { fake?: FakeStack; connect?: CliIo["connect"]; cwd?: string } = {},
+  options: { services?: ServiceStack; connect?: CliIo["connect"]; cwd?: string } = {},
 ) {
   const cwd = options.cwd ?? (await composeDir());
   let stdout = "";
   let stderr = "";
   const { progress, output } = recordingProgress();
-  const fake = options.fake ?? FakeStack.at(null);
   const code = await runCli({
     argv,
     env: {},
@@ -40,7 +53,13 @@ async function cli(
     stdout: (text) => (stdout += text),
     stderr: (text) => (stderr += text),
     progress,
-    connect: options.connect ?? (async () => ({ runtime: fake.runtime(), store: new MemoryPhaseStore() })),
+    connect:
+      options.connect ??
+      (async () => {
+        // Only commands that get this far need a stack.
+        const services = options.services ?? (await stackAt(null));
+        return { runtime: services.runtime(), store: new MemoryPhaseStore() };
+      }),
   });
   return { code, stdout, stderr, progress: output(), cwd };
 }
@@ -64,7 +83,7 @@ describe("exit codes", () => {
 
   it("deploying backwards is bad usage too, and says which command goes back", async () => {
     const result = await cli(["--phase", "1"], {
-      fake: FakeStack.at({ redis: true, processor: true, calendar: true }),
+      services: await stackAt({ redis: true, processor: true, calendar: true }),
     });
     expect(result.code).toBe(EXIT.usage);
     expect(result.stderr).toContain("rollback --to 1");
@@ -98,10 +117,11 @@ describe("exit codes", () => {
   });
 
   it("a gate failure with rollback done: exit 3, and the --json report says why", async () => {
-    const fake = FakeStack.at({ redis: true, processor: true, calendar: false });
-    fake.knobs.calendarRedisUnreachable = true;
+    const services = await stackAt({ redis: true, processor: true, calendar: false });
+    services.knobs.calendarRedisUnreachable = true;
     const dir = await composeDir();
-    const result = await cli(["--json", "out/report.json"], { fake, cwd: dir });
+    // --timeout 6: the check that must fail waits that long for calendar-sync to subscribe.
+    const result = await cli(["--json", "out/report.json", "--timeout", "6"], { services, cwd: dir });
     expect(result.code).toBe(EXIT.rolledBack);
     const report = JSON.parse(await readFile(join(dir, "out/report.json"), "utf8")) as RunReport;
     expect(report).toMatchObject({ result: "rolled_back", exit_code: 3, final_phase: 2 });
@@ -133,19 +153,19 @@ describe("commands", () => {
   });
 
   it("plan prints every phase's commands and changes nothing", async () => {
-    const fake = FakeStack.at({ redis: true, processor: false, calendar: false });
-    const result = await cli(["plan"], { fake });
+    const services = await stackAt({ redis: true, processor: false, calendar: false });
+    const result = await cli(["plan"], { services });
     expect(result.code).toBe(0);
     expect(result.stdout).toContain("Now at phase 1 infrastructure; target phase 4 validation.");
     expect(result.stdout).toContain("Phase 2 publisher");
     expect(result.stdout).toContain("on failure: back to phase 1 infrastructure");
     expect(result.stdout).toContain("run   (nothing to change: checks only)");
-    expect(fake.composeLog).toEqual([]);
+    expect(services.composeLog).toEqual([]);
   });
 
   it("status --json is machine-readable", async () => {
     const result = await cli(["status", "--json"], {
-      fake: FakeStack.at({ redis: true, processor: true, calendar: true }),
+      services: await stackAt({ redis: true, processor: true, calendar: true }),
     });
     const status = JSON.parse(result.stdout);
     expect(status).toMatchObject({ phase: 3, known: true });
@@ -176,11 +196,11 @@ describe("commands", () => {
   });
 
   it("rollback on a stack that was never deployed says there is nothing to roll back, exits 0 and starts nothing", async () => {
-    const fake = FakeStack.at(null);
-    const result = await cli(["rollback", "0"], { fake });
+    const services = await stackAt(null);
+    const result = await cli(["rollback", "0"], { services });
     expect(result.code).toBe(EXIT.ok);
     expect(result.progress).toContain("Nothing to roll back: no containers in the project");
-    expect(fake.composeLog).toEqual([]);
+    expect(services.composeLog).toEqual([]);
   });
 
   it("an --env-file that does not exist: exit 6, naming the file and the fix", async () => {
@@ -193,10 +213,10 @@ describe("commands", () => {
 
   it("rollback 0 (positional, for pnpm deploy rollback 0) works like --to 0", async () => {
     expect(parseCliArgs(["rollback", "0"]).to).toBe(0);
-    const fake = FakeStack.at({ redis: true, processor: true, calendar: false });
-    const result = await cli(["rollback", "0"], { fake });
+    const services = await stackAt({ redis: true, processor: true, calendar: false });
+    const result = await cli(["rollback", "0"], { services });
     expect(result.code).toBe(EXIT.ok);
-    expect(fake.state("redis")).toBe("exited");
+    expect(services.state("redis")).toBe("exited");
   });
 });
 
@@ -248,15 +268,17 @@ describe("pieces", () => {
     ).toEqual([join(dir, "docker-compose.yml")]);
   });
 
-  it("reads Prometheus samples by name and labels", () => {
-    const text = [
-      "# HELP fogis_calendar_messages_received_total Messages received",
-      'fogis_calendar_messages_received_total{origin="redis",service="calendar-sync"} 7',
-      'fogis_calendar_messages_received_total{origin="http",service="calendar-sync"} 2',
-      "fogis_calendar_messages_received_total_other 99",
-    ].join("\n");
-    expect(metricValue(text, "fogis_calendar_messages_received_total", { origin: "redis" })).toBe(7);
-    expect(metricValue(text, "fogis_calendar_messages_received_total")).toBe(9);
+  it("reads calendar-sync's counters from its /redis-stats JSON: a cycle over Redis counts as received over Redis", async () => {
+    const stack = new Stack((await stackAt({ redis: true, processor: true, calendar: true })).runtime());
+    const before = await calendarCounters(stack);
+    expect((await stack.runCycle({ resend: true })).status).toBe(200);
+    await expect
+      .poll(async () => (await calendarCounters(stack)).receivedRedis)
+      .toBeGreaterThan(before.receivedRedis);
+    const after = await calendarCounters(stack);
+    expect(after.processed).toBeGreaterThan(before.processed);
+    expect(after.receivedHttp).toBe(before.receivedHttp);
+    expect(after.lastSequence).toEqual(expect.any(Number));
   });
 
   it("records the phase in .fogis-deploy/<project>.json, kept out of git; an unreadable record is no record", async () => {

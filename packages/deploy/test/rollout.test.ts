@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { EXIT } from "../src/errors.js";
 import { renderPlan } from "../src/main.js";
 import { type PhaseNumber, phase } from "../src/phases.js";
@@ -6,12 +6,27 @@ import type { RunReport } from "../src/report.js";
 import { Rollout } from "../src/rollout.js";
 import { Stack } from "../src/stack.js";
 import { collectStatus, renderStatus } from "../src/status.js";
-import { FakeStack, MemoryPhaseStore, recordingProgress } from "./fake-stack.js";
+import { MemoryPhaseStore, recordingProgress, ServiceStack, type StackSettings } from "./service-stack.js";
 
-/** The phase machine and every gate against the in-memory stack (fake-stack.ts). */
+/**
+ * The phase machine and every gate against the real services on a real Redis, in this process
+ * (service-stack.ts: only Docker and compose are stood in for).
+ */
 
-function rolloutOn(fake: FakeStack, store = new MemoryPhaseStore()) {
-  const runtime = fake.runtime();
+const stacks: ServiceStack[] = [];
+afterEach(async () => {
+  for (const stack of stacks.splice(0)) await stack.close();
+});
+
+async function stackAt(settings: StackSettings | null): Promise<ServiceStack> {
+  const stack = await ServiceStack.at(settings);
+  stacks.push(stack);
+  return stack;
+}
+
+/** `timeoutMs`: the longest wait of a check, which a test whose gate must fail waits out. */
+function rolloutOn(services: ServiceStack, { store = new MemoryPhaseStore(), timeoutMs = 15_000 } = {}) {
+  const runtime = services.runtime();
   const stack = new Stack(runtime);
   const { progress, output } = recordingProgress();
   const rollout = new Rollout({
@@ -20,12 +35,12 @@ function rolloutOn(fake: FakeStack, store = new MemoryPhaseStore()) {
     progress,
     store,
     config: {
-      project: "fake",
+      project: "fogis",
       composeFiles: ["/srv/fogis/docker-compose.yml"],
-      timeoutMs: 5000,
-      pollMs: 250,
-      soakMs: 3000,
-      soakIntervalMs: 500,
+      timeoutMs,
+      pollMs: 100,
+      soakMs: 1500,
+      soakIntervalMs: 300,
       logLines: 30,
     },
   });
@@ -33,31 +48,31 @@ function rolloutOn(fake: FakeStack, store = new MemoryPhaseStore()) {
 }
 
 const atPhase = (number: PhaseNumber | null) => {
-  if (number === null) return FakeStack.at(null);
+  if (number === null) return stackAt(null);
   const { redisRunning, processorPubsub, calendarPubsub } = phase(number).settings;
-  return FakeStack.at({ redis: redisRunning, processor: processorPubsub, calendar: calendarPubsub });
+  return stackAt({ redis: redisRunning, processor: processorPubsub, calendar: calendarPubsub });
 };
 
 const allChecks = (report: RunReport) => report.phases.flatMap((p) => p.gate.checks);
 
 describe("current phase", () => {
   it.each([0, 1, 2, 3] as const)("reads phase %i from the containers' settings", async (number) => {
-    const { rollout } = rolloutOn(atPhase(number));
+    const { rollout } = rolloutOn(await atPhase(number));
     const current = await rollout.current();
     expect(current).toMatchObject({ phase: number, known: true });
   });
 
   it("is 'not deployed' without containers, and phase 4 only while the validated containers run", async () => {
-    expect((await rolloutOn(atPhase(null)).rollout.current()).phase).toBeNull();
+    expect((await rolloutOn(await atPhase(null)).rollout.current()).phase).toBeNull();
 
-    const fake = atPhase(3);
-    const { rollout, store } = rolloutOn(fake);
+    const services = await atPhase(3);
+    const { rollout, store } = rolloutOn(services);
     await rollout.deploy(4);
     expect(store.state?.phase).toBe(4);
     expect((await rollout.current()).phase).toBe(4);
 
     // Someone recreated calendar-sync behind the tool's back: validate again.
-    await fake.runtime().compose.run({
+    await services.runtime().compose.run({
       kind: "up",
       services: ["calendar-sync"],
       recreate: true,
@@ -70,7 +85,7 @@ describe("current phase", () => {
   });
 
   it("names a stack that matches no phase", async () => {
-    const { rollout } = rolloutOn(FakeStack.at({ redis: true, processor: false, calendar: true }));
+    const { rollout } = rolloutOn(await stackAt({ redis: true, processor: false, calendar: true }));
     const current = await rollout.current();
     expect(current.known).toBe(false);
     expect(current.reason).toContain("calendar-sync pub/sub on");
@@ -89,8 +104,8 @@ describe("plan", () => {
   ] as const)(
     "from phase %s lists phases %j with their commands, gates and rollbacks",
     async (from, phases) => {
-      const fake = atPhase(from === 4 ? 3 : from);
-      const { rollout } = rolloutOn(fake);
+      const services = await atPhase(from === 4 ? 3 : from);
+      const { rollout } = rolloutOn(services);
       const entries = rollout.planDeploy(from, 4);
       expect(entries.map((entry) => entry.phase)).toEqual(phases);
       const text = renderPlan(entries, "plan");
@@ -100,12 +115,12 @@ describe("plan", () => {
         expect(entry.gate.length).toBeGreaterThan(10);
       }
       // Planning changes nothing.
-      expect(fake.composeLog).toEqual([]);
+      expect(services.composeLog).toEqual([]);
     },
   );
 
   it("shows the exact compose command of each step and of its rollback", async () => {
-    const { rollout } = rolloutOn(atPhase(1));
+    const { rollout } = rolloutOn(await atPhase(1));
     const [publisher, subscriber] = rollout.planDeploy(1, 3);
     expect(publisher?.actions).toEqual([
       "MATCH_PROCESSOR_REDIS_PUBSUB_ENABLED=true CALENDAR_SYNC_REDIS_PUBSUB_ENABLED=false up -d --no-deps --force-recreate match-processor",
@@ -122,7 +137,7 @@ describe("plan", () => {
   });
 
   it("from nothing starts both services on HTTP with redis stopped, and a rollback plan walks back one phase at a time", async () => {
-    const { rollout } = rolloutOn(atPhase(null));
+    const { rollout } = rolloutOn(await atPhase(null));
     expect(rollout.planDeploy(null, 0)[0]?.actions).toEqual([
       "MATCH_PROCESSOR_REDIS_PUBSUB_ENABLED=false CALENDAR_SYNC_REDIS_PUBSUB_ENABLED=false up -d --no-deps match-processor calendar-sync",
       "stop redis",
@@ -135,10 +150,9 @@ describe("plan", () => {
 
 describe("deploy", () => {
   it("takes a stack from nothing to phase 4 with every gate passing, and records each phase", async () => {
-    const fake = atPhase(null);
-    const { rollout, store, output } = rolloutOn(fake);
+    const services = await atPhase(null);
+    const { rollout, store, output } = rolloutOn(services);
     const report = await rollout.deploy(4);
-
     expect(report).toMatchObject({ result: "ok", exit_code: EXIT.ok, from_phase: null, final_phase: 4 });
     expect(report.phases.map((p) => [p.phase, p.direction, p.passed])).toEqual([
       [0, "forward", true],
@@ -149,8 +163,8 @@ describe("deploy", () => {
     ]);
     expect(allChecks(report).every((check) => check.passed)).toBe(true);
     expect(store.state?.phase).toBe(4);
-    expect(fake.state("redis")).toBe("running");
-    expect([fake.pubsub("match-processor"), fake.pubsub("calendar-sync")]).toEqual([true, true]);
+    expect(services.state("redis")).toBe("running");
+    expect([services.pubsub("match-processor"), services.pubsub("calendar-sync")]).toEqual([true, true]);
 
     const names = allChecks(report).map((check) => check.name);
     expect(names).toContain("persistence on (CONFIG GET appendonly)");
@@ -175,17 +189,17 @@ describe("deploy", () => {
   });
 
   it("stops at --phase", async () => {
-    const fake = atPhase(0);
-    const { rollout } = rolloutOn(fake);
+    const services = await atPhase(0);
+    const { rollout } = rolloutOn(services);
     const report = await rollout.deploy(2);
     expect(report.final_phase).toBe(2);
-    expect([fake.pubsub("match-processor"), fake.pubsub("calendar-sync")]).toEqual([true, false]);
+    expect([services.pubsub("match-processor"), services.pubsub("calendar-sync")]).toEqual([true, false]);
   });
 
   it("rolls back to the last good phase when a gate fails, says why, and shows the failing container's logs", async () => {
-    const fake = atPhase(2);
-    fake.knobs.calendarRedisUnreachable = true;
-    const { rollout, store, output } = rolloutOn(fake);
+    const services = await atPhase(2);
+    services.knobs.calendarRedisUnreachable = true;
+    const { rollout, store, output } = rolloutOn(services, { timeoutMs: 6000 });
     const report = await rollout.deploy(4);
 
     expect(report).toMatchObject({ result: "rolled_back", exit_code: EXIT.rolledBack, final_phase: 2 });
@@ -194,7 +208,8 @@ describe("deploy", () => {
     expect(failed?.failure).toMatchObject({
       service: "calendar-sync",
       reason: expect.stringContaining("calendar-sync /redis-status"),
-      logs: [expect.stringContaining("log of calendar-sync"), expect.any(String)],
+      // calendar-sync's own log lines, as `docker logs` shows them.
+      logs: expect.arrayContaining([expect.stringContaining('"service":"calendar-sync"')]),
     });
     expect(failed?.gate.checks.at(-1)).toMatchObject({
       passed: false,
@@ -203,29 +218,29 @@ describe("deploy", () => {
     expect(rollback).toMatchObject({ phase: 2, direction: "rollback", from: 3, passed: true });
     expect(report.summary).toMatch(/phase 3 subscriber failed: .*rolled back to phase 2 publisher/);
     // calendar-sync is back on HTTP alone; the processor stays on Redis.
-    expect([fake.pubsub("match-processor"), fake.pubsub("calendar-sync")]).toEqual([true, false]);
+    expect([services.pubsub("match-processor"), services.pubsub("calendar-sync")]).toEqual([true, false]);
     expect(store.state?.phase).toBe(2);
     expect(output()).toContain("Rolling back to phase 2 publisher (automatic)");
-    expect(output()).toContain("| log of calendar-sync");
+    expect(output()).toMatch(/ {4}\| \{.*"service":"calendar-sync"/);
   });
 
   it("rolls back a failed phase 1 (persistence off) to phase 0", async () => {
-    const fake = atPhase(0);
-    fake.knobs.appendonly = "no";
-    const { rollout } = rolloutOn(fake);
+    const services = await atPhase(0);
+    services.knobs.appendonly = "no";
+    const { rollout } = rolloutOn(services);
     const report = await rollout.deploy(4);
     expect(report).toMatchObject({ exit_code: EXIT.rolledBack, final_phase: 0 });
     expect(report.phases[0]?.failure?.reason).toMatch(/persistence on .*expected yes, observed no/);
-    expect(fake.state("redis")).toBe("exited");
+    expect(services.state("redis")).toBe("exited");
   });
 
   it("exits 4 when the automatic rollback fails too", async () => {
-    const fake = atPhase(1);
-    const { rollout, store } = rolloutOn(fake);
+    const services = await atPhase(1);
+    const { rollout, store } = rolloutOn(services, { timeoutMs: 6000 });
     expect((await rollout.deploy(2)).exit_code).toBe(EXIT.ok);
-    fake.knobs.calendarRedisUnreachable = true;
+    services.knobs.calendarRedisUnreachable = true;
     // The compose invocation that would turn calendar-sync's pub/sub off again fails.
-    fake.knobs.composeFails = (action) =>
+    services.knobs.composeFails = (action) =>
       action.kind === "up" &&
       action.services.includes("calendar-sync") &&
       action.env.CALENDAR_SYNC_REDIS_PUBSUB_ENABLED === "false";
@@ -247,24 +262,24 @@ describe("deploy", () => {
   });
 
   it("first resumes a redis that an interrupted drill left paused", async () => {
-    const fake = atPhase(3);
-    await fake.runtime().engine.pause("redis");
-    const { rollout, output } = rolloutOn(fake);
+    const services = await atPhase(3);
+    await services.runtime().engine.pause("redis");
+    const { rollout, output } = rolloutOn(services);
     expect((await rollout.deploy(4)).exit_code).toBe(EXIT.ok);
     expect(output()).toContain("redis is paused (an interrupted fallback drill?): unpausing it first");
-    expect(fake.state("redis")).toBe("running");
+    expect(services.state("redis")).toBe("running");
   });
 
   it("refuses to deploy backwards", async () => {
-    const { rollout } = rolloutOn(atPhase(3));
+    const { rollout } = rolloutOn(await atPhase(3));
     await expect(rollout.deploy(1)).rejects.toThrow(/rollback --to 1/);
   });
 });
 
 describe("rollback", () => {
   it("walks back one phase at a time to 0: both services on HTTP alone, redis stopped", async () => {
-    const fake = atPhase(3);
-    const { rollout, store } = rolloutOn(fake);
+    const services = await atPhase(3);
+    const { rollout, store } = rolloutOn(services);
     const report = await rollout.rollback(0);
     expect(report).toMatchObject({ result: "ok", exit_code: EXIT.ok, final_phase: 0 });
     expect(report.phases.map((p) => [p.phase, p.from, p.passed])).toEqual([
@@ -272,43 +287,43 @@ describe("rollback", () => {
       [1, 2, true],
       [0, 1, true],
     ]);
-    expect(fake.state("redis")).toBe("exited");
-    expect([fake.pubsub("match-processor"), fake.pubsub("calendar-sync")]).toEqual([false, false]);
+    expect(services.state("redis")).toBe("exited");
+    expect([services.pubsub("match-processor"), services.pubsub("calendar-sync")]).toEqual([false, false]);
     expect(store.state?.phase).toBe(0);
   });
 
   it("exits 4 when a steady-state check after a rollback step fails", async () => {
-    const fake = atPhase(3);
-    const { rollout } = rolloutOn(fake);
+    const services = await atPhase(3);
+    const { rollout } = rolloutOn(services);
     // redis refuses to stop: phase 0 cannot be reached.
-    fake.knobs.composeFails = (action) => action.kind === "stop";
+    services.knobs.composeFails = (action) => action.kind === "stop";
     const report = await rollout.rollback(0);
     expect(report).toMatchObject({ result: "rollback_failed", exit_code: EXIT.rollbackFailed });
     expect(report.phases.at(-1)).toMatchObject({ phase: 0, passed: false });
   });
 
   it("brings a stack that matches no phase straight to the target", async () => {
-    const fake = FakeStack.at({ redis: false, processor: true, calendar: false });
-    const { rollout } = rolloutOn(fake);
+    const services = await stackAt({ redis: false, processor: true, calendar: false });
+    const { rollout } = rolloutOn(services);
     const report = await rollout.rollback(0);
     expect(report.exit_code).toBe(EXIT.ok);
-    expect([fake.pubsub("match-processor"), fake.pubsub("calendar-sync")]).toEqual([false, false]);
+    expect([services.pubsub("match-processor"), services.pubsub("calendar-sync")]).toEqual([false, false]);
   });
 });
 
 describe("status", () => {
   it("shows the phase, each container's health and /redis-status in one table", async () => {
-    const fake = atPhase(2);
-    const { rollout, stack } = rolloutOn(fake);
+    const services = await atPhase(2);
+    const { rollout, stack } = rolloutOn(services);
     const status = await collectStatus(stack, await rollout.current(), {
-      project: "fake",
+      project: "fogis",
       composeFiles: ["docker-compose.yml"],
       stateLocation: "(memory)",
     });
     expect(status.phase).toBe(2);
     const text = renderStatus(status);
     expect(text).toContain("Phase     2 publisher");
-    expect(text).toMatch(/redis\s+fake_redis_1\s+running\s+healthy\s+-\s+PONG, appendonly yes/);
+    expect(text).toMatch(/redis\s+stack_redis_1\s+running\s+healthy\s+-\s+PONG, appendonly yes/);
     expect(text).toMatch(/match-processor\s+\S+\s+running\s+healthy\s+on\s+pass, path redis, connected/);
     expect(text).toMatch(/calendar-sync\s+\S+\s+running\s+healthy\s+off\s+pass, path http, Redis disabled/);
   });

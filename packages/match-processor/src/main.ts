@@ -1,10 +1,10 @@
-import { ConfigError, createLogger, exitOnSignals } from "@fogis/runtime";
-import { loadProcessorConfig, SERVICE_NAME } from "./config.js";
-import { startProcessorService } from "./service.js";
+import { ConfigError, closeServer, createLogger, exitOnSignals, listen } from "@fogis/runtime";
+import { loadProcessorConfig, type ProcessorConfig, SERVICE_NAME } from "./config.js";
+import { createMatchProcessorService } from "./service.js";
 
-/** Entry point: config from the environment, the logger, the service, and signal handling. */
+/** Entry point: environment -> config, logger, service, listen, signals. Nothing else. */
 
-let config: ReturnType<typeof loadProcessorConfig>;
+let config: ProcessorConfig;
 try {
   config = loadProcessorConfig(process.env);
 } catch (error) {
@@ -15,8 +15,17 @@ try {
 
 const logger = createLogger({ name: SERVICE_NAME, level: config.logLevel });
 try {
-  const service = await startProcessorService(config, logger);
-  exitOnSignals({ logger, stop: service.stop });
+  const service = await createMatchProcessorService({ config, logger });
+  const { server, port } = await listen(service.app, config.port, config.host);
+  logger.info({ event: "listening", port, ...service.summary }, `${SERVICE_NAME} listening on port ${port}`);
+  await service.start();
+  exitOnSignals({
+    logger,
+    stop: async () => {
+      await service.stop();
+      await closeServer(server);
+    },
+  });
 } catch (error) {
   logger.fatal({ event: "start_failed", err: error }, `could not start: ${(error as Error).message}`);
   process.exit(1);

@@ -1,16 +1,15 @@
 import { rm } from "node:fs/promises";
-import type { Server } from "node:http";
 import { join } from "node:path";
 import {
-  closeServer,
   createMetricsRegistry,
   describeRedisTarget,
   type Logger,
-  listen,
   RedisLink,
   redactUrl,
   StateFileWriter,
 } from "@fogis/runtime";
+import type { Express } from "express";
+import type { Registry } from "prom-client";
 import { createApp } from "./app.js";
 import type { ProcessorConfig } from "./config.js";
 import { SERVICE_NAME } from "./config.js";
@@ -20,17 +19,37 @@ import { MatchProcessor } from "./processor.js";
 import { createMatchSource, type MatchSource } from "./sources.js";
 import { StateStore } from "./state-store.js";
 
-/** Wires config into a running service: Redis link, source, state, delivery, schedule, HTTP. */
+/**
+ * Wires match-processor together from its config: Redis link, source, state, delivery, notifier,
+ * schedule and the HTTP app. `src/main.ts` adds only the environment, the logger, listen() and
+ * signals; tests build the same service in-process.
+ */
 
-export interface ProcessorService {
-  readonly port: number;
-  readonly server: Server;
+export interface MatchProcessorServiceOptions {
+  config: ProcessorConfig;
+  logger: Logger;
+  /** Used for the HTTP fallback to calendar-sync and the notification targets. */
+  fetch?: typeof fetch;
+  /** Defaults to a fresh registry with process metrics. */
+  metrics?: Registry;
+}
+
+export interface MatchProcessorService {
+  readonly app: Express;
   readonly processor: MatchProcessor;
   readonly delivery: SnapshotDelivery;
+  /** Null when REDIS_PUBSUB_ENABLED=false. */
   readonly link: RedisLink | null;
   /** Null when no NOTIFY_* target is configured. */
   readonly notifier: ChangeNotifier | null;
-  /** Lets the running cycle finish, then closes HTTP and Redis. */
+  /** What the service runs with, for the start-up log line (no secrets). */
+  readonly summary: Record<string, unknown>;
+  /**
+   * Connects to Redis (the first cycle waits up to a second for it, then uses HTTP), says loudly
+   * when the match file cannot be read, loads the saved state and starts the schedule.
+   */
+  start(): Promise<void>;
+  /** Lets the running cycle finish, then closes Redis. */
   stop(): Promise<void>;
 }
 
@@ -40,10 +59,10 @@ const REDIS_HEARTBEAT_MS = 2500;
 /** How long start-up waits for Redis before the first cycle (which then uses HTTP). */
 const REDIS_GRACE_MS = 1000;
 
-export async function startProcessorService(
-  config: ProcessorConfig,
-  logger: Logger,
-): Promise<ProcessorService> {
+export async function createMatchProcessorService(
+  options: MatchProcessorServiceOptions,
+): Promise<MatchProcessorService> {
+  const { config, logger } = options;
   const link = config.pubsubEnabled
     ? new RedisLink({
         url: config.redisUrl,
@@ -53,7 +72,6 @@ export async function startProcessorService(
         heartbeatMs: REDIS_HEARTBEAT_MS,
       })
     : null;
-  link?.connect();
   const delivery = new SnapshotDelivery({
     link,
     channels: config.channels,
@@ -61,10 +79,16 @@ export async function startProcessorService(
     apiToken: config.apiToken,
     logger,
     maxRedisMessageBytes: config.maxRedisMessageBytes,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
   });
   const source = createMatchSource(config.source);
-  const registry = createMetricsRegistry(SERVICE_NAME);
-  const notifier = createChangeNotifier(config.notifications, { dataDir: config.dataDir, logger, registry });
+  const registry = options.metrics ?? createMetricsRegistry(SERVICE_NAME);
+  const notifier = createChangeNotifier(config.notifications, {
+    dataDir: config.dataDir,
+    logger,
+    registry,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
   if (!notifier) {
     // Without targets there is no record to keep: one left from before would make notifications,
     // when switched on again, tell weeks of changes the calendar showed long ago.
@@ -95,12 +119,14 @@ export async function startProcessorService(
     trustProxy: config.trustProxy,
     notifier,
   });
-  if (config.source.kind === "file") await warnIfUnreadable(source, config.intervalSeconds, logger);
-  const { server, port } = await listen(app, config.port, config.host);
-  logger.info(
-    {
-      event: "listening",
-      port,
+
+  return {
+    app,
+    processor,
+    delivery,
+    link,
+    notifier,
+    summary: {
       source: source.description,
       redis: config.pubsubEnabled
         ? describeRedisTarget({ url: config.redisUrl, sentinel: config.redisSentinel })
@@ -110,32 +136,24 @@ export async function startProcessorService(
       dataDir: config.dataDir,
       notifications: notifier?.status.map((target) => `${target.kind} ${target.destination}`) ?? [],
     },
-    `${SERVICE_NAME} listening on port ${port}`,
-  );
-
-  if (link) {
-    await link.waitUntilUp(REDIS_GRACE_MS).catch(() => {
-      logger.warn(
-        { event: "redis_unavailable_at_start", redis: link.target },
-        "Redis not reachable yet; snapshots go over HTTP until it is",
-      );
-    });
-  }
-  await processor.load();
-  await notifier?.load();
-  processor.startSchedule(config.intervalSeconds * 1000);
-
-  return {
-    port,
-    server,
-    processor,
-    delivery,
-    link,
-    notifier,
-    stop: async () => {
+    async start() {
+      link?.connect();
+      if (config.source.kind === "file") await warnIfUnreadable(source, config.intervalSeconds, logger);
+      if (link) {
+        await link.waitUntilUp(REDIS_GRACE_MS).catch(() => {
+          logger.warn(
+            { event: "redis_unavailable_at_start", redis: link.target },
+            "Redis not reachable yet; snapshots go over HTTP until it is",
+          );
+        });
+      }
+      await processor.load();
+      await notifier?.load();
+      processor.startSchedule(config.intervalSeconds * 1000);
+    },
+    async stop() {
       await processor.stop();
       await notifier?.stop();
-      await closeServer(server);
       await link?.close();
     },
   };

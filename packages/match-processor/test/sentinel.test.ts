@@ -5,7 +5,7 @@ import { fogisMatch, fogisMatchList, startSentinelGroup } from "@fogis/testing";
 import { Redis } from "ioredis";
 import request from "supertest";
 import { afterEach, describe, expect, it } from "vitest";
-import { loadProcessorConfig, startProcessorService } from "../src/index.js";
+import { createMatchProcessorService, loadProcessorConfig } from "../src/index.js";
 import { Subscriber, SyncReceiver, silentLogger, TOKEN, tempDir } from "./helpers.js";
 
 /**
@@ -32,24 +32,23 @@ describe("match-processor with Redis Sentinel", () => {
     const config = loadProcessorConfig({
       ...group.env(),
       API_TOKEN: TOKEN,
-      PORT: "0",
-      HOST: "127.0.0.1",
       DATA_DIR: dataDir,
       MATCH_SOURCE_FILE: matchFile,
       SERVICE_INTERVAL: "0",
       CALENDAR_SYNC_URL: calendar.url,
     });
-    const service = await startProcessorService(config, silentLogger);
+    const service = await createMatchProcessorService({ config, logger: silentLogger });
     cleanup.push(() => service.stop());
+    await service.start();
     const firstMaster = await group.masterPort();
     await service.link?.waitUntilUp(5000);
 
     const first = await subscribe(firstMaster, config.channels);
     cleanup.push(() => first.close());
     const cycle = async () =>
-      (await request(service.server).post("/process").set("authorization", `Bearer ${TOKEN}`)).body;
+      (await request(service.app).post("/process").set("authorization", `Bearer ${TOKEN}`)).body;
     expect(await cycle()).toMatchObject({ delivery: { route: "redis", receivers: 1, sequence: 1 } });
-    const status = (await request(service.server).get("/redis-status")).body;
+    const status = (await request(service.app).get("/redis-status")).body;
     expect(status).toMatchObject({
       status: "pass",
       redis_connection: {
@@ -67,7 +66,7 @@ describe("match-processor with Redis Sentinel", () => {
     writeFileSync(matchFile, JSON.stringify([...matches, fogisMatch({ matchid: 7_100_001 })]));
     // While the sentinels agree on a new master, the snapshot goes over HTTP (the same second).
     expect(await cycle()).toMatchObject({ delivery: { route: "http", confirmed: true, sequence: 2 } });
-    expect((await request(service.server).get("/redis-status")).body).toMatchObject({
+    expect((await request(service.app).get("/redis-status")).body).toMatchObject({
       status: "warn",
       delivery_path: "http",
     });
@@ -90,7 +89,7 @@ describe("match-processor with Redis Sentinel", () => {
       publish_reason: "redis_recovered",
       delivery: { route: "redis", receivers: 1, sequence: 3 },
     });
-    expect((await request(service.server).get("/redis-status")).body).toMatchObject({
+    expect((await request(service.app).get("/redis-status")).body).toMatchObject({
       status: "pass",
       redis_connection: {
         master: `127.0.0.1:${newMaster}`,

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from "express";
-import type { Logger } from "pino";
+import { type Logger, stdSerializers } from "pino";
 import { pinoHttp } from "pino-http";
 import type { TrustProxy } from "./config.js";
 
@@ -47,11 +47,17 @@ export function createBaseApp({
     pinoHttp({
       logger,
       customLogLevel: (req, res, error) => {
+        // A GET answered 503 is a status endpoint reporting `fail` (Docker and monitors poll it):
+        // worth a warning, not an error line with a stack on every poll.
+        if (!error && req.method === "GET" && res.statusCode === 503) return "warn";
         if (error || res.statusCode >= 500) return "error";
         if (res.statusCode >= 400) return "warn";
         return req.method === "GET" ? "debug" : "info";
       },
       serializers: {
+        // pino-http invents an Error for every 5xx answer; its stack points into pino-http, not at a cause.
+        err: (err: Error) =>
+          STATUS_CODE_ERROR.test(err.message) ? { message: err.message } : stdSerializers.err(err),
         req: (req: { method: string; url: string }) => ({
           method: req.method,
           url: redactQueryToken(req.url),
@@ -67,6 +73,8 @@ export function createBaseApp({
   app.use(express.json({ limit: bodyLimit, type: ["application/json", "application/*+json"] }));
   return app;
 }
+
+const STATUS_CODE_ERROR = /^failed with status code \d+$/;
 
 /** Feed URLs carry `?token=` (calendar apps cannot send headers); keep it out of the request log. */
 function redactQueryToken(url: string): string {

@@ -162,3 +162,23 @@ describe("listen", () => {
     }
   });
 });
+
+describe("request log", () => {
+  it("logs a status endpoint answering 503 as a warning without a stack, and a failing POST as an error", async () => {
+    const { app, lines } = appWithLogs();
+    app.get("/status", (_req, res) => {
+      res.status(503).json({ status: "fail" });
+    });
+    app.post("/broken", (_req, res) => {
+      res.status(500).json({ error: "disk full" });
+    });
+    await request(app).get("/status").expect(503);
+    await request(app).post("/broken").set("Authorization", `Bearer ${TOKEN}`).send({}).expect(500);
+    const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const status = entries.find((entry) => (entry.req as { url?: string } | undefined)?.url === "/status");
+    const broken = entries.find((entry) => (entry.req as { url?: string } | undefined)?.url === "/broken");
+    expect(status).toMatchObject({ level: 40, res: { statusCode: 503 } });
+    expect(JSON.stringify(status)).not.toContain("stack");
+    expect(broken).toMatchObject({ level: 50, res: { statusCode: 500 } });
+  });
+});

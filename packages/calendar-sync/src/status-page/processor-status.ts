@@ -1,4 +1,4 @@
-import { redactUrl } from "@fogis/runtime";
+import { BodyTooLargeError, readResponseBody, redactUrl } from "@fogis/runtime";
 import { z } from "zod";
 
 /**
@@ -8,6 +8,9 @@ import { z } from "zod";
  * processor one small request per cache period, and an unreachable processor costs the page at
  * most the timeout.
  */
+
+/** A report is a few KB; an answer this large is not one, and reading stops there. */
+export const MAX_REPORT_BYTES = 256 * 1024;
 
 const state = z.enum(["pass", "warn", "fail"]);
 const text = z.string().nullish().catch(undefined);
@@ -116,7 +119,8 @@ export class ProcessorStatusReader {
   constructor(options: ProcessorStatusReaderOptions) {
     const base = options.processorUrl.replace(/\/+$/, "");
     this.url = `${base}/redis-status`;
-    this.shownUrl = redactUrl(base);
+    // URL parsing adds a "/" to a bare origin; the messages add their own path.
+    this.shownUrl = redactUrl(base).replace(/\/+$/, "");
     this.fetch = options.fetch ?? fetch;
     this.timeoutMs = options.timeoutMs ?? 1500;
     this.cacheMs = options.cacheMs ?? 2000;
@@ -143,7 +147,7 @@ export class ProcessorStatusReader {
         headers: { accept: "application/json" },
       });
       // 503 carries the report too (status "fail"): read the body whatever the code.
-      const body: unknown = await response.json().catch(() => undefined);
+      const body = await readReport(response);
       const parsed = ProcessorReportSchema.safeParse(body);
       if (parsed.success) {
         const at = this.now();
@@ -152,7 +156,10 @@ export class ProcessorStatusReader {
       }
       error = `${this.shownUrl}/redis-status answered HTTP ${response.status} without a status report`;
     } catch (cause) {
-      error = `no answer from ${this.shownUrl}: ${describeFetchError(cause, this.timeoutMs)}`;
+      error =
+        cause instanceof BodyTooLargeError
+          ? `${this.shownUrl}/redis-status answered more than ${MAX_REPORT_BYTES} bytes, not a status report`
+          : `no answer from ${this.shownUrl}: ${describeFetchError(cause, this.timeoutMs)}`;
     }
     return {
       reachable: false,
@@ -161,6 +168,20 @@ export class ProcessorStatusReader {
       lastReport: this.lastGood?.report,
       lastReachable: this.lastGood?.at,
     };
+  }
+}
+
+/** The answer as JSON, read with a size limit; undefined when it is not JSON. */
+async function readReport(response: Response): Promise<unknown> {
+  const bytes = await readResponseBody(response, MAX_REPORT_BYTES).catch((error: unknown) => {
+    if (error instanceof BodyTooLargeError) throw error;
+    return undefined;
+  });
+  if (!bytes) return undefined;
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return undefined;
   }
 }
 

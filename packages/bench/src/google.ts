@@ -97,7 +97,7 @@ export async function benchGooglePush(ctx: BenchContext): Promise<Figure[]> {
       figure({
         name: `google_first_sync_${count}_calls`,
         unit: "calls",
-        description: `${count} matches into an empty Google account (stand-in): Calendar ${first.calendar} (calendars.get, one listing of tagged events for adoption, ${count} inserts), Contacts ${first.people} (groups list and create, one connections listing, a create per referee, one members:modify), token ${first.oauth}.`,
+        description: `${count} matches into an empty Google account (stand-in): Calendar ${first.calendar} (calendars.get, one listing of tagged events for adoption, ${count} inserts), Contacts ${first.people} (groups list and create, one connections listing, a create per referee straight into the group), token ${first.oauth}.`,
         measured: [total(first)],
       }),
       figure({

@@ -314,6 +314,27 @@ describe("Google Calendar and Google Contacts push", () => {
     ).toHaveLength(2);
   });
 
+  it("waits at least as long as Google's Retry-After asks before calling again", async () => {
+    const token = writePythonTokenFile(dir, google);
+    const service = await start(token.path, { extraEnv: { GOOGLE_CONTACTS_GROUP: "" } });
+    await push(service, [match(7451)]);
+    const from = google.requests.length;
+    // Longer than a wait inside the sync may be (40 ms here): the runner takes it over.
+    google.failNext(1, { status: 429, retryAfterSeconds: 2, api: "calendar" });
+    await request(service.service.app)
+      .post("/manual-sync")
+      .set({ Authorization: "Bearer test-token-0123456789abcdef" })
+      .send({ matches: [match(7451, { time: "16:00" })] })
+      .expect(200);
+    await eventually(() => expect(statusOf(service, "google-calendar").lastError).toMatch(/429/));
+    await service.service.backends.whenSynced();
+    expect(google.event(googleEventId(7451))?.start).toMatchObject({ dateTime: "2026-12-05T15:00:00.000Z" });
+    const calls = google.requests.slice(from).filter((r) => r.api === "calendar");
+    expect(calls.map((r) => `${r.method} ${r.status}`)).toEqual(["PATCH 429", "PATCH 200"]);
+    expect((calls[1]?.at ?? 0) - (calls[0]?.at ?? 0)).toBeGreaterThanOrEqual(2000);
+    expect(statusOf(service, "google-calendar").status).toBe("pass");
+  });
+
   it("refreshes an expired access token once for both backends and writes it back as the Python service reads it", async () => {
     const token = writePythonTokenFile(dir, google, { expired: true });
     const before = JSON.parse(readFileSync(token.path, "utf8"));

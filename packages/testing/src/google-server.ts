@@ -74,6 +74,8 @@ export interface LoggedRequest {
   path: string;
   api: "oauth" | "calendar" | "people" | "other";
   status: number;
+  /** When it was answered (epoch ms). */
+  at: number;
 }
 
 export interface Fault {
@@ -382,7 +384,7 @@ export class GoogleStandIn {
             : "other";
     const body = await readBody(req);
     const answer: Reply = (status, payload, headers = {}) => {
-      this.requests.push({ method, path, api, status });
+      this.requests.push({ method, path, api, status, at: Date.now() });
       res.writeHead(status, {
         ...(payload === undefined ? {} : { "Content-Type": "application/json; charset=UTF-8" }),
         ...headers,
@@ -524,7 +526,7 @@ export class GoogleStandIn {
         target.searchParams.set("code", code);
         target.searchParams.set("scope", scopes.join(" "));
       }
-      this.requests.push({ method, path, api: "oauth", status: 302 });
+      this.requests.push({ method, path, api: "oauth", status: 302, at: Date.now() });
       res.writeHead(302, { Location: target.toString() });
       res.end();
       return HANDLED;

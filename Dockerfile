@@ -40,4 +40,6 @@ COPY --from=build /out/${SERVICE} /app
 # A named volume mounted on /app/data takes this ownership, so the non-root user can write state.
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
-CMD ["node", "dist/main.js"]
+# The Node/V8 flags the services run with are defined once, in @fogis/runtime's node-flags
+# (packages/runtime/src/node-flags.ts says why each). exec: node replaces the shell and gets the signals.
+CMD ["sh", "-c", "exec node $(cat node_modules/@fogis/runtime/node-flags) dist/main.js"]

@@ -265,9 +265,14 @@ async function main() {
   process.on("SIGINT", () => stopAll(0));
   process.on("SIGTERM", () => stopAll(0));
 
+  // The flags every way of running the services uses (packages/runtime/node-flags), read from the
+  // build that just finished.
+  const { serviceNodeFlags } = await import(pathToFileURL(join(root, "packages/runtime/dist/index.js")).href);
+  const nodeFlags = serviceNodeFlags();
   // calendar-sync first: the processor's first cycle delivers to it.
   for (const service of services) {
-    const child = spawn(process.execPath, [join(root, "packages", service.name, "dist", "main.js")], {
+    const entry = join(root, "packages", service.name, "dist", "main.js");
+    const child = spawn(process.execPath, [...nodeFlags, entry], {
       cwd: root,
       env: { ...shared, ...perService[service.name] },
       stdio: ["ignore", "pipe", "pipe"],

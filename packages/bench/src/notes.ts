@@ -24,11 +24,13 @@ export const METHOD_NOTES: string[] = [
   "- **The HTTP fallback** is timed from `deliverSnapshot()` (Redis down) to the 2xx of a real calendar-sync " +
     "process (`node packages/calendar-sync/dist/main.js`), which answers after applying. The baseline is " +
     "`fetch` POSTing the same bytes to a bare node:http process that answers after `JSON.parse`.",
-  "- **The services' memory** is read from `/proc/<pid>/status` of `node packages/<service>/dist/main.js` child " +
-    "processes configured through the environment as users run them, right after the snapshot was applied and " +
-    "the feed served once. About 50 MB of each RSS is file pages of the node binary, shared by every Node " +
-    "process (a bare `node -e` is 40 MB); RssAnon is recorded apart. A bare Node process (ioredis + node:http) " +
-    "that receives and keeps the same snapshot is the floor.",
+  "- **The services' memory** is read from `/proc/<pid>/status` of `node <flags> packages/<service>/dist/main.js` " +
+    "child processes configured through the environment as users run them, right after the snapshot was applied " +
+    "and the feed served once. The flags are the ones every way of starting a service uses (`packages/runtime/" +
+    "node-flags`: `--max-semi-space-size=1`); the bench and its bare baseline process run with them too. About " +
+    "50-60 MB of each RSS is file pages of the node binary, shared by every Node process (a bare `node -e` on " +
+    "Node 24 is 43 MB, 35 MB of it file pages); RssAnon is recorded apart. A bare Node process (ioredis + " +
+    "node:http) that receives and keeps the same snapshot is the floor.",
   "- **The CalDAV push** writes into a real Radicale (`radicale` from apt, bcrypt password file, storage in the " +
     "scratch folder) on a free loopback port: calendar-sync built by `createCalendarSyncService` with `CALDAV_URL` " +
     "set first fills a calendar of 200 matches, then one match's kick-off moves per round. The clock starts when " +
@@ -59,6 +61,16 @@ export const METHOD_NOTES: string[] = [
   "- The phonebook hashed all its entries on every snapshot to find nothing changed: it compares entries by " +
     "object and JSON first (11–12 → ~1 ms).",
   "- `snapshotHash` built one 3 MB string per cycle: hashed match by match, same digest (median 118–125 → 91–93 ms).",
+  "- Node 24's V8 sizes the young generation by the host's memory (134 MB on this 24 GB machine in a trial) and " +
+    "keeps it grown after a snapshot's peak: the services run with `--max-semi-space-size=1`, set once in " +
+    "`packages/runtime/node-flags` for the image, `pnpm start`, the tests and the bench (`pnpm bench --only " +
+    "memory`, same run, RSS after the snapshot: processor 174 → 108 MB, calendar-sync 165 → 134 MB). " +
+    "`--optimize-for-size` took ~5 MB more but made JSON.parse of the snapshot twice as slow.",
+  "- State files were written as one `JSON.stringify` string (3.3 MB for 1,000 matches, then copied into a " +
+    "buffer): written in ~64k-character pieces (processor RSS after the snapshot 115.9 → 103.3 MB, RssAnon " +
+    "58.7 → 46.2 MB).",
+  "- `KnownMatches` kept the JSON text of every match of the last snapshot as its key: a SHA-256 of it now " +
+    "(calendar-sync RSS after the snapshot 135.9 → 132.5 MB).",
 ];
 
 /** Why a target was missed, from profiling; shown only when it is missed. */
@@ -86,15 +98,16 @@ export const MISSED_TARGET_NOTES: Record<string, string> = {
     "detectChanges is a single pass over two maps by matchid; a miss here is the machine (the slowest round " +
     "is usually a GC or another process).",
   rss_after_snapshot_processor:
-    "about 48 MB of the RSS is the node binary's file pages (shared by every Node process), and its anonymous " +
-    "memory goes from ~38 MB idle to ~80 MB: V8 grows its young generation to 16 MB semi-spaces and keeps " +
-    "the large strings of the cycle (the file text, the envelope's JSON for the state file and for Redis, the " +
-    "matches' JSON for previous_matches.json, 3.3 MB each) until a full GC. V8 gives the memory back when " +
-    "idle (the processor was back at 87 MB 20 s later); `--max-semi-space-size=4` in NODE_OPTIONS took " +
-    "~15 MB off the peak in a trial.",
+    "the floor leaves little room: the bare Node process (ioredis + node:http, same flags) holding the parsed " +
+    "snapshot is itself ~90 MB, ~52 MB of it the node binary's file pages, so under 100 MB leaves ~10 MB for " +
+    "all the processor adds (its modules' code and source text, its state). Most of what is above the floor is " +
+    "heap V8 keeps after the cycle's peak until its memory reducer runs; the three fixes above took it from " +
+    "174 MB.",
   rss_after_snapshot_calendar:
-    "as for the processor: ~52 MB of the RSS is the node binary's shared file pages, and V8 keeps the grown " +
-    "young generation and the large strings of the apply (the message text, calendar.json and contacts.json) " +
-    "until a full GC, which it runs only after being idle for a while (20–40 s in trials, when RSS fell to " +
-    "~89 MB).",
+    "the floor leaves no room: the bare Node process holding the parsed snapshot is ~90 MB, ~52 MB of it the " +
+    "node binary's file pages. A heap snapshot of calendar-sync after applying 1,000 matches and serving the " +
+    "feed holds 32 MB live (14 MB of strings: its modules' source text, the feed 0.9 MB, the phonebook 0.2 MB, " +
+    "the cached text of each event; 6.7 MB of compiled code). With its ~60 MB of file pages that is ~92 MB " +
+    "before allocator overhead, garbage or memory outside the V8 heap: under 100 MB is out of reach by tuning, " +
+    "it would take fewer or lighter dependencies.",
 };

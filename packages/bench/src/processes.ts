@@ -2,10 +2,11 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { serviceNodeFlags } from "@fogis/runtime";
 
 /**
- * The services as users run them: `node packages/<service>/dist/main.js`, configured through the
- * environment, each its own process, so their memory can be read from /proc.
+ * The services as users run them: `node <the services' flags> packages/<service>/dist/main.js`,
+ * configured through the environment, each its own process, so their memory can be read from /proc.
  */
 
 const packagesDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -43,7 +44,8 @@ export class ServiceProcess {
     if (!existsSync(entry)) {
       throw new Error(`${entry} is missing: run \`pnpm bench\` (it builds first) or \`pnpm build\``);
     }
-    const child = spawn(process.execPath, [entry], {
+    // The bare baseline process gets the same V8 flags: the floor is plain Node, tuned alike.
+    const child = spawn(process.execPath, [...serviceNodeFlags(), entry], {
       env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -1,4 +1,3 @@
-import { timingSafeEqual } from "node:crypto";
 import { decodeSyncRequest } from "@fogis/message-schema";
 import {
   buildRedisStatus,
@@ -7,6 +6,7 @@ import {
   jsonErrorHandler,
   metricsHandler,
   type StatusIssue,
+  sameSecret,
   type TrustProxy,
 } from "@fogis/runtime";
 import type { ErrorRequestHandler, Express, RequestHandler } from "express";
@@ -285,10 +285,8 @@ const passThrough: RequestHandler = (_req, _res, next) => next();
 
 /** Feeds are fetched by calendar apps, which cannot send headers: the token goes in the URL. */
 function requireFeedToken(token: string): RequestHandler {
-  const expected = Buffer.from(token);
   return (req, res, next) => {
-    const given = Buffer.from(typeof req.query.token === "string" ? req.query.token : "");
-    if (given.length === expected.length && timingSafeEqual(given, expected)) {
+    if (sameSecret(typeof req.query.token === "string" ? req.query.token : "", token)) {
       next();
       return;
     }

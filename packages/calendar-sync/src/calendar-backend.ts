@@ -146,7 +146,8 @@ export class HistoryPolicy {
 }
 
 /**
- * A match is played once its end (kick-off + 2 h) has passed. Its event then stays as history
+ * A match is played once the end of its event has passed (message-schema's `isMatchPlayed`, read
+ * from a stored event, whose end is the match's span end). Its event then stays as history
  * when the match leaves FOGIS's list (which only reaches 7 days back); before that, leaving the
  * list means it was taken off the referee's schedule.
  */

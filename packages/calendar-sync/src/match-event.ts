@@ -2,12 +2,9 @@ import { createHash } from "node:crypto";
 import {
   type Match,
   matchContacts,
-  matchDate,
-  matchHasKickoffTime,
-  matchKickoff,
   matchReferees,
+  matchSpan,
   type Referee,
-  stockholmLocalToUtc,
   type TeamContact,
 } from "@fogis/message-schema";
 
@@ -17,7 +14,6 @@ import {
  * contact number) bumps SEQUENCE and LAST-MODIFIED and calendar clients refresh the event.
  */
 
-export const MATCH_DURATION_MS = 2 * 60 * 60 * 1000;
 export const ALARM_MINUTES_BEFORE = 48 * 60;
 
 /** CANCELLED: `installd`; TENTATIVE: `uppskjuten` (postponed, no new time yet); else CONFIRMED. */
@@ -109,21 +105,10 @@ export function readEventSummary(summary: string): {
   };
 }
 
-/** Kick-off to kick-off + 2 h, or the whole match day when FOGIS has no kick-off time. */
+/** The event's span: message-schema's `matchSpan` (the same span decides when a match is played). */
 export function matchEventSpan(match: Match): Pick<CalendarEvent, "start" | "end" | "allDay"> | null {
-  if (matchHasKickoffTime(match)) {
-    const kickoff = matchKickoff(match);
-    if (!kickoff) return null;
-    const end = new Date(kickoff.getTime() + MATCH_DURATION_MS);
-    return { start: kickoff.toISOString(), end: end.toISOString(), allDay: false };
-  }
-  const date = matchDate(match);
-  const [y, m, d] = (date ?? "").split("-").map(Number) as [number, number, number];
-  const next = new Date(Date.UTC(y, m - 1, d + 1));
-  const start = stockholmLocalToUtc(y, m, d);
-  const end = stockholmLocalToUtc(next.getUTCFullYear(), next.getUTCMonth() + 1, next.getUTCDate());
-  if (!start || !end) return null;
-  return { start: start.toISOString(), end: end.toISOString(), allDay: true };
+  const span = matchSpan(match);
+  return span ? { start: span.start.toISOString(), end: span.end.toISOString(), allDay: span.allDay } : null;
 }
 
 export function eventContentHash(fields: Omit<CalendarEvent, "contentHash">): string {

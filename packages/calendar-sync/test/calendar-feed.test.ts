@@ -2,7 +2,7 @@ import { createMatchUpdatesEnvelope, encodeEnvelope, type Match } from "@fogis/m
 import { fogisMatch, pythonMatchUpdatesEnvelope, type RefereeInput } from "@fogis/testing";
 import request from "supertest";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { sequenceAt } from "../src/index.js";
+import { sequenceAt } from "../src/calendar-backend.js";
 import { eventFor, parseFeed, startTestService, type TestService, TOKEN } from "./helpers.js";
 
 /**

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { type DavServerHandle, type DavServerKind, fogisMatch, startDavServer } from "@fogis/testing";
 import request from "supertest";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { BackendStatus } from "../src/index.js";
+import type { BackendStatus } from "../src/backends/push-backend.js";
 import { deleteAsPhone, editAsPhone, putPersonal, readAddressBook, type ServerCard } from "./dav-helpers.js";
 import { startTestService, type TestService, TOKEN } from "./helpers.js";
 

@@ -4,7 +4,7 @@ import { fogisMatch, pythonMatchUpdatesEnvelope } from "@fogis/testing";
 import ICAL from "ical.js";
 import request from "supertest";
 import { afterEach, describe, expect, it } from "vitest";
-import { renderVcard } from "../src/index.js";
+import { renderVcard } from "../src/vcard.js";
 import { startTestService, type TestService, TOKEN } from "./helpers.js";
 
 /** The phonebook a referee imports: one card per co-referee, readable by any vCard 4.0 client. */

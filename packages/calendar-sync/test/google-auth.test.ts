@@ -4,8 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type GoogleStandIn, startGoogleStandIn } from "@fogis/testing";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { googleEventId } from "../src/backends/google/google-calendar.js";
+import { CALENDAR_SCOPE, CONTACTS_SCOPE } from "../src/backends/google/google-token-file.js";
+import { loadCalendarSyncConfig } from "../src/config.js";
 import { ConsentError, runGoogleConsent } from "../src/google-consent.js";
-import { CALENDAR_SCOPE, CONTACTS_SCOPE, googleEventId, loadCalendarSyncConfig } from "../src/index.js";
 import { match, push, startGoogleService } from "./google-helpers.js";
 
 /**

@@ -3,7 +3,12 @@ import { join } from "node:path";
 import { fogisMatch, type GoogleStandIn, type MatchInput } from "@fogis/testing";
 import request from "supertest";
 import { expect } from "vitest";
-import { type BackendStatus, CALENDAR_SCOPE, CONTACTS_SCOPE, formatPythonExpiry } from "../src/index.js";
+import {
+  CALENDAR_SCOPE,
+  CONTACTS_SCOPE,
+  formatPythonExpiry,
+} from "../src/backends/google/google-token-file.js";
+import type { BackendStatus } from "../src/backends/push-backend.js";
 import { startTestService, type TestService, type TestServiceOptions, TOKEN } from "./helpers.js";
 
 /** Shared set-up of the Google backend tests: a token file as the Python service wrote it, a service pointed at the stand-in. */

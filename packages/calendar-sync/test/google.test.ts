@@ -7,7 +7,8 @@ import { createLogger } from "@fogis/runtime";
 import { type GoogleStandIn, startGoogleStandIn } from "@fogis/testing";
 import request from "supertest";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type BackendStatus, googleEventId } from "../src/index.js";
+import { googleEventId } from "../src/backends/google/google-calendar.js";
+import type { BackendStatus } from "../src/backends/push-backend.js";
 import {
   contactsOf,
   eventsOfMatch,

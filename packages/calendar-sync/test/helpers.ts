@@ -3,14 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger, type Logger } from "@fogis/runtime";
 import ICAL from "ical.js";
-import {
-  type CalendarSyncService,
-  createCalendarSyncService,
-  type GoogleRetryPolicy,
-  loadCalendarSyncConfig,
-  type PushBackend,
-  type RetryPolicy,
-} from "../src/index.js";
+import type { GoogleRetryPolicy } from "../src/backends/google/google-requests.js";
+import type { PushBackend } from "../src/backends/push-backend.js";
+import type { RetryPolicy } from "../src/backends/push-runner.js";
+import { loadCalendarSyncConfig } from "../src/config.js";
+import { type CalendarSyncService, createCalendarSyncService } from "../src/service.js";
 
 /** Shared set-up for the calendar-sync tests: an in-process service, and feeds read back with ical.js. */
 

@@ -5,7 +5,7 @@ import { fogisMatch, pythonMatchUpdatesEnvelope, type RefereeInput } from "@fogi
 import ICAL from "ical.js";
 import request from "supertest";
 import { afterEach, describe, expect, it } from "vitest";
-import { loadCalendarSyncConfig } from "../src/index.js";
+import { loadCalendarSyncConfig } from "../src/config.js";
 import { parseFeed, startTestService, type TestService, TOKEN } from "./helpers.js";
 
 /**

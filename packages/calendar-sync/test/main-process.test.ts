@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { serviceNodeFlags } from "@fogis/runtime";
 import {
   fogisMatch,
   freePort,
@@ -15,8 +16,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { eventually, parseFeed, TOKEN } from "./helpers.js";
 
 /**
- * The service as a process, the way compose and the reliability suite run it: `node dist/main.js`
- * (built by the test run's global setup), environment in, HTTP and Redis out, SIGTERM to stop.
+ * The service as a process, the way compose and the reliability suite run it: `node <the services'
+ * flags> dist/main.js` (built by the test run's global setup), environment in, HTTP and Redis out,
+ * SIGTERM to stop.
  */
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -29,7 +31,7 @@ interface Running {
 }
 
 function startMain(env: Record<string, string>): Running {
-  const child = spawn(process.execPath, ["dist/main.js"], {
+  const child = spawn(process.execPath, [...serviceNodeFlags(), "dist/main.js"], {
     cwd: packageDir,
     env: { PATH: process.env.PATH ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],

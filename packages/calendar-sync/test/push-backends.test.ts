@@ -7,8 +7,8 @@ import {
   type PushContext,
   PushError,
   type PushSnapshot,
-  type StateLoadReport,
-} from "../src/index.js";
+} from "../src/backends/push-backend.js";
+import type { StateLoadReport } from "../src/calendar-backend.js";
 import { eventually, parseFeed, startTestService, type TestService, TOKEN } from "./helpers.js";
 
 /**

@@ -8,7 +8,8 @@ import { ConfigError, createLogger } from "@fogis/runtime";
 import { type DavServerHandle, fogisMatch, freePort, startRadicale } from "@fogis/testing";
 import request from "supertest";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type BackendStatus, loadCalendarSyncConfig, publicConfig } from "../src/index.js";
+import type { BackendStatus } from "../src/backends/push-backend.js";
+import { loadCalendarSyncConfig, publicConfig } from "../src/config.js";
 import { eventually, startTestService, type TestService, TOKEN } from "./helpers.js";
 
 /**

@@ -1,7 +1,7 @@
 import { createMatchUpdatesEnvelope, type MatchUpdatesEnvelope } from "@fogis/message-schema";
 import { fogisMatch } from "@fogis/testing";
 import { describe, expect, it } from "vitest";
-import { type Candidate, SnapshotOrder } from "../src/index.js";
+import { type Candidate, SnapshotOrder } from "../src/snapshot-order.js";
 
 function snapshot(epoch: string | undefined, sequence: number | undefined, at = "2026-11-20T10:00:00Z") {
   return createMatchUpdatesEnvelope({

@@ -9,7 +9,8 @@ import { ConfigError, createLogger } from "@fogis/runtime";
 import { fogisMatch, pythonMatchUpdatesEnvelope } from "@fogis/testing";
 import request from "supertest";
 import { afterEach, describe, expect, it } from "vitest";
-import { loadCalendarSyncConfig, sequenceAt } from "../src/index.js";
+import { sequenceAt } from "../src/calendar-backend.js";
+import { loadCalendarSyncConfig } from "../src/config.js";
 import { eventually, parseFeed, startTestService, type TestService, TOKEN } from "./helpers.js";
 
 const dirs: string[] = [];

@@ -1,7 +1,8 @@
 import { fogisMatch } from "@fogis/testing";
 import request from "supertest";
 import { afterEach, describe, expect, it } from "vitest";
-import { type PushBackend, PushError, type StateLoadReport } from "../src/index.js";
+import { type PushBackend, PushError } from "../src/backends/push-backend.js";
+import type { StateLoadReport } from "../src/calendar-backend.js";
 import { eventually, startTestService, type TestService, TOKEN } from "./helpers.js";
 
 /**

@@ -10,7 +10,8 @@ import {
 import { type Match, stockholmDate } from "@fogis/message-schema";
 import { closeServer, listen } from "@fogis/runtime";
 import { fogisMatch, freePort, type RedisHandle, startRedis } from "@fogis/testing";
-import { type CalendarSyncService, createCalendarSyncService, loadCalendarSyncConfig } from "../src/index.js";
+import { loadCalendarSyncConfig } from "../src/config.js";
+import { type CalendarSyncService, createCalendarSyncService } from "../src/service.js";
 import { silentLogger, TOKEN } from "./helpers.js";
 
 /**

@@ -2,15 +2,11 @@ import { stockholmDate } from "@fogis/message-schema";
 import fc from "fast-check";
 import ICAL from "ical.js";
 import { describe, expect, it } from "vitest";
+import type { StoredCalendarEvent } from "../src/calendar-backend.js";
 import { cleanText, cleanUri } from "../src/content-lines.js";
-import {
-  type CalendarEvent,
-  renderIcs,
-  renderVcard,
-  type StoredCalendarEvent,
-  type VcardContact,
-  type VcardVersion,
-} from "../src/index.js";
+import { renderIcs } from "../src/ics.js";
+import type { CalendarEvent } from "../src/match-event.js";
+import { renderVcard, type VcardContact, type VcardVersion } from "../src/vcard.js";
 
 /**
  * Both writers against hostile text: whatever FOGIS (or an attacker behind it) puts in a name, a

@@ -3,9 +3,9 @@ import {
   type ChangePriority,
   type ChangeSummary,
   type DetailedChange,
+  isMatchPlayed,
   type Match,
   matchDate,
-  matchKickoff,
   matchReferees,
   parseTid,
   type Referee,
@@ -20,12 +20,8 @@ import {
  */
 
 export interface DetectChangesOptions {
+  /** A match that leaves the list after it was played by then (`isMatchPlayed`) is history, dropped without a change. */
   now: Date;
-  /**
-   * A match that leaves the list later than this after kick-off was played: history, not a
-   * cancellation. It is dropped without a change. Default 2 h.
-   */
-  playedAfterMs?: number;
 }
 
 export interface ChangeSet {
@@ -39,8 +35,6 @@ export interface ChangeSet {
   playedMatchIds: number[];
   summary: ChangeSummary;
 }
-
-export const PLAYED_AFTER_MS = 2 * 3_600_000;
 
 const PRIORITY_BY_CATEGORY: Record<ChangeCategory, ChangePriority> = {
   cancellation: "critical",
@@ -68,7 +62,6 @@ export function detectChanges(
   const now = options.now;
   const timestamp = now.toISOString();
   const today = stockholmDate(now);
-  const playedAfterMs = options.playedAfterMs ?? PLAYED_AFTER_MS;
 
   const before = new Map<number, Match>();
   for (const match of previous) before.set(match.matchid, match);
@@ -103,8 +96,7 @@ export function detectChanges(
 
   for (const old of previous) {
     if (seen.has(old.matchid)) continue;
-    const kickoff = matchKickoff(old);
-    if (kickoff && now.getTime() >= kickoff.getTime() + playedAfterMs) {
+    if (isMatchPlayed(old, now)) {
       playedMatchIds.push(old.matchid);
       continue;
     }
@@ -129,43 +121,49 @@ export function detectChanges(
   };
 }
 
+/** The status flags (DESIGN §6), each a change of its own category when it is set or cleared. */
+const STATUS_FLAGS = [
+  {
+    field: "installd",
+    category: "cancellation",
+    set: "Match cancelled",
+    cleared: "Match reinstated (no longer cancelled)",
+  },
+  {
+    field: "uppskjuten",
+    category: "postponement",
+    set: "Match postponed",
+    cleared: "Match no longer postponed",
+  },
+  {
+    field: "avbruten",
+    category: "interruption",
+    set: "Match interrupted",
+    cleared: "Match no longer marked as interrupted",
+  },
+] as const satisfies ReadonlyArray<{
+  field: keyof Match;
+  category: ChangeCategory;
+  set: string;
+  cleared: string;
+}>;
+
 function compareMatch(old: Match, cur: Match, today: string, timestamp: string, out: DetailedChange[]): void {
   // Any change to a match played today (before or after the change) is critical.
   const oldDate = matchDate(old);
   const curDate = matchDate(cur);
   const critical = oldDate === today || curDate === today;
-  // Plain ifs, no closures: this runs for every match on every cycle.
+  // Plain loops and ifs, no closures: this runs for every match on every cycle.
 
-  if (Boolean(old.installd) !== Boolean(cur.installd)) {
-    const now = Boolean(cur.installd);
+  for (const flag of STATUS_FLAGS) {
+    const now = Boolean(cur[flag.field]);
+    if (Boolean(old[flag.field]) === now) continue;
     out.push(
-      change(cur, critical, timestamp, "cancellation", {
-        field_name: "installd",
+      change(cur, critical, timestamp, flag.category, {
+        field_name: flag.field,
         previous_value: !now,
         current_value: now,
-        change_description: now ? "Match cancelled" : "Match reinstated (no longer cancelled)",
-      }),
-    );
-  }
-  if (Boolean(old.uppskjuten) !== Boolean(cur.uppskjuten)) {
-    const now = Boolean(cur.uppskjuten);
-    out.push(
-      change(cur, critical, timestamp, "postponement", {
-        field_name: "uppskjuten",
-        previous_value: !now,
-        current_value: now,
-        change_description: now ? "Match postponed" : "Match no longer postponed",
-      }),
-    );
-  }
-  if (Boolean(old.avbruten) !== Boolean(cur.avbruten)) {
-    const now = Boolean(cur.avbruten);
-    out.push(
-      change(cur, critical, timestamp, "interruption", {
-        field_name: "avbruten",
-        previous_value: !now,
-        current_value: now,
-        change_description: now ? "Match interrupted" : "Match no longer marked as interrupted",
+        change_description: now ? flag.set : flag.cleared,
       }),
     );
   }

@@ -1,12 +1,15 @@
-export * from "./app.js";
-export * from "./change-detector.js";
-export * from "./config.js";
-export * from "./delivery.js";
-export * from "./demo-matches.js";
-export * from "./match-list.js";
-export * from "./metrics.js";
-export * from "./notifications/index.js";
-export * from "./processor.js";
-export * from "./service.js";
-export * from "./sources.js";
-export * from "./state-store.js";
+/**
+ * match-processor's public face: the service factory (what main.ts, tests and the bench build),
+ * its config, and the types and parts other packages use (the bench drives detection and delivery
+ * directly; the reliability suite reads the delivery counters).
+ */
+export { detectChanges } from "./change-detector.js";
+export { loadProcessorConfig, type ProcessorConfig } from "./config.js";
+export { SnapshotDelivery } from "./delivery.js";
+export type { DeliveryCounters } from "./metrics.js";
+export type { CycleResult } from "./processor.js";
+export {
+  createMatchProcessorService,
+  type MatchProcessorService,
+  type MatchProcessorServiceOptions,
+} from "./service.js";

@@ -46,8 +46,6 @@ export interface MatchProcessorOptions {
   logger: Logger;
   /** Re-send an unchanged snapshot when the last confirmed delivery is older than this. Default 1 h. */
   heartbeatMs?: number;
-  /** See `detectChanges`. Default 2 h. */
-  playedAfterMs?: number;
   /** `source` field of the envelopes. Default "match-processor". */
   envelopeSource?: string;
   /**
@@ -151,7 +149,6 @@ export class MatchProcessor {
   private readonly delivery: SnapshotDelivery;
   private readonly logger: Logger;
   private readonly heartbeatMs: number;
-  private readonly playedAfterMs: number | undefined;
   private readonly envelopeSource: string;
   private readonly emptyListConfirmFetches: number;
   private readonly emptyListConfirmMs: number;
@@ -201,7 +198,6 @@ export class MatchProcessor {
     this.delivery = options.delivery;
     this.logger = options.logger.child({ component: "processor" });
     this.heartbeatMs = options.heartbeatMs ?? 3_600_000;
-    this.playedAfterMs = options.playedAfterMs;
     this.envelopeSource = options.envelopeSource ?? SERVICE_NAME;
     this.emptyListConfirmFetches = Math.max(1, options.emptyListConfirmFetches ?? 3);
     this.emptyListConfirmMs = options.emptyListConfirmMs ?? 30 * 60_000;
@@ -469,10 +465,7 @@ export class MatchProcessor {
     const matches = checked.matches;
     const inputProblems = this.reportInputProblems(context, checked);
 
-    const changeSet = detectChanges(this.baseline, matches, {
-      now: context.started,
-      ...(this.playedAfterMs !== undefined ? { playedAfterMs: this.playedAfterMs } : {}),
-    });
+    const changeSet = detectChanges(this.baseline, matches, { now: context.started });
     const held = this.holdSuspectEmptyList(matches, changeSet, context);
     if (held) {
       return {

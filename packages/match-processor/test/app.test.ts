@@ -1,7 +1,7 @@
 import { fogisMatchList, type RedisHandle, startRedis } from "@fogis/testing";
 import request from "supertest";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createApp } from "../src/index.js";
+import { createApp } from "../src/app.js";
 import {
   ListSource,
   processorRig,

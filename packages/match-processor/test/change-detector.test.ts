@@ -1,7 +1,7 @@
 import { formatTid, type Match } from "@fogis/message-schema";
 import { fogisMatch, fogisMatchList, fogisReferee } from "@fogis/testing";
 import { describe, expect, it } from "vitest";
-import { detectChanges } from "../src/index.js";
+import { detectChanges } from "../src/change-detector.js";
 
 // 11:00 in Stockholm on 2026-11-20; the fixtures' default match is on 2026-12-05.
 const NOW = new Date("2026-11-20T10:00:00Z");

@@ -1,6 +1,6 @@
 import { ConfigError } from "@fogis/runtime";
 import { describe, expect, it } from "vitest";
-import { loadProcessorConfig } from "../src/index.js";
+import { loadProcessorConfig } from "../src/config.js";
 import { TOKEN } from "./helpers.js";
 
 function problems(env: Record<string, string>): string {

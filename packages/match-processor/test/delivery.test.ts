@@ -16,8 +16,9 @@ import {
 } from "@fogis/testing";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
-import type { DeliveryCounters } from "../src/index.js";
-import { parsePubsubLimit, STATE_FILES } from "../src/index.js";
+import { parsePubsubLimit } from "../src/delivery.js";
+import type { DeliveryCounters } from "../src/metrics.js";
+import { STATE_FILES } from "../src/state-store.js";
 import { ListSource, processorRig, Subscriber, SyncReceiver, subscriberCount, TOKEN } from "./helpers.js";
 
 /** Delivery under faults (DESIGN §5), with a Redis of our own that the tests stop and start. */

@@ -8,15 +8,10 @@ import { type Channels, resolveChannels } from "@fogis/message-schema";
 import { createLogger, createMetricsRegistry, RedisLink } from "@fogis/runtime";
 import { plainRedisClient } from "@fogis/testing";
 import type { Redis } from "ioredis";
-import {
-  MatchProcessor,
-  type MatchProcessorOptions,
-  type MatchSource,
-  SnapshotDelivery,
-  type SnapshotDeliveryOptions,
-  type SourceKind,
-  StateStore,
-} from "../src/index.js";
+import { SnapshotDelivery, type SnapshotDeliveryOptions } from "../src/delivery.js";
+import { MatchProcessor, type MatchProcessorOptions } from "../src/processor.js";
+import type { MatchSource } from "../src/sources.js";
+import { type SourceKind, StateStore } from "../src/state-store.js";
 
 /** Test support for this package: a calendar-sync stand-in, a subscriber, and a wired processor. */
 

@@ -1,7 +1,7 @@
 import type { Match } from "@fogis/message-schema";
 import { fogisMatch } from "@fogis/testing";
 import { describe, expect, it } from "vitest";
-import { describeDroppedReferee, describeInvalidMatch, MatchListValidator } from "../src/index.js";
+import { describeDroppedReferee, describeInvalidMatch, MatchListValidator } from "../src/match-list.js";
 
 /** The list validated entry by entry: one bad entry never holds back, or removes, another match. */
 

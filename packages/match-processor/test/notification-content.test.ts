@@ -1,26 +1,18 @@
 import type { Match } from "@fogis/message-schema";
 import { fogisMatch, type MatchInput } from "@fogis/testing";
 import { describe, expect, it } from "vitest";
+import { detectChanges } from "../src/change-detector.js";
 import {
-  buildNotices,
-  changeLine,
   DISCORD_LIMITS,
-  detectChanges,
-  detectWebhookFormat,
   discordMessages,
-  encodeHeaderValue,
-  htmlMessage,
   jsonNotification,
-  type MatchNotice,
-  messageTitle,
-  NtfyTarget,
-  notificationView,
-  parseRetryAfter,
-  plainText,
-  SecretRedactor,
   slackMessages,
-  urlSecrets,
-} from "../src/index.js";
+} from "../src/notifications/chat-bodies.js";
+import { detectWebhookFormat } from "../src/notifications/config.js";
+import { buildNotices, type MatchNotice, notificationView } from "../src/notifications/notices.js";
+import { SecretRedactor, urlSecrets } from "../src/notifications/redact.js";
+import { encodeHeaderValue, NtfyTarget, parseRetryAfter } from "../src/notifications/targets.js";
+import { changeLine, htmlMessage, messageTitle, plainText } from "../src/notifications/wording.js";
 import { DiscordExecuteWebhookBody, SlackIncomingWebhookBody } from "./chat-schemas.js";
 import { decodeEncodedWords } from "./notification-receivers.js";
 

@@ -6,13 +6,11 @@ import { fogisMatch, type MatchInput, type RedisHandle, startRedis } from "@fogi
 import type { Registry } from "prom-client";
 import request from "supertest";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  type ChangeNotifier,
-  createApp,
-  createChangeNotifier,
-  NOTIFICATION_STATE_FILE,
-  type NotificationConfig,
-} from "../src/index.js";
+import { createApp } from "../src/app.js";
+import type { NotificationConfig } from "../src/notifications/config.js";
+import { createChangeNotifier } from "../src/notifications/index.js";
+import { NOTIFICATION_STATE_FILE } from "../src/notifications/ledger.js";
+import type { ChangeNotifier } from "../src/notifications/notifier.js";
 import {
   ListSource,
   processorRig,

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { decodeEnvelope, latestEnvelopeKey, type Match, snapshotHash } from "@fogis/message-schema";
 import { fogisMatch, fogisMatchList, type RedisHandle, startRedis } from "@fogis/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { FileMatchSource, HttpMatchSource, type MatchSource, STATE_FILES } from "../src/index.js";
+import { FileMatchSource, HttpMatchSource, type MatchSource } from "../src/sources.js";
+import { STATE_FILES } from "../src/state-store.js";
 import { ListSource, processorRig, type Rig, Subscriber, tempDir } from "./helpers.js";
 
 let redis: RedisHandle;

@@ -5,7 +5,8 @@ import { fogisMatch, fogisMatchList, startSentinelGroup } from "@fogis/testing";
 import { Redis } from "ioredis";
 import request from "supertest";
 import { afterEach, describe, expect, it } from "vitest";
-import { createMatchProcessorService, loadProcessorConfig } from "../src/index.js";
+import { loadProcessorConfig } from "../src/config.js";
+import { createMatchProcessorService } from "../src/service.js";
 import { Subscriber, SyncReceiver, silentLogger, TOKEN, tempDir } from "./helpers.js";
 
 /**

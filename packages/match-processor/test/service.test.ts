@@ -5,13 +5,17 @@ import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { MatchUpdatesEnvelope } from "@fogis/message-schema";
+import { serviceNodeFlags } from "@fogis/runtime";
 import { fogisMatch, fogisMatchList, freePort, type RedisHandle, startRedis } from "@fogis/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { CycleResult } from "../src/index.js";
+import type { CycleResult } from "../src/processor.js";
 import { Subscriber, SyncReceiver, TOKEN, tempDir, uniqueChannels } from "./helpers.js";
 import { decodeEncodedWords, HttpReceiver } from "./notification-receivers.js";
 
-/** The built service as users run it: `node dist/main.js` with its configuration in the environment. */
+/**
+ * The built service as users run it: `node <the services' flags> dist/main.js` with its
+ * configuration in the environment.
+ */
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 const mainJs = join(packageDir, "dist", "main.js");
@@ -41,7 +45,7 @@ interface Started {
 }
 
 function spawnService(env: Record<string, string>): Started {
-  const child = spawn(process.execPath, [mainJs], {
+  const child = spawn(process.execPath, [...serviceNodeFlags(), mainJs], {
     cwd: packageDir,
     env: { PATH: process.env.PATH ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -11,7 +11,7 @@ import {
   HttpMatchSource,
   MatchSourceError,
   readMatchEntries,
-} from "../src/index.js";
+} from "../src/sources.js";
 import { tempDir } from "./helpers.js";
 
 const list = fogisMatchList(3);

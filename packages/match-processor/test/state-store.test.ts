@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { createMatchUpdatesEnvelope } from "@fogis/message-schema";
 import { fogisMatchList } from "@fogis/testing";
 import { describe, expect, it } from "vitest";
-import { STATE_FILES, StateStore } from "../src/index.js";
+import { STATE_FILES, StateStore } from "../src/state-store.js";
 import { tempDir } from "./helpers.js";
 
 const matches = fogisMatchList(3);

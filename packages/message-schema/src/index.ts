@@ -54,13 +54,17 @@ export { type DroppedPart, informationalPart } from "./informational.js";
 export { renderEnvelopeJsonSchema } from "./json-schema.js";
 // The FOGIS match, and the one rule for its kick-off and its day.
 export {
+  isMatchPlayed,
+  MATCH_DURATION_MS,
   type Match,
   MatchSchema,
   matchContacts,
   matchDate,
   matchHasKickoffTime,
   matchKickoff,
+  matchLocalKickoff,
   matchReferees,
+  matchSpan,
   type Referee,
   type TeamContact,
 } from "./match.js";

@@ -124,6 +124,55 @@ export function matchDate(match: Pick<Match, "tid" | "speldatum" | "avsparkstid"
   return kickoff ? toStockholmLocal(kickoff).date : null;
 }
 
+/** How long a match with a kick-off time lasts in the calendar, and after which it counts as played. */
+export const MATCH_DURATION_MS = 2 * 3_600_000;
+
+/**
+ * When the match takes place: kick-off to kick-off + 2 h, or its whole Stockholm day when FOGIS
+ * has no kick-off time. The calendar shows this span, and the match counts as played once it ended.
+ */
+export function matchSpan(
+  match: Pick<Match, "tid" | "speldatum" | "avsparkstid">,
+): { start: Date; end: Date; allDay: boolean } | null {
+  if (matchHasKickoffTime(match)) {
+    const kickoff = matchKickoff(match);
+    return kickoff
+      ? { start: kickoff, end: new Date(kickoff.getTime() + MATCH_DURATION_MS), allDay: false }
+      : null;
+  }
+  const date = matchDate(match);
+  if (!date) return null;
+  const [y, m, d] = date.split("-").map(Number) as [number, number, number];
+  const next = new Date(Date.UTC(y, m - 1, d + 1));
+  const start = stockholmLocalToUtc(y, m, d);
+  const end = stockholmLocalToUtc(next.getUTCFullYear(), next.getUTCMonth() + 1, next.getUTCDate());
+  return start && end ? { start, end, allDay: true } : null;
+}
+
+/**
+ * The one "played" rule (detector, calendar, notifications): the match's span has ended. A played
+ * match that leaves FOGIS's list is history; one that leaves before is taken off the schedule.
+ */
+export function isMatchPlayed(match: Pick<Match, "tid" | "speldatum" | "avsparkstid">, now: Date): boolean {
+  const span = matchSpan(match);
+  return span !== null && span.end.getTime() <= now.getTime();
+}
+
+/**
+ * The kick-off as the match sheet prints it, in Stockholm time: the date, and the clock when FOGIS
+ * set one (`matchHasKickoffTime`); `instant` is `matchKickoff`'s (`tid` wins).
+ */
+export function matchLocalKickoff(match: Pick<Match, "tid" | "speldatum" | "avsparkstid">): {
+  instant: Date | null;
+  date: string | null;
+  time: string | null;
+} {
+  const instant = matchKickoff(match);
+  if (!instant) return { instant: null, date: match.speldatum ?? null, time: null };
+  const local = toStockholmLocal(instant);
+  return { instant, date: local.date, time: matchHasKickoffTime(match) ? local.time : null };
+}
+
 /** The referees of a match, never undefined. */
 export function matchReferees(match: Pick<Match, "domaruppdraglista">): Referee[] {
   return match.domaruppdraglista ?? [];

@@ -2,8 +2,11 @@ import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  isMatchPlayed,
   MatchSchema,
   matchKickoff,
+  matchLocalKickoff,
+  matchSpan,
   parseTid,
   parseWireTimestamp,
   stockholmLocalToUtc,
@@ -100,6 +103,43 @@ describe("Stockholm time", () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe("a match's span and when it is played (one rule for detector, calendar and notifications)", () => {
+  const withTime = { tid: "/Date(1777645800000)/", speldatum: "2026-05-01", avsparkstid: "16:30" };
+  const dayOnly = { speldatum: "2026-05-01" };
+
+  it("a kick-off time: kick-off to kick-off + 2 h, played from then on", () => {
+    expect(matchSpan(withTime)).toEqual({
+      start: new Date("2026-05-01T14:30:00Z"),
+      end: new Date("2026-05-01T16:30:00Z"),
+      allDay: false,
+    });
+    expect(isMatchPlayed(withTime, new Date("2026-05-01T16:29:59Z"))).toBe(false);
+    expect(isMatchPlayed(withTime, new Date("2026-05-01T16:30:00Z"))).toBe(true);
+    expect(matchLocalKickoff(withTime)).toMatchObject({ date: "2026-05-01", time: "16:30" });
+  });
+
+  it("no kick-off time (a bare date, or tid at Stockholm midnight): the whole day, played when it ends", () => {
+    const midnightTid = { tid: "2026-04-30T22:00:00Z" };
+    for (const match of [dayOnly, midnightTid]) {
+      expect(matchSpan(match)).toEqual({
+        start: new Date("2026-04-30T22:00:00Z"),
+        end: new Date("2026-05-01T22:00:00Z"),
+        allDay: true,
+      });
+      // Still match day in Stockholm at 10:00: leaving the list now is no history.
+      expect(isMatchPlayed(match, new Date("2026-05-01T08:00:00Z"))).toBe(false);
+      expect(isMatchPlayed(match, new Date("2026-05-01T22:00:00Z"))).toBe(true);
+      expect(matchLocalKickoff(match)).toMatchObject({ date: "2026-05-01", time: null });
+    }
+  });
+
+  it("tid wins over speldatum/avsparkstid when they disagree", () => {
+    const moved = { ...withTime, tid: "2026-05-01T16:00:00Z" };
+    expect(matchLocalKickoff(moved)).toMatchObject({ date: "2026-05-01", time: "18:00" });
+    expect(matchSpan(moved)?.start).toEqual(new Date("2026-05-01T16:00:00Z"));
   });
 });
 

@@ -40,7 +40,8 @@ export {
   type RedisStatusReport,
   type StatusIssue,
 } from "./health.js";
-// HTTP: the base of each app factory (bearer auth, JSON errors), listen/close, signals.
+// HTTP: the base of each app factory (bearer auth, JSON errors), listen/close, signals, and the
+// one comparison of a secret (bearer and feed tokens).
 export {
   type BaseAppOptions,
   closeServer,
@@ -49,6 +50,7 @@ export {
   jsonErrorHandler,
   listen,
   type ShutdownOptions,
+  sameSecret,
 } from "./http.js";
 // Bodies and files read with a size limit, stopped as soon as they pass it.
 export { BodyTooLargeError, readFileLimited, readResponseBody } from "./limited-body.js";
@@ -56,5 +58,7 @@ export { BodyTooLargeError, readFileLimited, readResponseBody } from "./limited-
 export { createLogger, type Logger } from "./logger.js";
 // A metrics registry per service instance, and GET /metrics.
 export { createMetricsRegistry, metricsHandler } from "./metrics.js";
+// The Node/V8 flags every way of starting a service uses.
+export { serviceNodeFlags } from "./node-flags.js";
 // One owner per Redis connection.
 export { type RedisConnectionInfo, type RedisConnectionOptions, RedisLink } from "./redis.js";

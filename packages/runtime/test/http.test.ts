@@ -7,6 +7,7 @@ import {
   createLogger,
   jsonErrorHandler,
   listen,
+  sameSecret,
   type TrustProxy,
 } from "../src/index.js";
 
@@ -111,6 +112,16 @@ describe("bearer auth", () => {
     const logs = lines.join("");
     expect(logs).toContain("/feed.ics?x=1&token=[redacted]");
     expect(logs).not.toContain(TOKEN);
+  });
+});
+
+describe("sameSecret (bearer and feed tokens)", () => {
+  it("accepts only the very secret: not a prefix, a longer one, another of the same length, or nothing", () => {
+    expect(sameSecret(TOKEN, TOKEN)).toBe(true);
+    expect(sameSecret(TOKEN.slice(0, -1), TOKEN)).toBe(false);
+    expect(sameSecret(`${TOKEN}x`, TOKEN)).toBe(false);
+    expect(sameSecret(TOKEN.replace("a", "b"), TOKEN)).toBe(false);
+    expect(sameSecret("", TOKEN)).toBe(false);
   });
 });
 

@@ -1,6 +1,6 @@
-import { timingSafeEqual } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import type { Match } from "@fogis/message-schema";
+import { sameSecret } from "@fogis/runtime";
 import express, { type Request, type Response, Router } from "express";
 import type { StoredCalendarEvent } from "../calendar-backend.js";
 import type { RecentChange } from "../recent-changes.js";
@@ -145,12 +145,6 @@ function requestScheme(req: Request): "http" | "https" {
   const forwarded = req.get("x-forwarded-proto")?.split(",")[0]?.trim().toLowerCase();
   if (forwarded === "https" || forwarded === "http") return forwarded;
   return req.protocol === "https" ? "https" : "http";
-}
-
-function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function readCookie(header: string | undefined, name: string): string | undefined {

@@ -2,10 +2,12 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { serviceNodeFlags } from "@fogis/runtime";
 
 /**
- * One of the two services as a real process, the way compose runs it: `node packages/<svc>/dist/main.js`
- * with an environment, stopped with SIGTERM or SIGKILL, restarted on the same port and data dir.
+ * One of the two services as a real process, the way compose runs it: `node <the services' flags>
+ * packages/<svc>/dist/main.js` with an environment, stopped with SIGTERM or SIGKILL, restarted on the
+ * same port and data dir.
  * Everything it prints (stdout and stderr) is kept, across restarts, so tests can search the logs.
  */
 
@@ -91,7 +93,7 @@ export class ServiceProcess {
   /** Spawns the process and resolves once `GET /health` answers (a bound: the machine may be shared and loaded). */
   async start(timeoutMs = 60_000): Promise<void> {
     if (this.running) return;
-    const child = spawn(process.execPath, [...this.nodeArgs, this.main], {
+    const child = spawn(process.execPath, [...serviceNodeFlags(), ...this.nodeArgs, this.main], {
       cwd: repoRoot,
       env: { PATH: process.env.PATH ?? "", ...this.env, PORT: String(this.port), HOST: "127.0.0.1" },
       stdio: ["ignore", "pipe", "pipe"],

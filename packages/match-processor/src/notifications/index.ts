@@ -5,17 +5,12 @@ import { ChangeNotifier, type ChangeNotifierOptions } from "./notifier.js";
 import { SecretRedactor, urlSecrets } from "./redact.js";
 import { createTargets, type TargetDeps } from "./targets.js";
 
-export * from "./chat-bodies.js";
-export * from "./config.js";
-export * from "./ledger.js";
-export * from "./notices.js";
-export * from "./notifier.js";
-export * from "./redact.js";
-export * from "./targets.js";
-export * from "./wording.js";
+/** What the rest of the processor uses of notifications: the factory, the notifier, its state file. */
+export { NOTIFICATION_STATE_FILE } from "./ledger.js";
+export type { ChangeNotifier } from "./notifier.js";
 
 /** Every secret in the notification config, for the redactor. */
-export function notificationSecrets(config: NotificationConfig): SecretRedactor {
+function notificationSecrets(config: NotificationConfig): SecretRedactor {
   return new SecretRedactor([
     ...(config.webhook ? urlSecrets(config.webhook.url) : []),
     ...(config.ntfy ? [...urlSecrets(config.ntfy.url), config.ntfy.token] : []),
@@ -25,10 +20,7 @@ export function notificationSecrets(config: NotificationConfig): SecretRedactor 
 
 export interface NotifierDeps
   extends TargetDeps,
-    Pick<
-      ChangeNotifierOptions,
-      "retryDelaysMs" | "maxRetryAfterMs" | "maxPendingPerTarget" | "playedAfterMs"
-    > {
+    Pick<ChangeNotifierOptions, "retryDelaysMs" | "maxRetryAfterMs" | "maxPendingPerTarget"> {
   dataDir: string;
   logger: Logger;
   registry: Registry;

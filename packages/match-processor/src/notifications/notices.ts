@@ -4,11 +4,9 @@ import {
   type ChangePriority,
   type DetailedChange,
   type Match,
-  matchHasKickoffTime,
-  matchKickoff,
+  matchLocalKickoff,
   matchReferees,
   type Referee,
-  toStockholmLocal,
 } from "@fogis/message-schema";
 import { z } from "zod";
 
@@ -202,21 +200,13 @@ const refereeKey = (r: Referee) => `${r.domareid}|${roleOf(r)}`;
 const refereeLabel = (r: Referee) => `${r.personnamn ?? r.domareid}${roleOf(r) ? ` (${roleOf(r)})` : ""}`;
 
 /**
- * The kick-off in Stockholm wall-clock time. `tid` (the instant) wins, as in the calendar; the
- * zone rules decide the offset, so a match moved across a daylight-saving change shows the time
- * printed on the match sheet. No time of day is known from a bare `speldatum`, nor from a `tid`
- * at midnight without `avsparkstid`.
+ * The kick-off in Stockholm wall-clock time, by the calendar's rule (`matchLocalKickoff`: `tid`
+ * wins; the zone rules decide the offset, so a match moved across a daylight-saving change shows
+ * the time printed on the match sheet).
  */
 export function localKickoff(match: Match): { utc: string | null; date: string | null; time: string | null } {
-  const instant = matchKickoff(match);
-  if (!instant) return { utc: null, date: match.speldatum ?? null, time: null };
-  const local = toStockholmLocal(instant);
-  // The calendar's rule: FOGIS gives a match without a time as 00:00 of its date (issue #21).
-  return {
-    utc: instant.toISOString(),
-    date: local.date,
-    time: matchHasKickoffTime(match) ? local.time : null,
-  };
+  const { instant, date, time } = matchLocalKickoff(match);
+  return { utc: instant?.toISOString() ?? null, date, time };
 }
 
 /**

@@ -46,8 +46,6 @@ export interface ChangeNotifierOptions {
   maxRetryAfterMs?: number;
   /** Batches kept per target while it is down; older ones are given up first. Default 100. */
   maxPendingPerTarget?: number;
-  /** See `detectChanges`. */
-  playedAfterMs?: number;
   now?: () => Date;
 }
 
@@ -153,10 +151,7 @@ export class ChangeNotifier {
         return departed ? [departed.match] : [];
       });
       const before = returning.length > 0 ? [...previous, ...returning] : previous;
-      const changeSet = detectChanges(before, current, {
-        now: input.now,
-        ...(this.options.playedAfterMs !== undefined ? { playedAfterMs: this.options.playedAfterMs } : {}),
-      });
+      const changeSet = detectChanges(before, current, { now: input.now });
       notices = buildNotices(before, current, changeSet.changes, this.options.minPriority);
       this.rememberDeparted(before, returning, changeSet.removedMatchIds, notices, input.now);
     }

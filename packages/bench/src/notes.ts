@@ -68,9 +68,9 @@ export const METHOD_NOTES: string[] = [
     "`--optimize-for-size` took ~5 MB more but made JSON.parse of the snapshot twice as slow.",
   "- State files were written as one `JSON.stringify` string (3.3 MB for 1,000 matches, then copied into a " +
     "buffer): written in ~64k-character pieces (processor RSS after the snapshot 115.9 → 103.3 MB, RssAnon " +
-    "58.7 → 46.2 MB).",
+    "58.7 → 46.2 MB, measured with `--optimize-for-size` also set; within the noise in a later run at load ~15).",
   "- `KnownMatches` kept the JSON text of every match of the last snapshot as its key: a SHA-256 of it now " +
-    "(calendar-sync RSS after the snapshot 135.9 → 132.5 MB).",
+    "(calendar-sync RSS after the snapshot 135.9 → 132.5 MB, measured likewise).",
 ];
 
 /** Why a target was missed, from profiling; shown only when it is missed. */
@@ -78,7 +78,8 @@ export const MISSED_TARGET_NOTES: Record<string, string> = {
   small_throughput:
     "per message the project builds an envelope (UUID, timestamp, JSON) on one side and decodes, validates " +
     "with zod and counts it in Prometheus counters on the other; the socket writes, which dominate, are the " +
-    "same for both. On a loaded machine the ratio moves between 0.5 and 0.7.",
+    "same for both. On a loaded machine the ratio moves between 0.5 and 0.7 (Node 20); on Node 24 at a load " +
+    "average of 10-16 it was 0.31-0.45.",
   small_latency_p99_at_1000:
     "the baseline's own p99 sets the floor here: both share one Node process, and on this 2-core machine " +
     "anything else running (other test suites) shows up as multi-millisecond pauses for both; compare the " +

@@ -16,7 +16,7 @@ import type { BackendStatus } from "./backends/push-backend.js";
 import type { CalendarBackend, StateFileReport } from "./calendar-backend.js";
 import type { Phonebook } from "./phonebook.js";
 import type { ResyncResult } from "./resync.js";
-import type { SnapshotHandler } from "./snapshot-handler.js";
+import { appliedCounts, type SnapshotHandler } from "./snapshot-handler.js";
 import type { SyncStats } from "./stats.js";
 import { type StatusPageDeps, statusPageRouter } from "./status-page/routes.js";
 
@@ -209,13 +209,7 @@ export function createApp(deps: AppDeps): Express {
       res.json({
         success: true,
         status: outcome.status,
-        created: changes.created.length,
-        updated: changes.updated.length,
-        removed: changes.removed.length,
-        unchanged: changes.unchanged,
-        history: changes.history,
-        expired: changes.expired.length,
-        contacts: contacts.contacts,
+        ...appliedCounts(changes, contacts),
         changes: {
           created: changes.created,
           updated: changes.updated,

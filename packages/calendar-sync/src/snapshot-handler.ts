@@ -69,6 +69,19 @@ export interface SnapshotHandlerOptions {
   recentChanges?: RecentChanges;
 }
 
+/** What an apply did, in numbers: the answer of `POST /manual-sync` and `last_applied` in `/redis-stats`. */
+export function appliedCounts(changes: CalendarChanges, contacts: PhonebookChanges) {
+  return {
+    created: changes.created.length,
+    updated: changes.updated.length,
+    removed: changes.removed.length,
+    unchanged: changes.unchanged,
+    history: changes.history,
+    expired: changes.expired.length,
+    contacts: contacts.contacts,
+  };
+}
+
 /** A processor other than ours is reported for this long after its last snapshot (longer than the default 1 h heartbeat). */
 const FOREIGN_REPORTED_MS = 2 * 3_600_000;
 
@@ -403,13 +416,7 @@ export class SnapshotHandler {
       this.stats.lastApplied = {
         ...context,
         applied_at: now.toISOString(),
-        created: changes.created.length,
-        updated: changes.updated.length,
-        removed: changes.removed.length,
-        unchanged: changes.unchanged,
-        history: changes.history,
-        expired: changes.expired.length,
-        contacts: contacts.contacts,
+        ...appliedCounts(changes, contacts),
       };
       this.logger.info(
         {

@@ -189,7 +189,7 @@ export class MatchSubscriber {
   async close(): Promise<void> {
     clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
-    this.markUnsubscribed();
+    this.markUnsubscribed("closing");
     await Promise.all([this.subscriberLink.close(), this.commandLink.close()]);
   }
 
@@ -213,9 +213,12 @@ export class MatchSubscriber {
     this.options.onSubscribed();
   }
 
-  private markUnsubscribed(): void {
+  private markUnsubscribed(cause: "lost" | "closing" = "lost"): void {
     if (this.subscribedValue) {
-      this.logger.warn({ event: "unsubscribed" }, "no longer subscribed");
+      // Leaving on shutdown is what the user asked for, not a warning.
+      if (cause === "closing")
+        this.logger.info({ event: "unsubscribed", cause }, "unsubscribed: shutting down");
+      else this.logger.warn({ event: "unsubscribed", cause }, "no longer subscribed");
       this.unsubscribedAt = new Date();
     }
     this.subscribedValue = false;

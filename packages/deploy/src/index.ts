@@ -14,9 +14,10 @@ export {
   type ServiceName,
   type StackSettings,
 } from "./phases.js";
+export { type PlanEntry, planDeploy, planRollback } from "./plan.js";
 export { PlainProgress, type Progress, TerminalProgress } from "./progress.js";
 export type { CheckRecord, PhaseRecord, RunReport } from "./report.js";
-export { type CurrentPhase, type PlanEntry, Rollout, type RolloutConfig } from "./rollout.js";
+export { type CurrentPhase, Rollout, type RolloutConfig } from "./rollout.js";
 export type {
   ChannelMessage,
   ChannelProbe,

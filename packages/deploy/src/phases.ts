@@ -148,3 +148,15 @@ export function phaseOfSettings(settings: StackSettings): Exclude<PhaseNumber, 4
   }
   return null;
 }
+
+/** A compose action as the progress names it: "recreate match-processor (match-processor pub/sub on)". */
+export function describeAction(action: ComposeAction): string {
+  if (action.kind === "stop") return `stop ${action.services.join(", ")}`;
+  const settings = action.services
+    .filter((service): service is AppService => service !== "redis")
+    .map(
+      (service) => `${service} pub/sub ${action.env[PUBSUB_VARIABLES[service]] === "true" ? "on" : "off"}`,
+    );
+  const verb = action.recreate ? "recreate" : "start";
+  return `${verb} ${action.services.join(", ")}${settings.length ? ` (${settings.join(", ")})` : ""}`;
+}

@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
+import { EXIT } from "./errors.js";
 import type { PhaseNumber, ServiceName } from "./phases.js";
 import type { EngineEvent } from "./runtime.js";
 
@@ -75,4 +76,32 @@ export interface RunReport {
 export async function writeReport(path: string, report: unknown): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, `${JSON.stringify(report, null, 2)}\n`);
+}
+
+/** A report at the start of a run: nothing done yet, ending where it started unless a phase moves it. */
+export function startReport(run: {
+  command: RunReport["command"];
+  project: string;
+  composeFiles: string[];
+  composeCli: string;
+  from: PhaseNumber | null;
+  target: PhaseNumber;
+}): RunReport {
+  return {
+    tool: "@fogis/deploy",
+    command: run.command,
+    project: run.project,
+    compose_files: run.composeFiles,
+    compose_cli: run.composeCli,
+    started_at: new Date().toISOString(),
+    finished_at: "",
+    duration_ms: 0,
+    from_phase: run.from,
+    target_phase: run.target,
+    final_phase: run.from,
+    result: "ok",
+    exit_code: EXIT.ok,
+    summary: "",
+    phases: [],
+  };
 }

@@ -1,21 +1,21 @@
 import { type GateEnv, type GateSettings, steadyState } from "./checks.js";
 import { EXIT, PreconditionError, UsageError } from "./errors.js";
-import { GATE_SUMMARIES, GATES, STEADY_STATE_SUMMARY } from "./gates.js";
+import { GATES } from "./gates.js";
 import { ActionFailure, GateFailure, PhaseRun } from "./phase-run.js";
 import {
-  type AppService,
   actionsBetween,
   type ComposeAction,
+  describeAction,
   LAST_PHASE,
   type PhaseNumber,
-  PUBSUB_VARIABLES,
   phase,
   phaseLabel,
   SERVICES,
   type ServiceName,
 } from "./phases.js";
+import { type PlanEntry, planDeploy, planRollback } from "./plan.js";
 import { formatDuration, type Progress } from "./progress.js";
-import type { FailureRecord, PhaseRecord, RunReport } from "./report.js";
+import { type FailureRecord, type PhaseRecord, type RunReport, startReport } from "./report.js";
 import type { Runtime } from "./runtime.js";
 import { isRunning, type Observation, type Stack, StackError } from "./stack.js";
 import type { PhaseStore, RecordedPhase } from "./state-file.js";
@@ -54,18 +54,6 @@ export interface CurrentPhase {
   reason: string;
   observation: Observation;
   recorded: RecordedPhase | null;
-}
-
-export interface PlanEntry {
-  phase: PhaseNumber;
-  name: string;
-  summary: string;
-  direction: "forward" | "rollback";
-  /** Compose command lines, in order. */
-  actions: string[];
-  gate: string;
-  /** Forward steps: where a failed gate returns the stack, and how. */
-  onFailure?: { rollbackTo: PhaseNumber | null; actions: string[] };
 }
 
 const serviceOf = (action: ComposeAction): ServiceName | undefined =>
@@ -125,66 +113,11 @@ export class Rollout {
   }
 
   planDeploy(from: PhaseNumber | null, target: PhaseNumber): PlanEntry[] {
-    const { compose } = this.deps.runtime;
-    const entries: PlanEntry[] = [];
-    let previous = from;
-    for (let number = from === null ? 0 : from + 1; number <= target; number++) {
-      const to = number as PhaseNumber;
-      const definition = phase(to);
-      entries.push({
-        phase: to,
-        name: definition.name,
-        summary: definition.summary,
-        direction: "forward",
-        actions: actionsBetween(previous === null ? null : phase(previous).settings, definition.settings).map(
-          (action) => compose.commandLine(action),
-        ),
-        gate: GATE_SUMMARIES[to],
-        onFailure: {
-          rollbackTo: previous,
-          actions:
-            previous === null
-              ? []
-              : actionsBetween(definition.settings, phase(previous).settings).map((action) =>
-                  compose.commandLine(action),
-                ),
-        },
-      });
-      previous = to;
-    }
-    return entries;
+    return planDeploy(this.deps.runtime.compose, from, target);
   }
 
   planRollback(from: PhaseNumber | null, target: PhaseNumber): PlanEntry[] {
-    const { compose } = this.deps.runtime;
-    const settings = phase(target).settings;
-    if (from === null) {
-      return [
-        {
-          phase: target,
-          name: phase(target).name,
-          summary: phase(target).summary,
-          direction: "rollback",
-          actions: actionsBetween(null, settings).map((action) => compose.commandLine(action)),
-          gate: STEADY_STATE_SUMMARY,
-        },
-      ];
-    }
-    const entries: PlanEntry[] = [];
-    for (let number = from; number > target; number--) {
-      const to = (number - 1) as PhaseNumber;
-      entries.push({
-        phase: to,
-        name: phase(to).name,
-        summary: phase(to).summary,
-        direction: "rollback",
-        actions: actionsBetween(phase(number as PhaseNumber).settings, phase(to).settings).map((action) =>
-          compose.commandLine(action),
-        ),
-        gate: STEADY_STATE_SUMMARY,
-      });
-    }
-    return entries;
+    return planRollback(this.deps.runtime.compose, from, target);
   }
 
   async deploy(target: PhaseNumber): Promise<RunReport> {
@@ -478,23 +411,15 @@ export class Rollout {
 
   private newReport(command: RunReport["command"], from: PhaseNumber | null, target: PhaseNumber): RunReport {
     this.runStarted = this.deps.runtime.now();
-    return {
-      tool: "@fogis/deploy",
+    const { project, composeFiles } = this.deps.config;
+    return startReport({
       command,
-      project: this.deps.config.project,
-      compose_files: this.deps.config.composeFiles,
-      compose_cli: this.deps.runtime.compose.executable,
-      started_at: new Date().toISOString(),
-      finished_at: "",
-      duration_ms: 0,
-      from_phase: from,
-      target_phase: target,
-      final_phase: from,
-      result: "ok",
-      exit_code: EXIT.ok,
-      summary: "",
-      phases: [],
-    };
+      project,
+      composeFiles,
+      composeCli: this.deps.runtime.compose.executable,
+      from,
+      target,
+    });
   }
 
   private finish(
@@ -519,15 +444,4 @@ export class Rollout {
 
 function sameContainers(recorded: RecordedPhase, observation: Observation): boolean {
   return SERVICES.every((service) => recorded.containers[service] === observation.containers[service]?.id);
-}
-
-export function describeAction(action: ComposeAction): string {
-  if (action.kind === "stop") return `stop ${action.services.join(", ")}`;
-  const settings = action.services
-    .filter((service): service is AppService => service !== "redis")
-    .map(
-      (service) => `${service} pub/sub ${action.env[PUBSUB_VARIABLES[service]] === "true" ? "on" : "off"}`,
-    );
-  const verb = action.recreate ? "recreate" : "start";
-  return `${verb} ${action.services.join(", ")}${settings.length ? ` (${settings.join(", ")})` : ""}`;
 }

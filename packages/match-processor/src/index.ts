@@ -5,9 +5,9 @@
  */
 export { detectChanges } from "./change-detector.js";
 export { loadProcessorConfig, type ProcessorConfig } from "./config.js";
+export type { CycleResult } from "./cycle-result.js";
 export { SnapshotDelivery } from "./delivery.js";
 export type { DeliveryCounters } from "./metrics.js";
-export type { CycleResult } from "./processor.js";
 export {
   createMatchProcessorService,
   type MatchProcessorService,

@@ -13,15 +13,21 @@ import { createMetricsRegistry, type Logger, type StatusIssue } from "@fogis/run
 import type { Registry } from "prom-client";
 import { type ChangeSet, detectChanges } from "./change-detector.js";
 import { SERVICE_NAME } from "./config.js";
-import type { DeliveryRoute, SnapshotDelivery } from "./delivery.js";
-import { DEMO_MATCH_IDS } from "./demo-matches.js";
 import {
-  describeDroppedReferee,
-  describeInvalidMatch,
-  MatchListValidator,
-  type ValidatedMatchList,
-} from "./match-list.js";
-import { type CycleOutcome, type DeliveryCounters, ProcessorMetrics } from "./metrics.js";
+  type CycleContext,
+  type CycleOutcomeDetails,
+  type CycleResult,
+  NO_CHANGES,
+  NO_DELIVERY,
+  NO_INPUT_PROBLEMS,
+  type PublishReason,
+} from "./cycle-result.js";
+import type { SnapshotDelivery } from "./delivery.js";
+import { DEMO_MATCH_IDS } from "./demo-matches.js";
+import { EmptyListHold } from "./empty-list-hold.js";
+import { InputProblemReport } from "./input-problems.js";
+import { describeInvalidMatch, MatchListValidator } from "./match-list.js";
+import { type DeliveryCounters, ProcessorMetrics } from "./metrics.js";
 import type { ChangeNotifier } from "./notifications/index.js";
 import { type MatchSource, MatchSourceError } from "./sources.js";
 import type { ConfirmedDelivery, LoadedState, StateStore } from "./state-store.js";
@@ -62,84 +68,11 @@ export interface MatchProcessorOptions {
   now?: () => Date;
 }
 
-export type PublishReason =
-  | "changes"
-  | "content_changed"
-  | "unconfirmed"
-  | "first_delivery"
-  | "redis_recovered"
-  | "heartbeat"
-  | "resend";
-
-export interface CycleResult {
-  success: boolean;
-  cycle: number;
-  trigger: string;
-  status: "completed" | "failed";
-  outcome: CycleOutcome;
-  started_at: string;
-  duration_ms: number;
-  /** Matches in the list used (null when the fetch failed). */
-  total_matches: number | null;
-  /** Entries that did not validate: bad matches (and how many kept their last good version), dropped referees. */
-  input_problems: { invalid_matches: number; kept_last_good: number; dropped_referees: number };
-  changes: { new: number; updated: number; removed: number; played: number; total: number };
-  /** Why a snapshot was sent, or null when none was. */
-  publish_reason: PublishReason | null;
-  delivery: {
-    route: DeliveryRoute;
-    confirmed: boolean;
-    receivers: number;
-    attempts: number;
-    sequence: number | null;
-    message_id: string | null;
-    errors: string[];
-  };
-  error?: string;
-}
-
 export class ProcessorStoppedError extends Error {
   constructor() {
     super("the processor is shutting down");
     this.name = "ProcessorStoppedError";
   }
-}
-
-type CycleOutcomeDetails = Omit<
-  CycleResult,
-  "success" | "cycle" | "trigger" | "status" | "started_at" | "duration_ms"
->;
-
-interface CycleContext {
-  cycle: number;
-  trigger: string;
-  started: Date;
-  /** performance.now() at the start, for the duration. */
-  clock: number;
-}
-
-const NO_INPUT_PROBLEMS: CycleResult["input_problems"] = {
-  invalid_matches: 0,
-  kept_last_good: 0,
-  dropped_referees: 0,
-};
-const NO_CHANGES: CycleResult["changes"] = { new: 0, updated: 0, removed: 0, played: 0, total: 0 };
-const NO_DELIVERY: CycleResult["delivery"] = {
-  route: "none",
-  confirmed: false,
-  receivers: 0,
-  attempts: 0,
-  sequence: null,
-  message_id: null,
-  errors: [],
-};
-
-/** Consecutive empty answers after a non-empty list, not yet believed. */
-interface EmptyListStreak {
-  since: Date;
-  fetches: number;
-  /** Matches of the delivered list that an empty one would take off the calendar. */
-  wouldRemove: number;
 }
 
 export class MatchProcessor {
@@ -150,8 +83,7 @@ export class MatchProcessor {
   private readonly logger: Logger;
   private readonly heartbeatMs: number;
   private readonly envelopeSource: string;
-  private readonly emptyListConfirmFetches: number;
-  private readonly emptyListConfirmMs: number;
+  private readonly emptyListHold: EmptyListHold;
   private readonly now: () => Date;
   private readonly notifier: ChangeNotifier | null;
 
@@ -171,7 +103,6 @@ export class MatchProcessor {
   private epoch = "";
   /** Why the configured source is not used (the demo list after a real one), or null. */
   private sourceRefusal: string | null = null;
-  private emptyStreak: EmptyListStreak | null = null;
   /** The last confirmed delivery could not be saved (a full disk): saved again before each cycle. */
   private stateUnsaved = false;
   /** The newest envelope could not be saved: saved again before each cycle. */
@@ -179,8 +110,8 @@ export class MatchProcessor {
   private cycleCount = 0;
   /** Validates the list entry by entry, keeping the last good version of a bad match. */
   private readonly validator = new MatchListValidator();
-  /** The previous cycle's input problems, one line each: alert only when they change. */
-  private lastInputProblems = "";
+  /** Counts, logs and alerts the entries of the list that did not validate. */
+  private readonly inputProblems: InputProblemReport;
   private lastResult: CycleResult | null = null;
   private lastFetchOk: Date | null = null;
 
@@ -199,11 +130,22 @@ export class MatchProcessor {
     this.logger = options.logger.child({ component: "processor" });
     this.heartbeatMs = options.heartbeatMs ?? 3_600_000;
     this.envelopeSource = options.envelopeSource ?? SERVICE_NAME;
-    this.emptyListConfirmFetches = Math.max(1, options.emptyListConfirmFetches ?? 3);
-    this.emptyListConfirmMs = options.emptyListConfirmMs ?? 30 * 60_000;
     this.now = options.now ?? (() => new Date());
     this.notifier = options.notifier ?? null;
+    this.emptyListHold = new EmptyListHold({
+      confirmFetches: Math.max(1, options.emptyListConfirmFetches ?? 3),
+      confirmMs: options.emptyListConfirmMs ?? 30 * 60_000,
+      sourceDescription: this.source.description,
+      logger: this.logger,
+      alert: (input) => this.alert(input),
+    });
     this.metrics = new ProcessorMetrics(options.registry ?? createMetricsRegistry(SERVICE_NAME));
+    this.inputProblems = new InputProblemReport({
+      metrics: this.metrics,
+      sourceDescription: this.source.description,
+      logger: this.logger,
+      alert: (input) => this.alert(input),
+    });
     this.delivery.onRedisUp(() => this.onRedisUp());
   }
 
@@ -249,15 +191,8 @@ export class MatchProcessor {
     if (this.sourceRefusal) {
       issues.push({ status: "fail", code: "demo_source_refused", message: this.sourceRefusal });
     }
-    const streak = this.emptyStreak;
-    if (streak) {
-      issues.push({
-        status: "warn",
-        code: "empty_list_held",
-        message: `${this.source.description} answered an empty match list ${streak.fetches} time(s) in a row since ${streak.since.toISOString()}; the calendar keeps its ${streak.wouldRemove} upcoming match(es) until ${this.emptyListConfirmFetches} empty answers over ${Math.round(this.emptyListConfirmMs / 60_000)} min confirm it (EMPTY_LIST_CONFIRM_FETCHES, EMPTY_LIST_CONFIRM_SECONDS)`,
-        since: streak.since.toISOString(),
-      });
-    }
+    const heldList = this.emptyListHold.issue;
+    if (heldList) issues.push(heldList);
     const writes = this.store.writer.issue;
     if (writes) issues.push(writes);
     return issues;
@@ -463,10 +398,10 @@ export class MatchProcessor {
     }
     this.lastFetchOk = this.now();
     const matches = checked.matches;
-    const inputProblems = this.reportInputProblems(context, checked);
+    const inputProblems = this.inputProblems.report(context, checked);
 
     const changeSet = detectChanges(this.baseline, matches, { now: context.started });
-    const held = this.holdSuspectEmptyList(matches, changeSet, context);
+    const held = this.emptyListHold.check(matches, changeSet, context);
     if (held) {
       return {
         outcome: "empty_list_held",
@@ -494,6 +429,21 @@ export class MatchProcessor {
     const reason = this.publishReason(changeSet, hash, context.started);
     if (!reason) return { outcome: "unchanged", ...counted, publish_reason: null, delivery: NO_DELIVERY };
 
+    return this.send(context, { matches, hash, changeSet, reason, counted });
+  }
+
+  /** Creates the snapshot, delivers it (Redis, else HTTP) and, once confirmed, makes it the baseline. */
+  private async send(
+    context: CycleContext,
+    snapshot: {
+      matches: Match[];
+      hash: string;
+      changeSet: ChangeSet;
+      reason: PublishReason;
+      counted: Pick<CycleOutcomeDetails, "input_problems" | "total_matches" | "changes">;
+    },
+  ): Promise<CycleOutcomeDetails> {
+    const { matches, hash, changeSet, reason, counted } = snapshot;
     this.metrics.changesDetected(changeSet.summary.by_category ?? {});
     const envelope = await this.createEnvelope(matches, hash, changeSet, reason, context.started);
     const sequence = envelope.payload.metadata?.sequence ?? null;
@@ -549,114 +499,6 @@ export class MatchProcessor {
       delivery: NO_DELIVERY,
       error: message,
     };
-  }
-
-  /**
-   * Counts and logs the entries FOGIS sent that did not validate, every cycle; alerts when the
-   * set of problems differs from the previous cycle's, so a bad entry that stays for days raises
-   * one alert, not one per cycle.
-   */
-  private reportInputProblems(
-    context: CycleContext,
-    checked: ValidatedMatchList,
-  ): CycleResult["input_problems"] {
-    const counts = {
-      invalid_matches: checked.invalidMatches.length,
-      kept_last_good: checked.invalidMatches.filter((entry) => entry.keptLastGood).length,
-      dropped_referees: checked.droppedReferees.length,
-    };
-    this.metrics.invalidEntries(counts.invalid_matches, counts.dropped_referees);
-    const problems = [
-      ...checked.invalidMatches.map(describeInvalidMatch),
-      ...checked.droppedReferees.map(describeDroppedReferee),
-    ];
-    const signature = problems.join("\n");
-    const changed = signature !== this.lastInputProblems;
-    this.lastInputProblems = signature;
-    if (problems.length === 0) return counts;
-    this.logger.warn(
-      {
-        event: "invalid_entries",
-        cycle: context.cycle,
-        ...counts,
-        kept_for_unidentified: checked.keptForUnidentified.length,
-        problems: problems.slice(0, 10),
-      },
-      "the match list has invalid entries; the rest of the list applies",
-    );
-    if (changed) {
-      const shown = problems.slice(0, 5).join("; ");
-      const more = problems.length > 5 ? ` (+${problems.length - 5} more)` : "";
-      this.alert({
-        alertType: "invalid_entries",
-        severity: "warning",
-        message: `the match list has ${counts.invalid_matches} invalid match(es) and ${counts.dropped_referees} invalid referee entr(y/ies); the rest of the list applies: ${shown}${more}`,
-        details: {
-          cycle: context.cycle,
-          source: this.source.description,
-          ...counts,
-          invalid_match_entries: checked.invalidMatches,
-          dropped_referee_entries: checked.droppedReferees,
-          kept_for_unidentified: checked.keptForUnidentified,
-        },
-      });
-    }
-    return counts;
-  }
-
-  /**
-   * FOGIS (or a file being rewritten) sometimes answers an empty list for a moment; the Python
-   * processor treated that as a failed fetch. An empty list that would take upcoming matches off the
-   * calendar is believed only after `emptyListConfirmFetches` empty answers in a row spanning at
-   * least `emptyListConfirmMs`; until then the cycle keeps the state and says why (answered).
-   */
-  private holdSuspectEmptyList(matches: Match[], changeSet: ChangeSet, context: CycleContext): string | null {
-    if (matches.length > 0 || changeSet.removedMatchIds.length === 0) {
-      if (this.emptyStreak) {
-        this.logger.info(
-          { event: "empty_list_over", fetches: this.emptyStreak.fetches, matches: matches.length },
-          "the match list is no longer empty",
-        );
-      }
-      this.emptyStreak = null;
-      return null;
-    }
-    this.emptyStreak ??= {
-      since: context.started,
-      fetches: 0,
-      wouldRemove: changeSet.removedMatchIds.length,
-    };
-    const streak = this.emptyStreak;
-    streak.fetches += 1;
-    const elapsedMs = context.started.getTime() - streak.since.getTime();
-    if (streak.fetches >= this.emptyListConfirmFetches && elapsedMs >= this.emptyListConfirmMs) {
-      this.logger.warn(
-        { event: "empty_list_confirmed", fetches: streak.fetches, elapsedMs, removed: streak.wouldRemove },
-        "the empty match list is confirmed; delivering it",
-      );
-      this.emptyStreak = null;
-      return null;
-    }
-    const message = `empty match list held back (${streak.fetches} of ${this.emptyListConfirmFetches} empty answers, ${Math.round(elapsedMs / 1000)} s of ${Math.round(this.emptyListConfirmMs / 1000)} s): it would remove ${streak.wouldRemove} upcoming match(es); the calendar keeps them until it is confirmed`;
-    this.logger.warn(
-      {
-        event: "empty_list_held",
-        cycle: context.cycle,
-        fetches: streak.fetches,
-        elapsedMs,
-        wouldRemove: streak.wouldRemove,
-      },
-      message,
-    );
-    if (streak.fetches === 1) {
-      this.alert({
-        alertType: "empty_list_held",
-        severity: "warning",
-        message,
-        details: { cycle: context.cycle, source: this.source.description },
-      });
-    }
-    return message;
   }
 
   /** Completes the result, counts it, announces it on the status channel, and logs it. */

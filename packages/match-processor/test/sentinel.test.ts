@@ -86,9 +86,21 @@ describe("match-processor with Redis Sentinel", () => {
       .toBe(2);
     const second = await subscribe(newMaster, config.channels);
     cleanup.push(() => second.close());
-    expect(await cycle()).toMatchObject({
+    // The link can find the new master a moment before the sentinel's +switch-master reaches it,
+    // which reconnects it once more (seen under load): a cycle in that moment goes over HTTP, as
+    // it should, and the next one is back on Redis.
+    let back = await cycle();
+    let extraHttp = 0;
+    const deadline = Date.now() + 15_000;
+    while (back.delivery?.route !== "redis" && Date.now() < deadline) {
+      expect(back.delivery).toMatchObject({ route: "http", confirmed: true });
+      extraHttp += 1;
+      await service.link?.waitUntilUp(5000);
+      back = await cycle();
+    }
+    expect(back).toMatchObject({
       publish_reason: "redis_recovered",
-      delivery: { route: "redis", receivers: 1, sequence: 3 },
+      delivery: { route: "redis", receivers: 1, sequence: 3 + extraHttp },
     });
     expect((await request(service.app).get("/redis-status")).body).toMatchObject({
       status: "pass",
@@ -97,7 +109,12 @@ describe("match-processor with Redis Sentinel", () => {
         failovers_seen: 1,
         last_failover: { from: `127.0.0.1:${firstMaster}`, to: `127.0.0.1:${newMaster}` },
       },
-      delivery: { envelopes_created: 3, delivered_via_redis: 2, delivered_via_http: 1, pending: 0 },
+      delivery: {
+        envelopes_created: 3 + extraHttp,
+        delivered_via_redis: 2,
+        delivered_via_http: 1 + extraHttp,
+        pending: 0,
+      },
     });
   });
 

@@ -8,7 +8,7 @@ import type { MatchUpdatesEnvelope } from "@fogis/message-schema";
 import { serviceNodeFlags } from "@fogis/runtime";
 import { fogisMatch, fogisMatchList, freePort, type RedisHandle, startRedis } from "@fogis/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { CycleResult } from "../src/processor.js";
+import type { CycleResult } from "../src/cycle-result.js";
 import { Subscriber, SyncReceiver, TOKEN, tempDir, uniqueChannels } from "./helpers.js";
 import { decodeEncodedWords, HttpReceiver } from "./notification-receivers.js";
 
@@ -121,7 +121,11 @@ describe("the built service", { timeout: 120_000 }, () => {
       delivery: { route: "redis", receivers: 1, sequence: 1 },
     });
     expect(result.changes.new).toBeGreaterThanOrEqual(4);
-    await expect.poll(() => subscriber.on(env.REDIS_MATCH_UPDATES_CHANNEL as string).length).toBe(1);
+    // At least once: a PUBLISH whose answer is late on a busy machine is sent again, as the same envelope.
+    const published = () => subscriber.on(env.REDIS_MATCH_UPDATES_CHANNEL as string);
+    await expect.poll(() => published().length).toBeGreaterThanOrEqual(1);
+    const ids = new Set(published().map((message) => (message.json as MatchUpdatesEnvelope).message_id));
+    expect([...ids]).toEqual([result.delivery?.message_id]);
     const latest = (await (await fetch(`${service.base}/matches/latest`)).json()) as MatchUpdatesEnvelope;
     expect(latest.payload.matches).toHaveLength(result.total_matches ?? -1);
 

@@ -88,8 +88,13 @@ describe("RedisLink with Sentinel", () => {
     });
 
     // The old master's return as a replica (about 10 s of Sentinel's INFO period) is part of
-    // the reliability suite's failover row.
-    expect(events).toEqual([`up 127.0.0.1:${firstMaster}`, "down", `up 127.0.0.1:${newMaster}`]);
+    // the reliability suite's failover row. The link can find the new master a moment before the
+    // sentinel's +switch-master reaches it, which then reconnects it to that same master once more
+    // (seen under load): a second hop to the new master, never to another address.
+    expect(events.slice(0, 3)).toEqual([`up 127.0.0.1:${firstMaster}`, "down", `up 127.0.0.1:${newMaster}`]);
+    const again = events.slice(3);
+    expect(again).toEqual(again.map((_, i) => (i % 2 === 0 ? "down" : `up 127.0.0.1:${newMaster}`)));
+    expect(again.length % 2).toBe(0);
   });
 
   it("says which master it waits for when no sentinel answers, and connects once one does", async () => {

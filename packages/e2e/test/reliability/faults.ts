@@ -10,11 +10,15 @@ import type { Redis } from "ioredis";
  */
 
 const run = promisify(execFile);
+/** How far below what is stored fillRedis puts maxmemory: more than a connection's buffers free. */
+const FULL_MARGIN_BYTES = 256 * 1024;
 
 /**
  * Fills a Redis started with `--maxmemory` and `noeviction` until it refuses writes; answers the
  * keys written (delete them to make room again). Ever smaller values, so what is left is too little
- * for even a small envelope.
+ * for even a small envelope; then the limit is put below what is stored, because a Redis that
+ * refused one write is only just full: a connection that closes or a query buffer that empties frees
+ * a few kB, and the next snapshot fitted (a flake under load).
  */
 export async function fillRedis(client: Redis): Promise<string[]> {
   const keys: string[] = [];
@@ -34,6 +38,9 @@ export async function fillRedis(client: Redis): Promise<string[]> {
       }
     }
   }
+  const used = Number(/used_memory:(\d+)/.exec(await client.info("memory"))?.[1]);
+  if (!Number.isFinite(used)) throw new Error("Redis INFO memory has no used_memory");
+  await client.config("SET", "maxmemory", String(used - FULL_MARGIN_BYTES));
   return keys;
 }
 

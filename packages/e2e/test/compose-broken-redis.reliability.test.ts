@@ -149,6 +149,17 @@ describe("docker compose with a broken Redis", () => {
       500,
     );
     const recoveryMs = performance.now() - upAt;
+    // A cycle now goes over the HTTP fallback (the first one may have run before calendar-sync
+    // listened, and the feed then filled by calendar-sync's own resync from the processor).
+    const cycle = await fetch(`${processorUrl}/process`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${apiToken}` },
+      signal: AbortSignal.timeout(30_000),
+    });
+    const result = (await cycle.json()) as { outcome: string; delivery: { route: string } };
+    expect(cycle.status).toBe(200);
+    expect(["delivered", "unchanged"]).toContain(result.outcome);
+    if (result.outcome === "delivered") expect(result.delivery.route).toBe("http");
     const shown = parseFeed((await get(`${calendarUrl}/calendar.ics`)).text).map((event) => event.uid);
     const reached = DEMO_MATCH_IDS.filter((id) => shown.some((uid) => uid.includes(String(id)))).length;
     const redisLogs = await project.logs(20, ["redis"]);

@@ -30,6 +30,7 @@ describe("Redis full (maxmemory, noeviction)", () => {
       redis: { args: ["--maxmemory", "3mb", "--maxmemory-policy", "noeviction"] },
     });
     const s = stack;
+    await s.subscribed();
     await s.change();
     expect((await s.cycle()).delivery.route).toBe("redis");
     await s.waitConverged();
@@ -88,11 +89,7 @@ describe("a snapshot larger than the subscriber's pub/sub output buffer", () => 
       script: new MatchScript({ initial: 30 }),
     });
     const s = stack;
-    await timeUntil(
-      "calendar-sync subscribed",
-      async () => (await s.calendarStatus()).status === "pass",
-      10_000,
-    );
+    await s.subscribed();
     const before = s.script.currentStep;
     const faultAt = performance.now();
     let detectionMs: number | null = null;

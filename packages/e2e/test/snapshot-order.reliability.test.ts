@@ -25,9 +25,11 @@ afterEach(async () => {
   clients = [];
 });
 
+/** A stack whose calendar-sync is subscribed, so the first cycles go over Redis. */
 async function newStack(...args: Parameters<typeof Stack.create>): Promise<Stack> {
   const s = await Stack.create(...args);
   stacks.push(s);
+  await s.subscribed();
   return s;
 }
 
@@ -255,6 +257,16 @@ describe("two processors on one Redis channel", () => {
     const status = await a.calendarStatus();
     expect(status.status).toBe("fail");
     expect(JSON.stringify(status.issues)).toMatch(/another processor/i);
+    // The referee's status page says so too: the calendar step fails, with the reason.
+    const token = a.calendar.env.FEED_TOKEN;
+    const page = await a.calendar.getJson<{
+      verdict: { state: string };
+      pipeline: Array<{ id: string; status: string; reason: string | null }>;
+    }>(`/status.json?lang=en${token ? `&token=${encodeURIComponent(token)}` : ""}`);
+    expect(page.body.verdict.state).toBe("broken");
+    expect(page.body.pipeline).toContainEqual(
+      expect.objectContaining({ status: "fail", reason: expect.stringMatching(/another processor/i) }),
+    );
     // The processors see each other in the publisher key too.
     for (const s of [a, b]) {
       const processor = await s.processorStatus();

@@ -11,6 +11,7 @@ import {
   type Logger,
   type RedisConnectionInfo,
   type RedisLink,
+  readResponseBody,
   redactUrl,
   type StatusIssue,
 } from "@fogis/runtime";
@@ -25,6 +26,9 @@ import {
  */
 
 export type DeliveryRoute = "redis" | "http" | "none";
+
+/** calendar-sync's refusal is read for its message only: at most this much of it. */
+const MAX_REFUSAL_BYTES = 64 * 1024;
 
 export interface SnapshotDeliveryOptions {
   /** The Redis link; `null` when REDIS_PUBSUB_ENABLED=false (HTTP alone). */
@@ -426,8 +430,15 @@ export class SnapshotDelivery {
         body,
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
-      const text = await response.text().catch(() => "");
-      if (!response.ok) failure = `calendar-sync answered ${response.status}${detail(text)}`;
+      if (response.ok) {
+        // Confirmed by the status; the body is not read (an endless one would hold the cycle).
+        await response.body?.cancel().catch(() => undefined);
+      } else {
+        const text = await readResponseBody(response, MAX_REFUSAL_BYTES)
+          .then((bytes) => new TextDecoder().decode(bytes))
+          .catch(() => "");
+        failure = `calendar-sync answered ${response.status}${detail(text)}`;
+      }
     } catch (error) {
       const name = (error as Error).name;
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;

@@ -1,4 +1,6 @@
 import { readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import {
   decodeSyncRequest,
@@ -273,6 +275,44 @@ describe("delivery", () => {
     expect(result).toMatchObject({ outcome: "delivery_failed", delivery: { route: "none", attempts: 3 } });
     expect(result.delivery.errors.at(-1)).toContain("calendar-sync answered 401");
     expect(rig.delivery.fallbackAvailable).toBe(false);
+  });
+
+  it("confirms a 2xx answer by its status, without reading a body that never ends", async () => {
+    const seen = { posts: 0, sent: 0, closed: false };
+    const endless = createServer((req, res) => {
+      seen.posts += 1;
+      req.resume();
+      res.writeHead(200, { "content-type": "application/json" });
+      res.on("close", () => {
+        seen.closed = true;
+      });
+      const chunk = Buffer.alloc(64 * 1024, " ");
+      const more = () => {
+        while (!res.destroyed && seen.sent < 256 * 1024 * 1024) {
+          seen.sent += chunk.length;
+          if (!res.write(chunk)) return void res.once("drain", more);
+        }
+      };
+      res.write("{");
+      more();
+    });
+    await new Promise<void>((resolve) => endless.listen(0, "127.0.0.1", resolve));
+    cleanup.push(async () => {
+      endless.closeAllConnections();
+      await new Promise((resolve) => endless.close(resolve));
+    });
+    const rig = await processorRig({
+      redisUrl: null,
+      fallbackUrl: `http://127.0.0.1:${(endless.address() as AddressInfo).port}`,
+      source: new ListSource(fogisMatchList(1)),
+      delivery: { fallbackTimeoutMs: 60_000 },
+    });
+    cleanup.push(() => rig.close());
+    const result = await rig.processor.runCycle();
+    expect(result).toMatchObject({ outcome: "delivered", delivery: { route: "http", attempts: 1 } });
+    expect(seen.posts).toBe(1);
+    await expect.poll(() => seen.closed).toBe(true);
+    expect(seen.sent).toBeLessThan(32 * 1024 * 1024);
   });
 
   it.each(["redis", "http"] as const)(

@@ -1,6 +1,8 @@
+import { createServer, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import type { Match } from "@fogis/message-schema";
 import { fogisMatch, type MatchInput } from "@fogis/testing";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { detectChanges } from "../src/change-detector.js";
 import {
   DISCORD_LIMITS,
@@ -11,7 +13,12 @@ import {
 import { detectWebhookFormat } from "../src/notifications/config.js";
 import { buildNotices, type MatchNotice, notificationView } from "../src/notifications/notices.js";
 import { SecretRedactor, urlSecrets } from "../src/notifications/redact.js";
-import { encodeHeaderValue, NtfyTarget, parseRetryAfter } from "../src/notifications/targets.js";
+import {
+  encodeHeaderValue,
+  NtfyTarget,
+  parseRetryAfter,
+  WebhookTarget,
+} from "../src/notifications/targets.js";
 import { changeLine, htmlMessage, messageTitle, plainText } from "../src/notifications/wording.js";
 import { DiscordExecuteWebhookBody, SlackIncomingWebhookBody } from "./chat-schemas.js";
 import { decodeEncodedWords } from "./notification-receivers.js";
@@ -365,4 +372,55 @@ describe("ntfy, Retry-After and secrets", () => {
       expect(text).not.toContain(secret);
     }
   });
+});
+
+describe("a receiver's answer", () => {
+  const servers: Server[] = [];
+  afterEach(async () => {
+    for (const server of servers.splice(0)) {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  /** A local receiver answering `status` with a body that never ends (up to 256 MiB). */
+  async function endlessReceiver(status: number) {
+    const seen = { sent: 0, closed: false };
+    const server = createServer((req, res: ServerResponse) => {
+      req.resume();
+      res.writeHead(status, { "content-type": "text/plain" });
+      res.on("close", () => {
+        seen.closed = true;
+      });
+      const chunk = Buffer.alloc(64 * 1024, "x");
+      const more = () => {
+        while (!res.destroyed && seen.sent < 256 * 1024 * 1024) {
+          seen.sent += chunk.length;
+          if (!res.write(chunk)) return void res.once("drain", more);
+        }
+      };
+      more();
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, seen };
+  }
+
+  it.each([
+    [200, undefined],
+    // A refusal over 64 KiB is told by its status alone.
+    [503, /^HTTP 503$/],
+  ])(
+    "answered %i with an endless body: the answer is read no further than needed, the outcome is the status's",
+    async (status, refusal) => {
+      const { url, seen } = await endlessReceiver(status);
+      const target = new WebhookTarget(url, "json", "sv", { timeoutMs: 60_000 });
+      const sent = target.deliver({ id: "n-1" }, new AbortController().signal);
+      if (refusal) await expect(sent).rejects.toThrow(refusal);
+      else await expect(sent).resolves.toBeUndefined();
+      await expect.poll(() => seen.closed).toBe(true);
+      // Socket buffers aside, nowhere near the 256 MiB on offer (or the 60 s timeout).
+      expect(seen.sent).toBeLessThan(32 * 1024 * 1024);
+    },
+  );
 });

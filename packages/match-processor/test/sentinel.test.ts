@@ -73,7 +73,10 @@ describe("match-processor with Redis Sentinel", () => {
     });
 
     const newMaster = await group.waitForFailover(firstMaster, 20_000);
-    await service.link?.waitUntilUp(10_000);
+    // Up on the new master (an "up" before the failover's end may still be dropped by its +switch-master).
+    await expect
+      .poll(() => service.link?.isUp && service.link.master, { timeout: 10_000 })
+      .toBe(`127.0.0.1:${newMaster}`);
     // The snapshot that went over HTTP is put into the new master's key for subscribers to resync from.
     const direct = new Redis({ port: newMaster, lazyConnect: true });
     cleanup.push(async () => direct.disconnect());

@@ -60,7 +60,7 @@ export interface SentinelGroup {
   node(port: number): RedisHandle;
   /** The master's port as the sentinels report it (they must agree). */
   masterPort(): Promise<number>;
-  /** Waits until every sentinel names a master other than the one on `fromPort`; answers its port. */
+  /** Waits until every sentinel names a master other than the one on `fromPort` and has finished the failover; answers its port. */
   waitForFailover(fromPort: number, timeoutMs?: number): Promise<number>;
   /** Waits until the node on `port` is a replica of the master on `masterPort` with its link up. */
   waitForReplica(port: number, masterPort: number, timeoutMs?: number): Promise<void>;
@@ -197,10 +197,22 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
     },
     waitForFailover: async (fromPort, timeoutMs = 30_000) => {
       let agreed = 0;
+      // get-master-addr-by-name names the promoted replica while the failover still runs; its
+      // end (+switch-master, which makes clients drop and reconnect) is when no sentinel has the
+      // failover in progress any more.
       await waitFor(`the sentinels to promote a new master instead of ${fromPort}`, timeoutMs, async () => {
-        const ports = await masterPorts();
-        agreed = ports[0] as number;
-        return agreed !== fromPort && ports.every((port) => port === agreed);
+        const masters = await Promise.all(
+          sentinels.map((sentinel) =>
+            sentinelCommand(sentinel.port, options.sentinelPassword, ["master", name]),
+          ),
+        );
+        agreed = Number(masters[0]?.port);
+        return (
+          agreed !== fromPort &&
+          masters.every(
+            (master) => Number(master.port) === agreed && !master.flags?.includes("failover_in_progress"),
+          )
+        );
       });
       return agreed;
     },

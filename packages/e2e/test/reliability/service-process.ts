@@ -90,7 +90,12 @@ export class ServiceProcess {
     return events;
   }
 
-  /** Spawns the process and resolves once `GET /health` answers (a bound: the machine may be shared and loaded). */
+  /**
+   * Spawns the process and resolves once it answers `GET /health` at all: 200, or 503 when it is up
+   * but cannot save its state (a full disk), which is the test's to judge. It fails at once when the
+   * process exits; `timeoutMs` only bounds a process that runs but never listens (on a loaded
+   * machine a start can take tens of seconds, so it is generous).
+   */
   async start(timeoutMs = 60_000): Promise<void> {
     if (this.running) return;
     const child = spawn(process.execPath, [...serviceNodeFlags(), ...this.nodeArgs, this.main], {
@@ -119,10 +124,11 @@ export class ServiceProcess {
         throw new Error(`${this.service} exited during start-up:\n${this.logs.slice(-2000)}`);
       }
       try {
-        const response = await fetch(`${this.baseUrl}/health`, { signal: AbortSignal.timeout(1000) });
-        if (response.ok) return;
+        const response = await fetch(`${this.baseUrl}/health`, { signal: AbortSignal.timeout(5000) });
+        await response.body?.cancel();
+        return;
       } catch {
-        // Not listening yet.
+        // Not listening yet (or too busy to answer within the attempt).
       }
       if (Date.now() > deadline) {
         throw new Error(

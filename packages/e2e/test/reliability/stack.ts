@@ -182,6 +182,20 @@ export class Stack {
     return body;
   }
 
+  /** Waits until every calendar-sync is subscribed: before that, a PUBLISH reaches nobody and goes over HTTP. */
+  async subscribed(timeoutMs = 15_000): Promise<void> {
+    await timeUntil(
+      "calendar-sync subscribed",
+      async () => {
+        for (const calendar of this.calendars) {
+          if (!(await this.calendarStatus(calendar)).redis_status.subscribed) return false;
+        }
+        return true;
+      },
+      timeoutMs,
+    );
+  }
+
   async processorStatus(): Promise<RedisStatus> {
     return (await this.processor.getJson<RedisStatus>("/redis-status")).body;
   }

@@ -1,4 +1,5 @@
 import type { ChangeCategory, ChangePriority } from "@fogis/message-schema";
+import { readResponseBody } from "@fogis/runtime";
 import type { Transporter } from "nodemailer";
 import { clip, discordMessages, jsonNotification, slackMessages } from "./chat-bodies.js";
 import type { NotificationConfig, NotifyLanguage, WebhookFormat } from "./config.js";
@@ -54,6 +55,8 @@ export interface TargetDeps {
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
+/** What is read of a refusal: enough for its message, never a whole endless or huge body. */
+const MAX_ERROR_ANSWER_BYTES = 64 * 1024;
 
 /** `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3). */
 export function parseRetryAfter(value: string | null, now: Date): number | null {
@@ -88,10 +91,13 @@ async function postOnce(
     );
   }
   if (response.ok) {
-    await response.arrayBuffer().catch(() => undefined);
+    // Nothing in an accepting answer is used: stop it instead of reading what a receiver sends.
+    await response.body?.cancel().catch(() => undefined);
     return response;
   }
-  const text = await response.text().catch(() => "");
+  const text = await readResponseBody(response, MAX_ERROR_ANSWER_BYTES)
+    .then((bytes) => new TextDecoder().decode(bytes))
+    .catch(() => "");
   const detail = text.replace(/\s+/g, " ").trim();
   throw new NotificationError(
     `HTTP ${response.status}${detail ? `: ${clip(detail, 200)}` : ""}`,

@@ -24,6 +24,9 @@ export interface Profile {
   /** Events in the referee's CalDAV calendar (Radicale) before one of them changes. */
   caldavMatches: number;
   caldavRounds: number;
+  /** Matches in the referee's Google account (the stand-in) before one of them changes. */
+  googleMatches: number;
+  googleRounds: number;
 }
 
 export const FULL: Profile = {
@@ -47,6 +50,8 @@ export const FULL: Profile = {
   redisBenchmarkRounds: 3,
   caldavMatches: 200,
   caldavRounds: 9,
+  googleMatches: 200,
+  googleRounds: 5,
 };
 
 /** Every benchmark once or twice on small inputs: proves the code runs, measures nothing worth keeping. */
@@ -71,4 +76,6 @@ export const SMOKE: Profile = {
   redisBenchmarkRounds: 1,
   caldavMatches: 20,
   caldavRounds: 1,
+  googleMatches: 20,
+  googleRounds: 1,
 };

@@ -10,6 +10,7 @@ import { benchChangeDetection } from "./change-detection.js";
 import type { BenchContext } from "./context.js";
 import { benchHttpFallback } from "./fallback.js";
 import type { Figure } from "./figures.js";
+import { benchGooglePush } from "./google.js";
 import { benchServiceMemory } from "./memory.js";
 import type { Profile } from "./profile.js";
 import { benchRedisPublish } from "./redis-benchmark.js";
@@ -37,6 +38,7 @@ export const BENCHMARKS: Readonly<Record<string, (ctx: BenchContext) => Promise<
   memory: benchServiceMemory,
   "redis-benchmark": benchRedisPublish,
   caldav: benchCalDavPush,
+  google: benchGooglePush,
 };
 
 /** Runs every benchmark against a redis-server of its own and writes the results. Throws if one crashes. */

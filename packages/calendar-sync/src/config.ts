@@ -16,12 +16,20 @@ import {
   type TrustProxy,
 } from "@fogis/runtime";
 import { z } from "zod";
+import {
+  GOOGLE_TOKEN_URL,
+  type GoogleCredentials,
+  GoogleFileError,
+  readGoogleCredentials,
+} from "./backends/google/google-token-file.js";
 
 /** calendar-sync's environment (DESIGN §9): the shared variables plus its own. One loader, validated at start. */
 
 const MB = 1024 * 1024;
 export const DEFAULT_CALDAV_CALENDAR = "FOGIS domaruppdrag";
 export const DEFAULT_CARDDAV_ADDRESSBOOK = "FOGIS domare";
+/** The Python service's contact group. */
+export const DEFAULT_GOOGLE_CONTACTS_GROUP = "Referees";
 
 /**
  * A CalDAV/CardDAV server URL. Credentials go in CALDAV_USERNAME/CALDAV_PASSWORD, never in the URL
@@ -49,6 +57,30 @@ function davUrl(protocol: string, example: string) {
         code: "custom",
         message:
           "http:// would send your password unencrypted over the internet; use https:// (plain http is accepted for servers on this machine or your LAN)",
+      });
+    }
+  });
+}
+
+/**
+ * A Google endpoint: https, or http on this machine or the LAN (a test stand-in), since access
+ * tokens and the client secret travel to it.
+ */
+function googleUrl(example: string) {
+  return z.string().superRefine((value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.addIssue({ code: "custom", message: `expected a URL, e.g. ${example}` });
+      return;
+    }
+    if (url.username || url.password) {
+      ctx.addIssue({ code: "custom", message: "must not contain a user name or password" });
+    } else if (url.protocol !== "https:" && !(url.protocol === "http:" && isLocalNetworkHost(url.hostname))) {
+      ctx.addIssue({
+        code: "custom",
+        message: `expected an https:// URL (http:// only on this machine or your LAN), e.g. ${example}`,
       });
     }
   });
@@ -105,6 +137,12 @@ export const calendarSyncEnv = z
     CALDAV_CALENDAR: z.string().default(DEFAULT_CALDAV_CALENDAR),
     CARDDAV_URL: davUrl("CardDAV", "https://cloud.example.com/remote.php/dav").optional(),
     CARDDAV_ADDRESSBOOK: z.string().default(DEFAULT_CARDDAV_ADDRESSBOOK),
+    GOOGLE_TOKEN_FILE: z.string().optional(),
+    GOOGLE_CREDENTIALS_FILE: z.string().optional(),
+    GOOGLE_CALENDAR_ID: z.string().default("primary"),
+    GOOGLE_CONTACTS_GROUP: z.string().default(DEFAULT_GOOGLE_CONTACTS_GROUP),
+    GOOGLE_API_BASE_URL: googleUrl("https://www.googleapis.com/").optional(),
+    GOOGLE_OAUTH_TOKEN_URL: googleUrl(GOOGLE_TOKEN_URL).default(GOOGLE_TOKEN_URL),
   })
   .superRefine(checkSentinelEnv);
 
@@ -146,6 +184,21 @@ export interface CalendarSyncConfig {
   caldav: DavTarget | undefined;
   /** The referee's address book on a CardDAV server; absent without a URL or with CARDDAV_ADDRESSBOOK empty. */
   carddav: DavTarget | undefined;
+  /** The referee's Google Calendar and Contacts; absent without GOOGLE_TOKEN_FILE. */
+  google: GoogleTarget | undefined;
+}
+
+export interface GoogleTarget {
+  tokenFile: string;
+  clientFile: string | undefined;
+  /** Read and checked at start. Holds the tokens: never logged or shown. */
+  credentials: GoogleCredentials;
+  calendarId: string;
+  /** The contact group; undefined = no contacts push (GOOGLE_CONTACTS_GROUP set empty). */
+  contactsGroup: string | undefined;
+  /** GOOGLE_API_BASE_URL: both APIs' root; undefined = Google's own (one per API). */
+  apiBaseUrl: string | undefined;
+  tokenUrl: string;
 }
 
 export interface DavTarget {
@@ -161,6 +214,7 @@ export interface DavTarget {
 export function loadCalendarSyncConfig(env: Record<string, string | undefined>): CalendarSyncConfig {
   const raw = loadConfig("calendar-sync", calendarSyncEnv, env);
   const { caldav, carddav } = davTargets(raw, env);
+  const google = googleTarget(raw, env);
   return {
     port: raw.PORT,
     host: raw.HOST,
@@ -193,6 +247,46 @@ export function loadCalendarSyncConfig(env: Record<string, string | undefined>):
     pageRefreshSeconds: raw.PAGE_REFRESH_SECONDS,
     caldav,
     carddav,
+    google,
+  };
+}
+
+/**
+ * The token file is read and checked at start, like CALDAV_PASSWORD_FILE: a missing, unreadable
+ * or malformed file is a setup mistake the user must see at once, with the fix, rather than a
+ * backend that fails later. (A file that goes bad while running is a `fail` status instead; the
+ * service keeps the tokens it read.)
+ */
+function googleTarget(
+  raw: z.output<typeof calendarSyncEnv>,
+  env: Record<string, string | undefined>,
+): GoogleTarget | undefined {
+  if (raw.GOOGLE_TOKEN_FILE === undefined) {
+    if (raw.GOOGLE_CREDENTIALS_FILE !== undefined) {
+      throw new ConfigError("calendar-sync", [
+        "GOOGLE_TOKEN_FILE: is required with GOOGLE_CREDENTIALS_FILE (create the token with pnpm google-auth)",
+      ]);
+    }
+    return undefined;
+  }
+  let credentials: GoogleCredentials;
+  try {
+    credentials = readGoogleCredentials(raw.GOOGLE_TOKEN_FILE, raw.GOOGLE_CREDENTIALS_FILE);
+  } catch (error) {
+    if (!(error instanceof GoogleFileError)) throw error;
+    const variable = error.message.includes("OAuth client") ? "GOOGLE_CREDENTIALS_FILE" : "GOOGLE_TOKEN_FILE";
+    throw new ConfigError("calendar-sync", [`${variable}: ${error.message}`]);
+  }
+  // As for the address book: explicitly empty turns the contacts push off.
+  const contactsOff = env.GOOGLE_CONTACTS_GROUP !== undefined && env.GOOGLE_CONTACTS_GROUP.trim() === "";
+  return {
+    tokenFile: raw.GOOGLE_TOKEN_FILE,
+    clientFile: raw.GOOGLE_CREDENTIALS_FILE,
+    credentials,
+    calendarId: raw.GOOGLE_CALENDAR_ID.trim(),
+    contactsGroup: contactsOff ? undefined : raw.GOOGLE_CONTACTS_GROUP.trim(),
+    apiBaseUrl: raw.GOOGLE_API_BASE_URL,
+    tokenUrl: raw.GOOGLE_OAUTH_TOKEN_URL,
   };
 }
 
@@ -259,6 +353,7 @@ export function publicConfig(config: CalendarSyncConfig): Record<string, unknown
     push_backends: {
       caldav: config.caldav ? publicDavTarget(config.caldav, "calendar") : null,
       carddav: config.carddav ? publicDavTarget(config.carddav, "address_book") : null,
+      google: config.google ? publicGoogleTarget(config.google) : null,
     },
   };
 }
@@ -269,5 +364,17 @@ function publicDavTarget(target: DavTarget, collection: string): Record<string, 
     username: target.username ?? null,
     password: target.password === undefined ? "not set" : "set",
     [collection]: target.collection,
+  };
+}
+
+/** File paths and ids only; the tokens and the client secret never leave the process. */
+function publicGoogleTarget(target: GoogleTarget): Record<string, unknown> {
+  return {
+    token_file: target.tokenFile,
+    credentials_file: target.clientFile ?? null,
+    calendar_id: target.calendarId,
+    contacts_group: target.contactsGroup ?? null,
+    api_base_url: target.apiBaseUrl ? redactUrl(target.apiBaseUrl) : "Google's",
+    token_url: redactUrl(target.tokenUrl),
   };
 }

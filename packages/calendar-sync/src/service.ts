@@ -7,6 +7,7 @@ import type { Registry } from "prom-client";
 import { createApp } from "./app.js";
 import { createPushBackends } from "./backends/configured.js";
 import { BackendFanOut, FEED_BACKEND_NAME } from "./backends/fan-out.js";
+import type { GoogleRetryPolicy } from "./backends/google/google-requests.js";
 import type { PushBackend, PushSnapshot } from "./backends/push-backend.js";
 import type { RetryPolicy } from "./backends/push-runner.js";
 import { HistoryPolicy } from "./calendar-backend.js";
@@ -40,6 +41,8 @@ export interface CalendarSyncServiceOptions {
   pushBackends?: readonly PushBackend[];
   /** Backoff of the push backends' retries (tests shorten it). */
   pushRetry?: Partial<RetryPolicy>;
+  /** Backoff of the Google backends' retries within a sync (tests shorten it). */
+  googleRetry?: Partial<GoogleRetryPolicy>;
 }
 
 export interface CalendarSyncService {
@@ -96,7 +99,9 @@ export async function createCalendarSyncService(
     writer,
   });
   const backends = new BackendFanOut({
-    backends: options.pushBackends ?? createPushBackends({ config, logger, fetch: options.fetch }),
+    backends:
+      options.pushBackends ??
+      createPushBackends({ config, logger, fetch: options.fetch, googleRetry: options.googleRetry }),
     logger,
     metrics,
     retry: options.pushRetry,

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger, type Logger } from "@fogis/runtime";
 import ICAL from "ical.js";
+import type { GoogleRetryPolicy } from "../src/backends/google/google-requests.js";
 import type { PushBackend } from "../src/backends/push-backend.js";
 import type { RetryPolicy } from "../src/backends/push-runner.js";
 import { loadCalendarSyncConfig } from "../src/config.js";
@@ -33,6 +34,8 @@ export interface TestServiceOptions {
   /** Replaces the push backends the config would create. */
   pushBackends?: readonly PushBackend[];
   pushRetry?: Partial<RetryPolicy>;
+  /** The Google backends' retry within a sync. */
+  googleRetry?: Partial<GoogleRetryPolicy>;
 }
 
 /** A service with its own DATA_DIR; pub/sub is off unless `env.REDIS_URL` is given. */
@@ -54,6 +57,7 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     fetch: options.fetch,
     pushBackends: options.pushBackends,
     pushRetry: options.pushRetry,
+    googleRetry: options.googleRetry,
   });
   if (options.start !== false) service.start();
   return {

@@ -29,6 +29,16 @@ export {
   pythonProcessingStatusEnvelope,
   type RefereeInput,
 } from "./fixtures.js";
+// A stand-in for Google Calendar v3, People v1 and OAuth, following Google's documented behaviour.
+export {
+  type Fault,
+  type GoogleStandIn,
+  type GoogleStandInOptions,
+  type LoggedRequest,
+  type StoredEvent,
+  type StoredPerson,
+  startGoogleStandIn,
+} from "./google-server.js";
 // Answers like the Python calendar service's POST /manual-sync.
 export { PythonManualSyncStandIn } from "./python-calendar.js";
 // A real Redis for every test that needs one.

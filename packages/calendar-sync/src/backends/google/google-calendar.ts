@@ -1,0 +1,584 @@
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { STOCKHOLM_TIME_ZONE } from "@fogis/message-schema";
+import { readJsonFile, redactUrl, writeJsonAtomic } from "@fogis/runtime";
+import { calendar, type calendar_v3 } from "@googleapis/calendar";
+import type { Logger } from "pino";
+import { z } from "zod";
+import type { StateLoadReport, StoredCalendarEvent } from "../../calendar-backend.js";
+import { ALARM_MINUTES_BEFORE } from "../../match-event.js";
+import type { PushBackend, PushContext, PushCounts, PushSnapshot } from "../push-backend.js";
+import { PushError } from "../push-backend.js";
+import type { GoogleAuthorization } from "./google-auth.js";
+import { GoogleApiError, GoogleRequests, type GoogleRetryPolicy } from "./google-requests.js";
+
+/**
+ * The referee's Google Calendar (Calendar API v3), a drop-in for the Python
+ * fogis-calendar-phonebook-sync: one event per match in GOOGLE_CALENDAR_ID, carrying the same
+ * private extended properties the Python service set (`matchId`, `syncTag: FOGIS_CALENDAR_SYNC`),
+ * so either service finds the other's events.
+ *
+ * - Adoption: the first sync lists the events tagged `syncTag=FOGIS_CALENDAR_SYNC` once and takes
+ *   over those of current matches (the Python service's, or ours after a lost state file) instead of
+ *   creating duplicates.
+ * - New events get a deterministic id (`fogismatch<matchid>`, base32hex), so a retry, a crash
+ *   after the insert or a lost state file can never make a second event: Google answers 409 when
+ *   the id is taken, also by a deleted event, and the event is then read and adopted (or, when the
+ *   referee had deleted it and FOGIS has not changed the match since, left deleted).
+ * - Updates are PATCHes with If-Match: an event the referee has not touched costs exactly one
+ *   call; one they edited answers 412 and is read, merged and written again. A PATCH only sends
+ *   what FOGIS owns, so the referee's colour, guests, attachments, extra properties and the like
+ *   are never overwritten; reminders are one list, so theirs are merged with our 48-hour popup.
+ * - An event the referee deleted stays deleted until FOGIS changes the match (then the PATCH,
+ *   which carries `status`, brings it back); the deletion is noticed when the next change is
+ *   written, so nothing has to be polled.
+ * - Removed matches are deleted with If-Match; a 404/410 (already gone) is fine.
+ * - An unchanged snapshot makes no call at all; at start one `calendars.get` checks the account.
+ */
+
+/** What the Python service put into `extendedProperties.private.syncTag`. */
+export const PYTHON_SYNC_TAG = "FOGIS_CALENDAR_SYNC";
+/** Our own extended property: the content hash of what we last wrote. */
+const HASH_PROPERTY = "fogisRealtimeHash";
+
+export function googleEventId(matchid: number): string {
+  return `fogismatch${matchid}`;
+}
+
+export interface GoogleCalendarBackendOptions {
+  auth: GoogleAuthorization;
+  /** GOOGLE_CALENDAR_ID: "primary" or a calendar's id. */
+  calendarId: string;
+  /** GOOGLE_API_BASE_URL: the client's rootUrl; undefined = Google's. */
+  apiBaseUrl: string | undefined;
+  dataDir: string;
+  logger: Logger;
+  fetch?: typeof fetch;
+  retry?: Partial<GoogleRetryPolicy>;
+  random?: () => number;
+}
+
+const ReminderSchema = z.object({ method: z.string(), minutes: z.number() });
+type Reminder = z.infer<typeof ReminderSchema>;
+
+const ItemSchema = z.object({
+  eventId: z.string(),
+  /** The etag last seen; null when unknown (then the event is read before a write). */
+  etag: z.string().nullable(),
+  /** Content hash of what we last wrote or found current; null: not known (adopted). */
+  hash: z.string().nullable(),
+  /** The referee deleted it; left alone until FOGIS changes the match. */
+  deleted: z.boolean(),
+  /** The referee's own reminders as last seen, or "default" when they chose the calendar's. */
+  theirReminders: z.union([z.literal("default"), z.array(ReminderSchema)]),
+});
+
+const StateSchema = z.object({
+  version: z.literal(1),
+  /** Which calendar (and OAuth client) the items live in. */
+  target: z.string(),
+  /** The one-time listing of tagged events (adoption) is done. */
+  adoptionScanned: z.boolean(),
+  items: z.record(z.string(), ItemSchema),
+});
+
+type State = z.infer<typeof StateSchema>;
+type GoogleEvent = calendar_v3.Schema$Event;
+
+/** Attempts at one event when it keeps changing under us (each a 412, re-read, merged). */
+const MAX_ATTEMPTS = 4;
+
+export class GoogleCalendarBackend implements PushBackend {
+  readonly name = "google-calendar";
+  readonly kind = "google-calendar";
+  private readonly options: GoogleCalendarBackendOptions;
+  private readonly logger: Logger;
+  private readonly requests: GoogleRequests;
+  private readonly api: calendar_v3.Calendar;
+  private readonly statePath: string;
+  private readonly target: string;
+  private state: State;
+  /** The calendar was reached (and the sign-in accepted) since start. */
+  private checked = false;
+  /** Server copies read during this pass, by UID. */
+  private serverCopies = new Map<string, GoogleEvent>();
+  /** Events created anew this pass after they vanished. */
+  private recreated = new Set<string>();
+  private saving: Promise<void> = Promise.resolve();
+
+  constructor(options: GoogleCalendarBackendOptions) {
+    this.options = options;
+    this.logger = options.logger.child({ backend: this.name });
+    this.requests = new GoogleRequests({
+      auth: options.auth,
+      service: "Google Calendar",
+      scopeFix: `the saved sign-in lacks access to Google Calendar; ${reconnectHint()}`,
+      fetch: options.fetch,
+      retry: options.retry,
+      random: options.random,
+    });
+    this.api = calendar({
+      version: "v3",
+      auth: options.auth.client,
+      ...(options.apiBaseUrl ? { rootUrl: withSlash(options.apiBaseUrl) } : {}),
+      fetchImplementation: this.requests.fetch,
+      retry: false,
+    });
+    this.statePath = join(options.dataDir, `${this.name}.json`);
+    this.target = createHash("sha256")
+      .update(JSON.stringify(["google-calendar", options.calendarId, options.auth.client._clientId ?? ""]))
+      .digest("hex")
+      .slice(0, 16);
+    this.state = this.emptyState();
+  }
+
+  describe(): Record<string, unknown> {
+    return {
+      calendar_id: this.options.calendarId,
+      api: redactUrl(this.options.apiBaseUrl ?? "https://www.googleapis.com/"),
+    };
+  }
+
+  async load(): Promise<StateLoadReport> {
+    const read = await readJsonFile(this.statePath);
+    if (read.state === "missing") return read;
+    const parsed = read.state === "ok" ? StateSchema.safeParse(read.value) : undefined;
+    if (parsed?.success) {
+      if (parsed.data.target !== this.target) {
+        this.logger.info(
+          { event: "push_target_changed", file: this.statePath },
+          "GOOGLE_CALENDAR_ID (or the OAuth client) changed; starting fresh in that calendar",
+        );
+        return { state: "ok", count: 0 };
+      }
+      this.state = parsed.data;
+      return { state: "ok", count: Object.keys(parsed.data.items).length };
+    }
+    const reason = read.state === "corrupt" ? read.reason : "unexpected content";
+    this.logger.error(
+      { event: "state_corrupt", file: this.statePath, reason },
+      `${this.name} state file is corrupt; starting empty: the next sync finds our events in the calendar again`,
+    );
+    return { state: "corrupt", reason };
+  }
+
+  pending(snapshot: PushSnapshot): number {
+    return this.plan(desiredOf(snapshot)).work;
+  }
+
+  async sync(snapshot: PushSnapshot, context: PushContext): Promise<void> {
+    const desired = desiredOf(snapshot);
+    const work = this.plan(desired).work;
+    // Nothing to write costs nothing, except once per start: the account is checked then, so a
+    // dead sign-in or a wrong calendar id shows at once, not at the next change in FOGIS.
+    if (work === 0 && this.checked) return;
+    this.requests.useSignal(context.signal);
+    const before = this.requests.requests;
+    this.serverCopies = new Map();
+    this.recreated = new Set();
+    try {
+      await this.checkCalendar();
+      if (work === 0) return;
+      if (!this.state.adoptionScanned) await this.adopt(desired);
+      await this.write(desired, context.counts);
+    } catch (error) {
+      if (error instanceof PushError) {
+        throw new PushError(this.options.auth.scrub(error.message), {
+          kind: error.kind,
+          fix: error.fix,
+          retryAfterMs: error.retryAfterMs,
+          cause: error,
+        });
+      }
+      throw error;
+    } finally {
+      context.counts.requests += this.requests.requests - before;
+      this.serverCopies = new Map();
+      await this.save();
+    }
+  }
+
+  private plan(desired: Map<string, StoredCalendarEvent>): {
+    work: number;
+    create: StoredCalendarEvent[];
+    update: StoredCalendarEvent[];
+    remove: string[];
+    keptDeleted: number;
+  } {
+    const create: StoredCalendarEvent[] = [];
+    const update: StoredCalendarEvent[] = [];
+    let keptDeleted = 0;
+    for (const event of desired.values()) {
+      const known = this.state.items[event.uid];
+      if (!known) create.push(event);
+      else if (known.hash === event.contentHash) {
+        if (known.deleted) keptDeleted += 1;
+      } else update.push(event); // also brings back an event the referee deleted
+    }
+    const remove = Object.entries(this.state.items)
+      .filter(([uid, known]) => !desired.has(uid) && !known.deleted)
+      .map(([uid]) => uid);
+    return { work: create.length + update.length + remove.length, create, update, remove, keptDeleted };
+  }
+
+  private async checkCalendar(): Promise<void> {
+    if (this.checked) return;
+    const { calendarId } = this.options;
+    try {
+      await this.requests.call("read the calendar", () => this.api.calendars.get({ calendarId }));
+    } catch (error) {
+      if (error instanceof GoogleApiError && (error.status === 404 || error.status === 400)) {
+        throw new PushError(`Google Calendar has no calendar "${calendarId}" this account can see`, {
+          kind: "permanent",
+          fix: 'set GOOGLE_CALENDAR_ID to "primary" or to a calendar id from Google Calendar -> Settings -> (the calendar) -> Integrate calendar -> Calendar ID',
+          cause: error,
+        });
+      }
+      throw error;
+    }
+    this.checked = true;
+  }
+
+  /**
+   * Lists the events tagged `syncTag=FOGIS_CALENDAR_SYNC` once (the Python service's, and ours
+   * when the state file was lost) and adopts those of current matches.
+   */
+  private async adopt(desired: Map<string, StoredCalendarEvent>): Promise<void> {
+    const byMatch = new Map<string, GoogleEvent[]>();
+    let pageToken: string | undefined;
+    do {
+      const page: calendar_v3.Schema$Events = await this.requests.call("list the FOGIS events", () =>
+        this.api.events.list({
+          calendarId: this.options.calendarId,
+          privateExtendedProperty: [`syncTag=${PYTHON_SYNC_TAG}`],
+          showDeleted: false,
+          maxResults: 2500,
+          pageToken,
+        }),
+      );
+      for (const item of page.items ?? []) {
+        const matchId = item.extendedProperties?.private?.matchId;
+        if (!matchId || !item.id || item.status === "cancelled") continue;
+        byMatch.set(matchId, [...(byMatch.get(matchId) ?? []), item]);
+      }
+      pageToken = page.nextPageToken ?? undefined;
+    } while (pageToken);
+    let adopted = 0;
+    let current = 0;
+    for (const event of desired.values()) {
+      const found = byMatch.get(String(event.matchid));
+      if (!found?.length || this.state.items[event.uid]) continue;
+      // Ours first, else the one edited last; other copies the Python service left are not touched.
+      const ours = found.find((item) => item.id === googleEventId(event.matchid));
+      const chosen =
+        ours ?? [...found].sort((a, b) => String(b.updated ?? "").localeCompare(String(a.updated ?? "")))[0];
+      if (!chosen?.id) continue;
+      if (found.length > 1) {
+        this.logger.warn(
+          { event: "push_duplicate_left_alone", matchid: event.matchid, copies: found.length },
+          "the calendar holds more than one FOGIS event for this match; adopting one, leaving the others alone",
+        );
+      }
+      const isCurrent = chosen.extendedProperties?.private?.[HASH_PROPERTY] === event.contentHash;
+      this.state.items[event.uid] = {
+        eventId: chosen.id,
+        etag: chosen.etag ?? null,
+        hash: isCurrent ? event.contentHash : null,
+        deleted: false,
+        theirReminders: theirReminders(chosen),
+      };
+      this.serverCopies.set(event.uid, chosen);
+      adopted += 1;
+      if (isCurrent) current += 1;
+    }
+    this.state.adoptionScanned = true;
+    if (adopted) {
+      this.logger.info(
+        { event: "push_items_adopted", found: adopted, current },
+        `took over ${adopted} FOGIS events already in the calendar (the Python service's, or ours); ${current} already current`,
+      );
+    }
+  }
+
+  private async write(desired: Map<string, StoredCalendarEvent>, counts: PushCounts): Promise<void> {
+    const plan = this.plan(desired);
+    counts.keptDeleted += plan.keptDeleted;
+    // Deleted by the referee and gone from FOGIS too: nothing left to keep track of.
+    for (const [uid, item] of Object.entries(this.state.items)) {
+      if (item.deleted && !desired.has(uid)) delete this.state.items[uid];
+    }
+    const jobs = [
+      ...plan.create.map((event) => () => this.create(event, counts)),
+      ...plan.update.map((event) => () => this.update(event, counts)),
+      ...plan.remove.map((uid) => () => this.remove(uid, counts)),
+    ];
+    // One at a time: Google asks for sequential writes per user, and a first fill saves as it goes.
+    let done = 0;
+    for (const job of jobs) {
+      await job();
+      done += 1;
+      if (done % 25 === 0) await this.save();
+    }
+  }
+
+  private async create(event: StoredCalendarEvent, counts: PushCounts): Promise<void> {
+    const eventId = googleEventId(event.matchid);
+    try {
+      const created = await this.requests.call(`create the event of match ${event.matchid}`, () =>
+        this.api.events.insert({
+          calendarId: this.options.calendarId,
+          requestBody: { id: eventId, ...googleEvent(event, []) },
+        }),
+      );
+      this.state.items[event.uid] = {
+        eventId,
+        etag: created.etag ?? null,
+        hash: event.contentHash,
+        deleted: false,
+        theirReminders: [],
+      };
+      counts.created += 1;
+      return;
+    } catch (error) {
+      if (!(error instanceof GoogleApiError && error.status === 409)) throw error;
+    }
+    // The id is taken: by our own event (a retry after a lost answer, a lost state file), live or
+    // deleted. Google keeps a deleted event's id taken, so it is read and taken over.
+    const server = await this.read(eventId);
+    if (!server) {
+      throw new PushError(`Google Calendar says the event id ${eventId} is taken but has no such event`, {
+        kind: "transient",
+      });
+    }
+    const deleted = server.status === "cancelled";
+    if (deleted && server.extendedProperties?.private?.[HASH_PROPERTY] === event.contentHash) {
+      // The referee deleted it and FOGIS has not changed the match since: it stays deleted.
+      this.state.items[event.uid] = {
+        eventId,
+        etag: server.etag ?? null,
+        hash: event.contentHash,
+        deleted: true,
+        theirReminders: theirReminders(server),
+      };
+      counts.keptDeleted += 1;
+      return;
+    }
+    this.logger.info(
+      { event: "push_item_adopted", matchid: event.matchid, deleted },
+      deleted
+        ? "our event was deleted and FOGIS has changed the match since; bringing it back"
+        : "found our event already in the calendar; using it",
+    );
+    this.state.items[event.uid] = {
+      eventId,
+      etag: server.etag ?? null,
+      hash: null,
+      deleted,
+      theirReminders: theirReminders(server),
+    };
+    this.serverCopies.set(event.uid, server);
+    await this.update(event, counts);
+  }
+
+  private async update(event: StoredCalendarEvent, counts: PushCounts): Promise<void> {
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
+      const known = this.state.items[event.uid];
+      if (!known) return;
+      let server = this.serverCopies.get(event.uid);
+      this.serverCopies.delete(event.uid);
+      if (!server && known.etag === null) {
+        server = await this.read(known.eventId);
+        if (!server) return this.recreate(event, counts);
+      }
+      const etag = server?.etag ?? known.etag;
+      const theirs = server ? theirReminders(server) : known.theirReminders;
+      try {
+        const written = await this.requests.call(`update the event of match ${event.matchid}`, () =>
+          this.api.events.patch(
+            {
+              calendarId: this.options.calendarId,
+              eventId: known.eventId,
+              requestBody: googleEvent(event, theirs),
+            },
+            etag ? { headers: { "If-Match": etag } } : {},
+          ),
+        );
+        if (known.deleted) {
+          this.logger.info(
+            { event: "push_item_restored", matchid: event.matchid },
+            "FOGIS changed a match whose event the referee had deleted; it is back",
+          );
+        }
+        Object.assign(known, {
+          etag: written.etag ?? null,
+          hash: event.contentHash,
+          deleted: false,
+          theirReminders: theirs,
+        });
+        counts.updated += 1;
+        return;
+      } catch (error) {
+        if (!(error instanceof GoogleApiError)) throw error;
+        if (error.status === 404 || error.status === 410) return this.recreate(event, counts);
+        if (error.status !== 412) throw error;
+      }
+      // 412: changed since we last saw it (the referee edited or deleted it); read, merge, write.
+      counts.conflicts += 1;
+      known.etag = null;
+    }
+    throw new PushError(`the event of match ${event.matchid} kept changing while we wrote it`, {
+      kind: "transient",
+    });
+  }
+
+  /**
+   * Our event is gone from the calendar altogether (purged, moved to another calendar): a new one.
+   * Once per event and pass, so a server that keeps contradicting itself cannot loop us.
+   */
+  private async recreate(event: StoredCalendarEvent, counts: PushCounts): Promise<void> {
+    delete this.state.items[event.uid];
+    if (this.recreated.has(event.uid)) {
+      throw new PushError(`the event of match ${event.matchid} vanished twice while we wrote it`, {
+        kind: "transient",
+      });
+    }
+    this.recreated.add(event.uid);
+    return this.create(event, counts);
+  }
+
+  private async remove(uid: string, counts: PushCounts): Promise<void> {
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
+      const known = this.state.items[uid];
+      if (!known) return;
+      let etag = known.etag;
+      if (!etag) {
+        const server = await this.read(known.eventId);
+        if (!server || server.status === "cancelled") {
+          delete this.state.items[uid];
+          return;
+        }
+        etag = server.etag ?? null;
+      }
+      try {
+        await this.requests.call("delete the event of a removed match", () =>
+          this.api.events.delete(
+            { calendarId: this.options.calendarId, eventId: known.eventId },
+            etag ? { headers: { "If-Match": etag } } : {},
+          ),
+        );
+        delete this.state.items[uid];
+        counts.removed += 1;
+        return;
+      } catch (error) {
+        if (!(error instanceof GoogleApiError)) throw error;
+        if (error.status === 404 || error.status === 410) {
+          delete this.state.items[uid]; // already deleted (by the referee)
+          return;
+        }
+        if (error.status !== 412) throw error;
+      }
+      // The referee changed it meanwhile; the match is gone from FOGIS all the same.
+      counts.conflicts += 1;
+      known.etag = null;
+    }
+    throw new PushError("an event of a removed match kept changing while we deleted it", {
+      kind: "transient",
+    });
+  }
+
+  /** One event, also a deleted one (status "cancelled"); undefined when Google has none. */
+  private async read(eventId: string): Promise<GoogleEvent | undefined> {
+    try {
+      return await this.requests.call("read an event", () =>
+        this.api.events.get({ calendarId: this.options.calendarId, eventId }),
+      );
+    } catch (error) {
+      if (error instanceof GoogleApiError && (error.status === 404 || error.status === 410)) return undefined;
+      throw error;
+    }
+  }
+
+  private emptyState(): State {
+    return { version: 1, target: this.target, adoptionScanned: false, items: {} };
+  }
+
+  /** Saves are chained, so an older state never lands after a newer one. */
+  private save(): Promise<void> {
+    this.saving = this.saving.then(() =>
+      writeJsonAtomic(this.statePath, this.state).catch((error: Error) => {
+        this.logger.warn(
+          { event: "state_write_failed", file: this.statePath, err: error.message },
+          "could not save the push state; the next sync finds our events again",
+        );
+      }),
+    );
+    return this.saving;
+  }
+}
+
+function desiredOf(snapshot: PushSnapshot): Map<string, StoredCalendarEvent> {
+  return new Map(snapshot.events.map((event) => [event.uid, event]));
+}
+
+/** Google's status for ours. Google's own "cancelled" means deleted, so it is never sent. */
+const GOOGLE_STATUS: Record<string, "confirmed" | "tentative"> = {
+  CONFIRMED: "confirmed",
+  TENTATIVE: "tentative",
+  CANCELLED: "confirmed",
+};
+
+/**
+ * What FOGIS owns in the event, from the same event the feed serves (summary, description, times,
+ * status, alarm). Google Calendar cannot show a cancelled event (its status "cancelled" is how the
+ * API marks a deleted one), so a cancelled match stays visible as a free ("transparent") event
+ * whose title starts with INSTÄLLD, as its description does.
+ */
+export function googleEvent(event: StoredCalendarEvent, theirs: Reminder[] | "default"): GoogleEvent {
+  const cancelled = event.status === "CANCELLED";
+  return {
+    summary: cancelled ? `INSTÄLLD: ${event.summary}` : event.summary,
+    location: event.location,
+    description: event.description,
+    start: { dateTime: event.start, timeZone: STOCKHOLM_TIME_ZONE },
+    end: { dateTime: event.end, timeZone: STOCKHOLM_TIME_ZONE },
+    status: GOOGLE_STATUS[event.status] ?? "confirmed",
+    transparency: cancelled ? "transparent" : "opaque",
+    source: { title: "Matchfakta", url: event.url },
+    extendedProperties: {
+      private: {
+        matchId: String(event.matchid),
+        syncTag: PYTHON_SYNC_TAG,
+        [HASH_PROPERTY]: event.contentHash,
+      },
+    },
+    reminders: remindersFor(event, theirs),
+  };
+}
+
+/** Our 48-hour popup (the Python service's too) plus the referee's own; theirs win a full list of five. */
+function remindersFor(event: StoredCalendarEvent, theirs: Reminder[] | "default"): GoogleEvent["reminders"] {
+  if (theirs === "default") return { useDefault: true };
+  const ours =
+    event.alarmMinutesBefore === null ? [] : [{ method: "popup", minutes: event.alarmMinutesBefore }];
+  return { useDefault: false, overrides: [...theirs, ...ours].slice(0, 5) };
+}
+
+function isOurReminder(reminder: calendar_v3.Schema$EventReminder): boolean {
+  return reminder.method === "popup" && reminder.minutes === ALARM_MINUTES_BEFORE;
+}
+
+/** The referee's reminders on a server copy: all but our popup, or "default". */
+function theirReminders(server: GoogleEvent): Reminder[] | "default" {
+  if (server.reminders?.useDefault) return "default";
+  return (server.reminders?.overrides ?? [])
+    .filter((reminder) => !isOurReminder(reminder))
+    .map((reminder) => ({ method: reminder.method ?? "popup", minutes: reminder.minutes ?? 0 }));
+}
+
+function withSlash(url: string): string {
+  return url.endsWith("/") ? url : `${url}/`;
+}
+
+function reconnectHint(): string {
+  return "run `pnpm google-auth` (it asks for calendar and contacts access) and copy the token.json it writes to GOOGLE_TOKEN_FILE";
+}

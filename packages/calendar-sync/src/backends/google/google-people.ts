@@ -1,0 +1,554 @@
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { readJsonFile, redactUrl, writeJsonAtomic } from "@fogis/runtime";
+import { people, type people_v1 } from "@googleapis/people";
+import type { Logger } from "pino";
+import { z } from "zod";
+import type { StateLoadReport } from "../../calendar-backend.js";
+import type { VcardContact } from "../../vcard.js";
+import type { PushBackend, PushContext, PushCounts, PushSnapshot } from "../push-backend.js";
+import { PushError } from "../push-backend.js";
+import type { GoogleAuthorization } from "./google-auth.js";
+import { GoogleApiError, GoogleRequests, type GoogleRetryPolicy } from "./google-requests.js";
+
+/**
+ * The phonebook in the referee's Google Contacts (People API v1), a drop-in for the Python
+ * service: one contact per co-referee, known by the external id `FogisId=DomarNr=<domarnr>`
+ * (type `account`), in the contact group GOOGLE_CONTACTS_GROUP ("Referees", the Python service's).
+ *
+ * - Adoption: contacts have no client-chosen ids, so the first sync (and any sync after a create
+ *   whose answer was lost) lists the connections once and takes over every contact carrying our
+ *   external id, the Python service's included, instead of creating a duplicate. A create is
+ *   recorded in the state file before it is sent, so a crash in between is noticed.
+ * - Updates carry the etag last seen (the People API's conditional update): a contact the referee
+ *   has not touched costs one call; one they edited answers 400 FAILED_PRECONDITION and is read,
+ *   merged and written again. Only the fields FOGIS fills are in `updatePersonFields`; the
+ *   referee's photo, birthday, nickname, relations, notes in other fields, are never sent. In the
+ *   lists we share (phone numbers, e-mail addresses, addresses, organizations, external ids) only
+ *   the values we wrote are replaced; the referee's own values are kept.
+ * - A contact the referee deleted stays deleted until FOGIS changes that referee's details (then
+ *   the update meets a 404 and the contact is created anew).
+ * - New contacts are created straight into the group (`memberships`), one call each; a
+ *   members:modify afterwards would cost a call and change every new contact's etag.
+ */
+
+const PERSON_FIELDS =
+  "names,phoneNumbers,emailAddresses,addresses,organizations,biographies,externalIds,memberships,metadata";
+const UPDATE_FIELDS = "names,phoneNumbers,emailAddresses,addresses,organizations,biographies,externalIds";
+const EXTERNAL_ID_PREFIX = "FogisId=DomarNr=";
+const SHARED_FIELDS = [
+  "phoneNumbers",
+  "emailAddresses",
+  "addresses",
+  "organizations",
+  "externalIds",
+] as const;
+type SharedField = (typeof SHARED_FIELDS)[number];
+
+export function fogisExternalId(refereeNumber: string): string {
+  return `${EXTERNAL_ID_PREFIX}${refereeNumber}`;
+}
+
+export interface GooglePeopleBackendOptions {
+  auth: GoogleAuthorization;
+  /** GOOGLE_CONTACTS_GROUP: the contact group's name. */
+  group: string;
+  /** GOOGLE_API_BASE_URL: the client's rootUrl; undefined = Google's. */
+  apiBaseUrl: string | undefined;
+  dataDir: string;
+  logger: Logger;
+  fetch?: typeof fetch;
+  retry?: Partial<GoogleRetryPolicy>;
+  random?: () => number;
+}
+
+/** A shared-list value as the referee left it (Google's output-only metadata stripped). */
+const ValueSchema = z.record(z.string(), z.unknown());
+
+const ItemSchema = z.object({
+  /** people/c…; null while a create is in flight (then the next sync looks for it first). */
+  resourceName: z.string().nullable(),
+  etag: z.string().nullable(),
+  hash: z.string().nullable(),
+  /** Fingerprints of the shared-list values we wrote (replaced on the next write). */
+  owned: z.array(z.string()),
+  /** The referee's own values in the shared lists, as last seen (sent back with every write). */
+  theirs: z.record(z.string(), z.array(ValueSchema)),
+});
+
+const StateSchema = z.object({
+  version: z.literal(1),
+  target: z.string(),
+  groupResourceName: z.string().nullable(),
+  /** The one-time listing of connections (adoption) is done. */
+  scanned: z.boolean(),
+  items: z.record(z.string(), ItemSchema),
+});
+
+type State = z.infer<typeof StateSchema>;
+type Person = people_v1.Schema$Person;
+
+const MAX_ATTEMPTS = 4;
+
+export class GooglePeopleBackend implements PushBackend {
+  readonly name = "google-people";
+  readonly kind = "google-people";
+  private readonly options: GooglePeopleBackendOptions;
+  private readonly logger: Logger;
+  private readonly requests: GoogleRequests;
+  private readonly api: people_v1.People;
+  private readonly statePath: string;
+  private readonly target: string;
+  private state: State;
+  private checked = false;
+  private serverCopies = new Map<string, Person>();
+  private saving: Promise<void> = Promise.resolve();
+
+  constructor(options: GooglePeopleBackendOptions) {
+    this.options = options;
+    this.logger = options.logger.child({ backend: this.name });
+    this.requests = new GoogleRequests({
+      auth: options.auth,
+      service: "Google Contacts",
+      scopeFix:
+        "the saved sign-in lacks access to Google Contacts; run `pnpm google-auth` (it asks for calendar and contacts access) and copy the token.json it writes to GOOGLE_TOKEN_FILE, or set GOOGLE_CONTACTS_GROUP empty for no contacts",
+      fetch: options.fetch,
+      retry: options.retry,
+      random: options.random,
+    });
+    this.api = people({
+      version: "v1",
+      auth: options.auth.client,
+      ...(options.apiBaseUrl ? { rootUrl: withSlash(options.apiBaseUrl) } : {}),
+      fetchImplementation: this.requests.fetch,
+      retry: false,
+    });
+    this.statePath = join(options.dataDir, `${this.name}.json`);
+    this.target = createHash("sha256")
+      .update(JSON.stringify(["google-people", options.group, options.auth.client._clientId ?? ""]))
+      .digest("hex")
+      .slice(0, 16);
+    this.state = this.emptyState();
+  }
+
+  describe(): Record<string, unknown> {
+    return {
+      contact_group: this.options.group,
+      api: redactUrl(this.options.apiBaseUrl ?? "https://people.googleapis.com/"),
+    };
+  }
+
+  async load(): Promise<StateLoadReport> {
+    const read = await readJsonFile(this.statePath);
+    if (read.state === "missing") return read;
+    const parsed = read.state === "ok" ? StateSchema.safeParse(read.value) : undefined;
+    if (parsed?.success) {
+      if (parsed.data.target !== this.target) return { state: "ok", count: 0 };
+      this.state = parsed.data;
+      return { state: "ok", count: Object.keys(parsed.data.items).length };
+    }
+    const reason = read.state === "corrupt" ? read.reason : "unexpected content";
+    this.logger.error(
+      { event: "state_corrupt", file: this.statePath, reason },
+      `${this.name} state file is corrupt; starting empty: the next sync finds our contacts again`,
+    );
+    return { state: "corrupt", reason };
+  }
+
+  pending(snapshot: PushSnapshot): number {
+    return this.plan(desiredOf(snapshot)).work;
+  }
+
+  async sync(snapshot: PushSnapshot, context: PushContext): Promise<void> {
+    const desired = desiredOf(snapshot);
+    const work = this.plan(desired).work;
+    if (work === 0 && this.checked) return;
+    this.requests.useSignal(context.signal);
+    const before = this.requests.requests;
+    this.serverCopies = new Map();
+    try {
+      await this.ensureGroup();
+      this.checked = true;
+      if (work === 0) return;
+      const inFlight = Object.values(this.state.items).some((item) => item.resourceName === null);
+      if (!this.state.scanned || inFlight) await this.adopt(desired);
+      await this.write(desired, context.counts);
+    } catch (error) {
+      if (error instanceof PushError) {
+        throw new PushError(this.options.auth.scrub(error.message), {
+          kind: error.kind,
+          fix: error.fix,
+          retryAfterMs: error.retryAfterMs,
+          cause: error,
+        });
+      }
+      throw error;
+    } finally {
+      context.counts.requests += this.requests.requests - before;
+      this.serverCopies = new Map();
+      await this.save();
+    }
+  }
+
+  private plan(desired: Map<string, DesiredContact>): {
+    work: number;
+    create: DesiredContact[];
+    update: DesiredContact[];
+    remove: string[];
+  } {
+    const create: DesiredContact[] = [];
+    const update: DesiredContact[] = [];
+    for (const contact of desired.values()) {
+      const known = this.state.items[contact.key];
+      if (!known || known.resourceName === null) create.push(contact);
+      else if (known.hash !== contact.hash) update.push(contact);
+    }
+    const remove = Object.keys(this.state.items).filter((key) => !desired.has(key));
+    return { work: create.length + update.length + remove.length, create, update, remove };
+  }
+
+  /** Finds the contact group by name, or creates it (once; its resource name is kept). */
+  private async ensureGroup(): Promise<string> {
+    if (this.state.groupResourceName && this.checked) return this.state.groupResourceName;
+    const listed = await this.requests.call("list the contact groups", () =>
+      this.api.contactGroups.list({ pageSize: 1000 }),
+    );
+    const found = (listed.contactGroups ?? []).find(
+      (group) => group.groupType === "USER_CONTACT_GROUP" && group.name === this.options.group,
+    );
+    let resourceName = found?.resourceName ?? undefined;
+    if (!resourceName) {
+      const created = await this.requests.call("create the contact group", () =>
+        this.api.contactGroups.create({ requestBody: { contactGroup: { name: this.options.group } } }),
+      );
+      resourceName = created.resourceName ?? undefined;
+      if (!resourceName)
+        throw new PushError("Google Contacts created the group without a name", { kind: "transient" });
+      this.logger.info(
+        { event: "push_collection_created" },
+        `created the contact group "${this.options.group}"`,
+      );
+    }
+    this.state.groupResourceName = resourceName;
+    return resourceName;
+  }
+
+  /** Lists the connections once and takes over every contact carrying our external id. */
+  private async adopt(desired: Map<string, DesiredContact>): Promise<void> {
+    const byNumber = new Map<string, Person>();
+    let pageToken: string | undefined;
+    do {
+      const page: people_v1.Schema$ListConnectionsResponse = await this.requests.call(
+        "list the contacts",
+        () =>
+          this.api.people.connections.list({
+            resourceName: "people/me",
+            personFields: PERSON_FIELDS,
+            pageSize: 1000,
+            pageToken,
+          }),
+      );
+      for (const person of page.connections ?? []) {
+        for (const id of person.externalIds ?? []) {
+          const value = id.value ?? "";
+          if (!value.startsWith(EXTERNAL_ID_PREFIX)) continue;
+          const number = value.slice(EXTERNAL_ID_PREFIX.length);
+          if (byNumber.has(number)) {
+            this.logger.warn(
+              { event: "push_duplicate_left_alone", referee: number },
+              "more than one contact carries this referee's FOGIS id; adopting one, leaving the others alone",
+            );
+          } else byNumber.set(number, person);
+        }
+      }
+      pageToken = page.nextPageToken ?? undefined;
+    } while (pageToken);
+    let adopted = 0;
+    for (const contact of desired.values()) {
+      const known = this.state.items[contact.key];
+      if (known?.resourceName) continue;
+      const person = byNumber.get(contact.key);
+      if (!person?.resourceName) {
+        if (known) delete this.state.items[contact.key]; // the create never happened
+        continue;
+      }
+      // Adopted: the shared-list values that are there were written by a FOGIS sync (the Python
+      // service replaced them on every update too), so they are ours to replace.
+      this.state.items[contact.key] = {
+        resourceName: person.resourceName,
+        etag: person.etag ?? null,
+        hash: null,
+        owned: SHARED_FIELDS.flatMap((field) =>
+          field === "organizations" ? [] : (person[field] ?? []).map((value) => fingerprint(field, value)),
+        ),
+        theirs: {},
+      };
+      this.serverCopies.set(contact.key, person);
+      adopted += 1;
+    }
+    this.state.scanned = true;
+    if (adopted) {
+      this.logger.info(
+        { event: "push_items_adopted", found: adopted },
+        `took over ${adopted} referee contacts already in Google Contacts (the Python service's, or ours)`,
+      );
+    }
+  }
+
+  private async write(desired: Map<string, DesiredContact>, counts: PushCounts): Promise<void> {
+    const plan = this.plan(desired);
+    // Every create is on disk before it is sent, so a crash in between is found by the next listing.
+    for (const contact of plan.create) {
+      this.state.items[contact.key] ??= { resourceName: null, etag: null, hash: null, owned: [], theirs: {} };
+    }
+    if (plan.create.length) await this.save();
+    for (const contact of plan.create) await this.create(contact, counts);
+    for (const contact of plan.update) await this.update(contact, counts);
+    for (const key of plan.remove) await this.remove(key, counts);
+  }
+
+  private async create(contact: DesiredContact, counts: PushCounts): Promise<void> {
+    const body = personFor(contact, {});
+    // Created straight into the group: no members:modify afterwards, which would change the etag.
+    const group = this.state.groupResourceName;
+    const memberships = group ? [{ contactGroupMembership: { contactGroupResourceName: group } }] : [];
+    let person: Person;
+    try {
+      person = await this.requests.call(`create the contact of referee ${contact.key}`, () =>
+        this.api.people.createContact({ personFields: "metadata", requestBody: { ...body, memberships } }),
+      );
+    } catch (error) {
+      if (group && error instanceof GoogleApiError && (error.status === 400 || error.status === 404)) {
+        // Most likely the referee deleted the group: found or made again at the next sync.
+        this.state.groupResourceName = null;
+        this.checked = false;
+        throw new PushError(
+          `Google Contacts refused a contact for the group "${this.options.group}" (${error.message})`,
+          {
+            kind: "transient",
+            cause: error,
+          },
+        );
+      }
+      throw error;
+    }
+    if (!person.resourceName)
+      throw new PushError("Google Contacts created a contact without a name", { kind: "transient" });
+    this.state.items[contact.key] = {
+      resourceName: person.resourceName,
+      etag: person.etag ?? null,
+      hash: contact.hash,
+      owned: ownedFingerprints(body),
+      theirs: {},
+    };
+    counts.created += 1;
+  }
+
+  private async update(contact: DesiredContact, counts: PushCounts): Promise<void> {
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
+      const known = this.state.items[contact.key];
+      if (!known?.resourceName) return;
+      const resourceName = known.resourceName;
+      let server = this.serverCopies.get(contact.key);
+      this.serverCopies.delete(contact.key);
+      if (!server && known.etag === null) {
+        server = await this.read(resourceName);
+        if (!server) return this.recreate(contact, counts);
+      }
+      const owned = new Set(known.owned);
+      const theirs = server ? theirValues(server, owned) : known.theirs;
+      const body = personFor(contact, theirs);
+      const etag = server?.etag ?? known.etag;
+      try {
+        const written = await this.requests.call(`update the contact of referee ${contact.key}`, () =>
+          this.api.people.updateContact({
+            resourceName,
+            updatePersonFields: UPDATE_FIELDS,
+            personFields: "metadata",
+            requestBody: { ...body, etag },
+          }),
+        );
+        Object.assign(known, {
+          etag: written.etag ?? null,
+          hash: contact.hash,
+          owned: ownedFingerprints(personFor(contact, {})),
+          theirs,
+        });
+        counts.updated += 1;
+        return;
+      } catch (error) {
+        if (!(error instanceof GoogleApiError)) throw error;
+        // Deleted by the referee, and FOGIS has changed this referee since: a new contact.
+        if (error.status === 404) return this.recreate(contact, counts);
+        const stale = error.status === 400 && /FAILED_PRECONDITION|failedPrecondition/.test(error.reason);
+        if (!stale && error.status !== 412) throw error;
+      }
+      counts.conflicts += 1;
+      known.etag = null;
+    }
+    throw new PushError(`the contact of referee ${contact.key} kept changing while we wrote it`, {
+      kind: "transient",
+    });
+  }
+
+  private async recreate(contact: DesiredContact, counts: PushCounts): Promise<void> {
+    this.logger.info(
+      { event: "push_item_restored", referee: contact.key },
+      "FOGIS changed a referee whose contact was deleted; it is back",
+    );
+    this.state.items[contact.key] = { resourceName: null, etag: null, hash: null, owned: [], theirs: {} };
+    await this.save();
+    await this.create(contact, counts);
+  }
+
+  private async remove(key: string, counts: PushCounts): Promise<void> {
+    const known = this.state.items[key];
+    if (!known?.resourceName) {
+      delete this.state.items[key];
+      return;
+    }
+    const resourceName = known.resourceName;
+    try {
+      await this.requests.call("delete the contact of a referee no longer in the phonebook", () =>
+        this.api.people.deleteContact({ resourceName }),
+      );
+      counts.removed += 1;
+    } catch (error) {
+      if (!(error instanceof GoogleApiError && error.status === 404)) throw error;
+    }
+    delete this.state.items[key];
+  }
+
+  private async read(resourceName: string): Promise<Person | undefined> {
+    try {
+      return await this.requests.call("read a contact", () =>
+        this.api.people.get({ resourceName, personFields: PERSON_FIELDS }),
+      );
+    } catch (error) {
+      if (error instanceof GoogleApiError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  private emptyState(): State {
+    return { version: 1, target: this.target, groupResourceName: null, scanned: false, items: {} };
+  }
+
+  private save(): Promise<void> {
+    this.saving = this.saving.then(() =>
+      writeJsonAtomic(this.statePath, this.state).catch((error: Error) => {
+        this.logger.warn(
+          { event: "state_write_failed", file: this.statePath, err: error.message },
+          "could not save the push state; the next sync finds our contacts again",
+        );
+      }),
+    );
+    return this.saving;
+  }
+}
+
+interface DesiredContact {
+  key: string;
+  contact: VcardContact;
+  hash: string;
+}
+
+function desiredOf(snapshot: PushSnapshot): Map<string, DesiredContact> {
+  return new Map(
+    snapshot.contacts.map((contact) => {
+      const ours = personFor({ key: contact.refereeNumber, contact }, {});
+      const hash = createHash("sha256").update(JSON.stringify(ours)).digest("hex");
+      return [contact.refereeNumber, { key: contact.refereeNumber, contact, hash }];
+    }),
+  );
+}
+
+/** FOGIS's fields of the contact (the same values /contacts.vcf has), with the referee's own list values after ours. */
+function personFor(
+  desired: Pick<DesiredContact, "key" | "contact">,
+  theirs: Record<string, Array<Record<string, unknown>>>,
+): Person {
+  const { contact } = desired;
+  const words = contact.name.trim().split(/\s+/).filter(Boolean);
+  const familyName = words.length > 1 ? words.at(-1) : undefined;
+  const givenName = words.length > 1 ? words.slice(0, -1).join(" ") : words[0];
+  const present = (value: string | undefined): value is string => value !== undefined && value.trim() !== "";
+  const phones: people_v1.Schema$PhoneNumber[] = [];
+  if (present(contact.mobile)) phones.push({ value: contact.mobile, type: "mobile" });
+  if (present(contact.phone) && contact.phone !== contact.mobile)
+    phones.push({ value: contact.phone, type: "other" });
+  const address = contact.address;
+  const addresses: people_v1.Schema$Address[] =
+    address && [address.street, address.postalCode, address.city, address.country].some(present)
+      ? [
+          {
+            streetAddress: address.street || undefined,
+            postalCode: address.postalCode || undefined,
+            city: address.city || undefined,
+            country: address.country || undefined,
+            type: "home",
+          },
+        ]
+      : [];
+  const ours: Required<Pick<Person, SharedField>> = {
+    phoneNumbers: phones,
+    emailAddresses: present(contact.email) ? [{ value: contact.email, type: "other" }] : [],
+    addresses,
+    organizations: present(contact.title) ? [{ title: contact.title }] : [],
+    externalIds: [{ type: "account", value: fogisExternalId(contact.refereeNumber) }],
+  };
+  const merged = Object.fromEntries(
+    SHARED_FIELDS.map((field) => [field, [...ours[field], ...(theirs[field] ?? [])]]),
+  ) as Required<Pick<Person, SharedField>>;
+  return {
+    names: [{ givenName, familyName, unstructuredName: contact.name }],
+    biographies: present(contact.note) ? [{ value: contact.note, contentType: "TEXT_PLAIN" }] : [],
+    ...merged,
+  };
+}
+
+function ownedFingerprints(person: Person): string[] {
+  return SHARED_FIELDS.flatMap((field) => (person[field] ?? []).map((value) => fingerprint(field, value)));
+}
+
+/** The referee's own values in the shared lists of a server copy: everything not ours. */
+function theirValues(server: Person, owned: Set<string>): Record<string, Array<Record<string, unknown>>> {
+  const theirs: Record<string, Array<Record<string, unknown>>> = {};
+  for (const field of SHARED_FIELDS) {
+    const values = (server[field] ?? []) as Array<Record<string, unknown>>;
+    const kept = values
+      .filter((value) => !owned.has(fingerprint(field, value)) && !isOurExternalId(field, value))
+      .map(({ metadata: _metadata, ...rest }) => rest);
+    if (kept.length) theirs[field] = kept;
+  }
+  return theirs;
+}
+
+function isOurExternalId(field: SharedField, value: Record<string, unknown>): boolean {
+  return field === "externalIds" && String(value.value ?? "").startsWith(EXTERNAL_ID_PREFIX);
+}
+
+/** What identifies a list value as the same one, whatever Google normalised around it. */
+function fingerprint(field: SharedField, value: object): string {
+  const v = value as Record<string, unknown>;
+  const text = (key: string) =>
+    String(v[key] ?? "")
+      .trim()
+      .toLowerCase();
+  switch (field) {
+    case "phoneNumbers":
+      return `tel:${text("value").replace(/[^\d+]/g, "")}`;
+    case "emailAddresses":
+      return `email:${text("value")}`;
+    case "addresses":
+      return `adr:${["streetAddress", "postalCode", "city", "country"].map(text).join("|")}`;
+    case "organizations":
+      return `org:${text("title")}|${text("name")}`;
+    case "externalIds":
+      return `id:${text("value")}`;
+  }
+}
+
+function withSlash(url: string): string {
+  return url.endsWith("/") ? url : `${url}/`;
+}

@@ -70,6 +70,9 @@ async function startService(env: Record<string, string>): Promise<Started> {
     .poll(
       async () => {
         if (service.child.exitCode !== null) throw new Error(`service exited:\n${service.output()}`);
+        // Our child must say it listens: a port from freePort() can be taken by another test's
+        // process in between, and then /health would answer for that one.
+        if (!service.output().includes('"event":"listening"')) return undefined;
         return (await fetch(`${service.base}/health`).catch(() => null))?.status;
       },
       // Start-up takes well under a second on an idle machine; the bound is for a very busy one.

@@ -25,6 +25,9 @@ const CODES: RejectionCode[] = [
   "invalid_envelope",
 ];
 /** fast-check runs the same cases every time; FOGIS_RELIABILITY_SEED replays another set. */
+// docker-compose.yml's service healthchecks: timeout 3 s, interval 5 s, retries 5.
+const COMPOSE_HEALTHCHECK_TIMEOUT_MS = 3000;
+const COMPOSE_UNHEALTHY_AFTER_MS = 4 * 5000;
 const SEED = Number(process.env.FOGIS_RELIABILITY_SEED ?? 20_261_122);
 
 let stack: Stack | undefined;
@@ -218,7 +221,13 @@ describe("wrong and foreign messages on the Redis channels", () => {
       .join("\n");
     expect(result.delivery.route, `${result.delivery.errors.join("; ")}\n${lastWords}`).toBe("redis");
     await s.waitConverged();
-    expect(delta(invalidByReason(await s.calendarStats()), before)).toEqual(expected);
+    // The valid snapshot may be applied while rejections of the other channels are still counted.
+    await expect
+      .poll(async () => delta(invalidByReason(await s.calendarStats()), before), {
+        timeout: 30_000,
+        interval: 200,
+      })
+      .toEqual(expected);
   });
 
   it("a subscriber flooded with 10,000 invalid messages keeps answering /health and applies the next valid snapshot", async () => {
@@ -240,6 +249,10 @@ describe("wrong and foreign messages on the Redis channels", () => {
     let healthChecks = 0;
     let flooding = true;
     const healthFailures: string[] = [];
+    // Compose's healthcheck fails a check slower than 3 s and calls the container unhealthy after
+    // 5 failed checks in a row, 5 s apart: every answer slow for 20 s. Track the longest such stretch.
+    let slowSince: number | undefined;
+    let longestSlowStretchMs = 0;
     const probe = (async () => {
       while (flooding) {
         const started = performance.now();
@@ -249,7 +262,13 @@ describe("wrong and foreign messages on the Redis channels", () => {
         } catch (error) {
           healthFailures.push(`${(error as Error).message}: ${String((error as { cause?: unknown }).cause)}`);
         }
-        worstHealthMs = Math.max(worstHealthMs, performance.now() - started);
+        const finished = performance.now();
+        const tookMs = finished - started;
+        worstHealthMs = Math.max(worstHealthMs, tookMs);
+        if (tookMs > COMPOSE_HEALTHCHECK_TIMEOUT_MS) slowSince ??= started;
+        else slowSince = undefined;
+        if (slowSince !== undefined)
+          longestSlowStretchMs = Math.max(longestSlowStretchMs, finished - slowSince);
         healthChecks++;
         await sleep(20);
       }
@@ -277,9 +296,11 @@ describe("wrong and foreign messages on the Redis channels", () => {
     const stats = await s.calendarStats();
     expect((stats.messages_failed as number) - (statsBefore.messages_failed as number)).toBe(10_000);
     expect(healthFailures).toEqual([]);
-    // Slow at worst while it works through the backlog, never so slow that docker-compose's
-    // healthcheck (timeout 3 s) would call the container unhealthy.
-    expect(worstHealthMs).toBeLessThan(3000);
+    // Slow at worst while it works through the backlog, never for so long that docker-compose's
+    // healthcheck would call the container unhealthy (and a restart policy restart it).
+    expect(longestSlowStretchMs, `slowest answer ${Math.round(worstHealthMs)} ms`).toBeLessThan(
+      COMPOSE_UNHEALTHY_AFTER_MS,
+    );
     const changes = s.script.changesBetween(step);
     recordFault({
       fault: "10,000 invalid messages flooding the channel",

@@ -2,19 +2,21 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type DavServerHandle, type DavServerKind, fogisMatch, startDavServer } from "@fogis/testing";
 import request from "supertest";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { BackendStatus } from "../src/backends/push-backend.js";
 import {
   addToEvent,
   davFetch,
+  davServerPerSuite,
   deleteAsPhone,
   editAsPhone,
+  FAST_RETRY,
   findCollection,
   putPersonal,
   readCalendar,
   type ServerEvent,
 } from "./dav-helpers.js";
-import { eventually, parseFeed, startTestService, type TestService, TOKEN } from "./helpers.js";
+import { backendStatus, eventually, parseFeed, pushMatches, startTestService, TOKEN } from "./helpers.js";
 
 /**
  * The calendar pushed into a real CalDAV server (DESIGN §7, §11), on Radicale (with a password)
@@ -23,7 +25,6 @@ import { eventually, parseFeed, startTestService, type TestService, TOKEN } from
  */
 
 const auth = { Authorization: `Bearer ${TOKEN}` };
-const FAST_RETRY = { initialMs: 100, maxMs: 400, permanentMs: 1000, failAfterMs: 60_000 };
 const UID = (matchid: number) => `fogis-match-${matchid}@fogis-realtime`;
 
 const referees = {
@@ -49,25 +50,14 @@ const PERSONAL_EVENT = [
 ].join("\r\n");
 
 describe.each<DavServerKind>(["radicale", "xandikos"])("CalDAV push into %s", (kind) => {
-  let server: DavServerHandle;
-  const services: TestService[] = [];
+  const dav = davServerPerSuite(kind);
   let calendars = 0;
-
-  beforeAll(async () => {
-    server = await startDavServer(kind);
-  });
-  afterAll(async () => {
-    await server?.close();
-  });
-  afterEach(async () => {
-    for (const service of services.splice(0)) await service.close();
-  });
 
   /** A service pushing into a calendar of its own on the shared server. */
   async function startPushing(
     options: { calendar?: string; dataDir?: string; fetch?: typeof fetch; target?: DavServerHandle } = {},
   ) {
-    const target = options.target ?? server;
+    const target = options.target ?? dav.server;
     calendars += 1;
     const calendar = options.calendar ?? `FOGIS test ${calendars}`;
     const service = await startTestService({
@@ -82,21 +72,8 @@ describe.each<DavServerKind>(["radicale", "xandikos"])("CalDAV push into %s", (k
         CARDDAV_ADDRESSBOOK: "",
       },
     });
-    services.push(service);
+    dav.services.push(service);
     return { service, calendar };
-  }
-
-  async function push(service: TestService, matches: unknown[]) {
-    const response = await request(service.service.app).post("/manual-sync").set(auth).send({ matches });
-    expect(response.status).toBe(200);
-    await service.service.backends.whenSynced();
-    return response.body;
-  }
-
-  function caldavStatus(service: TestService): BackendStatus {
-    const status = service.service.backends.statuses().find((entry) => entry.name === "caldav");
-    if (!status) throw new Error("no caldav backend");
-    return status;
   }
 
   function byUid(events: ServerEvent[], matchid: number): ServerEvent {
@@ -108,11 +85,11 @@ describe.each<DavServerKind>(["radicale", "xandikos"])("CalDAV push into %s", (k
   it("creates the calendar, then carries a new match, a time change, a referee swap, a cancellation and a removal", async () => {
     const { service, calendar } = await startPushing();
     const home = [referees.anna, referees.bertil, referees.cecilia];
-    await push(service, [
+    await pushMatches(service, [
       fogisMatch({ matchid: 7001, time: "15:00", home: "IFK Göteborg", away: "GAIS", referees: home }),
       fogisMatch({ matchid: 7002, date: "2026-12-06", time: "13:00", referees: home }),
     ]);
-    let events = await readCalendar(server, calendar);
+    let events = await readCalendar(dav.server, calendar);
     expect(events.map((event) => event.uid)).toEqual([UID(7001), UID(7002)]);
     const first = byUid(events, 7001);
     expect(first).toMatchObject({
@@ -127,56 +104,56 @@ describe.each<DavServerKind>(["radicale", "xandikos"])("CalDAV push into %s", (k
 
     // Someone's own appointment in the same calendar.
     const collection = first.href.slice(0, first.href.lastIndexOf("/") + 1);
-    const personal = await putPersonal(server, collection, "tandlakare.ics", PERSONAL_EVENT);
-    const personalEtag = (await readCalendar(server, calendar)).find(
+    const personal = await putPersonal(dav.server, collection, "tandlakare.ics", PERSONAL_EVENT);
+    const personalEtag = (await readCalendar(dav.server, calendar)).find(
       (event) => event.href === personal,
     )?.etag;
     expect(personalEtag).toBeTruthy();
 
     // Kick-off moved.
-    await push(service, [
+    await pushMatches(service, [
       fogisMatch({ matchid: 7001, time: "17:30", home: "IFK Göteborg", away: "GAIS", referees: home }),
       fogisMatch({ matchid: 7002, date: "2026-12-06", time: "13:00", referees: home }),
     ]);
-    events = await readCalendar(server, calendar);
+    events = await readCalendar(dav.server, calendar);
     expect(byUid(events, 7001).start).toEqual(new Date("2026-12-05T16:30:00Z"));
     expect(byUid(events, 7001).sequence).toBeGreaterThan(first.sequence);
-    expect(caldavStatus(service)).toMatchObject({ status: "pass", pending: 0, lastError: null });
+    expect(backendStatus(service, "caldav")).toMatchObject({ status: "pass", pending: 0, lastError: null });
 
     // A referee swapped.
     const swapped = [referees.anna, referees.bertil, referees.david];
-    await push(service, [
+    await pushMatches(service, [
       fogisMatch({ matchid: 7001, time: "17:30", home: "IFK Göteborg", away: "GAIS", referees: swapped }),
       fogisMatch({ matchid: 7002, date: "2026-12-06", time: "13:00", referees: home }),
     ]);
-    events = await readCalendar(server, calendar);
+    events = await readCalendar(dav.server, calendar);
     expect(byUid(events, 7001).description).toContain("David Nord");
     expect(byUid(events, 7001).description).not.toContain("Cecilia Ek");
 
     // The second match cancelled: still there, marked cancelled, without its alarm.
-    await push(service, [
+    await pushMatches(service, [
       fogisMatch({ matchid: 7001, time: "17:30", home: "IFK Göteborg", away: "GAIS", referees: swapped }),
       fogisMatch({ matchid: 7002, date: "2026-12-06", time: "13:00", referees: home, cancelled: true }),
     ]);
-    events = await readCalendar(server, calendar);
+    events = await readCalendar(dav.server, calendar);
     expect(byUid(events, 7002)).toMatchObject({ status: "CANCELLED", alarms: [] });
 
     // The first match taken off the list before kick-off: its event leaves the calendar.
-    const before = caldavStatus(service).counters;
-    await push(service, [
+    const before = backendStatus(service, "caldav").counters;
+    await pushMatches(service, [
       fogisMatch({ matchid: 7002, date: "2026-12-06", time: "13:00", referees: home, cancelled: true }),
     ]);
-    events = await readCalendar(server, calendar);
+    events = await readCalendar(dav.server, calendar);
     expect(events.map((event) => event.uid)).toEqual([UID(7002), "tandlakare-2026-12-07@phone"]);
-    expect(caldavStatus(service).counters.removed).toBe(before.removed + 1);
+    expect(backendStatus(service, "caldav").counters.removed).toBe(before.removed + 1);
 
     // An unchanged snapshot costs the server nothing.
-    const requests = caldavStatus(service).counters.requests;
-    const unchanged = await push(service, [
+    const requests = backendStatus(service, "caldav").counters.requests;
+    const unchanged = await pushMatches(service, [
       fogisMatch({ matchid: 7002, date: "2026-12-06", time: "13:00", referees: home, cancelled: true }),
     ]);
     expect(unchanged.status).toBe("unchanged");
-    expect(caldavStatus(service).counters.requests).toBe(requests);
+    expect(backendStatus(service, "caldav").counters.requests).toBe(requests);
 
     // The personal appointment was never written to: same ETag, same summary.
     const personalNow = events.find((event) => event.href === personal);
@@ -185,32 +162,34 @@ describe.each<DavServerKind>(["radicale", "xandikos"])("CalDAV push into %s", (k
     // The cancelled match drops off FOGIS's list after its kick-off: it was not played, so it is
     // not kept as history (issue #21); the referee's own appointment stays.
     service.setNow("2026-12-07T12:00:00Z");
-    await push(service, []);
-    events = await readCalendar(server, calendar);
+    await pushMatches(service, []);
+    events = await readCalendar(dav.server, calendar);
     expect(events.map((event) => event.uid)).toEqual(["tandlakare-2026-12-07@phone"]);
 
     // A played match that drops off the list stays, as history.
-    await push(service, [fogisMatch({ matchid: 7003, date: "2026-12-08", time: "13:00", referees: home })]);
+    await pushMatches(service, [
+      fogisMatch({ matchid: 7003, date: "2026-12-08", time: "13:00", referees: home }),
+    ]);
     service.setNow("2026-12-09T12:00:00Z");
-    await push(service, []);
-    events = await readCalendar(server, calendar);
+    await pushMatches(service, []);
+    events = await readCalendar(dav.server, calendar);
     expect(events.map((event) => event.uid).sort()).toEqual([UID(7003), "tandlakare-2026-12-07@phone"]);
 
     // HISTORY_DAYS (365) after it ended, the played match leaves the referee's calendar too.
     service.setNow("2027-12-09T12:00:00Z");
-    await push(service, []);
-    events = await readCalendar(server, calendar);
+    await pushMatches(service, []);
+    events = await readCalendar(dav.server, calendar);
     expect(events.map((event) => event.uid)).toEqual(["tandlakare-2026-12-07@phone"]);
   });
 
   it("keeps the referee's own alarm, categories, colour and notes through our next update", async () => {
     const { service, calendar } = await startPushing();
-    await push(service, [fogisMatch({ matchid: 7101, time: "15:00" })]);
-    const [created] = await readCalendar(server, calendar);
+    await pushMatches(service, [fogisMatch({ matchid: 7101, time: "15:00" })]);
+    const [created] = await readCalendar(dav.server, calendar);
     if (!created) throw new Error("no event");
 
     // The referee's phone adds an alarm two hours before, a category, a colour and a note.
-    await editAsPhone(server, created.href, (text) =>
+    await editAsPhone(dav.server, created.href, (text) =>
       addToEvent(
         text,
         "CATEGORIES:Viktigt",
@@ -224,8 +203,8 @@ describe.each<DavServerKind>(["radicale", "xandikos"])("CalDAV push into %s", (k
       ),
     );
 
-    await push(service, [fogisMatch({ matchid: 7101, time: "18:00", venue: "Nya Ullevi" })]);
-    const [updated] = await readCalendar(server, calendar);
+    await pushMatches(service, [fogisMatch({ matchid: 7101, time: "18:00", venue: "Nya Ullevi" })]);
+    const [updated] = await readCalendar(dav.server, calendar);
     expect(updated).toMatchObject({
       start: new Date("2026-12-05T17:00:00Z"),
       location: "Nya Ullevi",
@@ -236,19 +215,21 @@ describe.each<DavServerKind>(["radicale", "xandikos"])("CalDAV push into %s", (k
     expect(updated?.properties).toContain("X-REFEREE-NOTE:Ta med extra visselpipa");
 
     // Cancelled: our alarm goes, theirs stays.
-    await push(service, [fogisMatch({ matchid: 7101, time: "18:00", venue: "Nya Ullevi", cancelled: true })]);
-    const [cancelled] = await readCalendar(server, calendar);
+    await pushMatches(service, [
+      fogisMatch({ matchid: 7101, time: "18:00", venue: "Nya Ullevi", cancelled: true }),
+    ]);
+    const [cancelled] = await readCalendar(dav.server, calendar);
     expect(cancelled).toMatchObject({ status: "CANCELLED", alarms: [-2 * 3600], categories: ["Viktigt"] });
   });
 
   it("shows a postponed match as tentative without our alarm, and a match without a kick-off time as a whole day", async () => {
     const { service, calendar } = await startPushing();
     const noTime = { avsparkstid: "", tid: undefined };
-    await push(service, [
+    await pushMatches(service, [
       fogisMatch({ matchid: 7151, time: "15:00" }),
       fogisMatch({ matchid: 7152, date: "2026-12-06", extra: noTime }),
     ]);
-    let events = await readCalendar(server, calendar);
+    let events = await readCalendar(dav.server, calendar);
     const postponing = byUid(events, 7151);
     expect(postponing).toMatchObject({ status: "CONFIRMED", alarms: [-48 * 3600] });
     const wholeDay = byUid(events, 7152);
@@ -257,14 +238,14 @@ describe.each<DavServerKind>(["radicale", "xandikos"])("CalDAV push into %s", (k
     expect(wholeDay.alarms).toEqual([]);
 
     // The referee's phone adds an alarm of its own; FOGIS then postpones the match.
-    await editAsPhone(server, postponing.href, (text) =>
+    await editAsPhone(dav.server, postponing.href, (text) =>
       addToEvent(text, "BEGIN:VALARM", "ACTION:DISPLAY", "TRIGGER:-PT3H", "DESCRIPTION:Match", "END:VALARM"),
     );
-    await push(service, [
+    await pushMatches(service, [
       fogisMatch({ matchid: 7151, time: "15:00", postponed: true }),
       fogisMatch({ matchid: 7152, date: "2026-12-06", extra: noTime }),
     ]);
-    events = await readCalendar(server, calendar);
+    events = await readCalendar(dav.server, calendar);
     expect(byUid(events, 7151)).toMatchObject({
       status: "TENTATIVE",
       summary: "UPPSKJUTEN: Hemmalag 151 - Bortalag 151",
@@ -272,11 +253,11 @@ describe.each<DavServerKind>(["radicale", "xandikos"])("CalDAV push into %s", (k
     });
 
     // The kick-off time is set: the whole-day event becomes a timed one, with the reminder.
-    await push(service, [
+    await pushMatches(service, [
       fogisMatch({ matchid: 7151, time: "15:00", postponed: true }),
       fogisMatch({ matchid: 7152, date: "2026-12-06", time: "13:00" }),
     ]);
-    events = await readCalendar(server, calendar);
+    events = await readCalendar(dav.server, calendar);
     expect(byUid(events, 7152)).toMatchObject({
       start: new Date("2026-12-06T12:00:00Z"),
       end: new Date("2026-12-06T14:00:00Z"),
@@ -296,50 +277,50 @@ describe.each<DavServerKind>(["radicale", "xandikos"])("CalDAV push into %s", (k
       return fetch(input, init);
     };
     const { service, calendar } = await startPushing({ fetch: meddling });
-    await push(service, [fogisMatch({ matchid: 7201, time: "15:00" })]);
-    const [created] = await readCalendar(server, calendar);
+    await pushMatches(service, [fogisMatch({ matchid: 7201, time: "15:00" })]);
+    const [created] = await readCalendar(dav.server, calendar);
     if (!created) throw new Error("no event");
 
     // The referee's phone saves a note in the moment between our reading and our writing.
     interfere = async () => {
-      await editAsPhone(server, created.href, (text) => addToEvent(text, "CATEGORIES:Bortamatch"));
+      await editAsPhone(dav.server, created.href, (text) => addToEvent(text, "CATEGORIES:Bortamatch"));
     };
-    await push(service, [fogisMatch({ matchid: 7201, time: "16:00" })]);
+    await pushMatches(service, [fogisMatch({ matchid: 7201, time: "16:00" })]);
     expect(interfere).toBeUndefined();
-    const [merged] = await readCalendar(server, calendar);
+    const [merged] = await readCalendar(dav.server, calendar);
     expect(merged).toMatchObject({ start: new Date("2026-12-05T15:00:00Z"), categories: ["Bortamatch"] });
-    expect(caldavStatus(service)).toMatchObject({ status: "pass", counters: { conflicts: 1 } });
+    expect(backendStatus(service, "caldav")).toMatchObject({ status: "pass", counters: { conflicts: 1 } });
   });
 
   it("leaves an event the referee deleted deleted, until FOGIS changes that match", async () => {
     const { service, calendar } = await startPushing();
-    await push(service, [fogisMatch({ matchid: 7301, time: "15:00" }), fogisMatch({ matchid: 7302 })]);
-    const deleted = byUid(await readCalendar(server, calendar), 7301);
-    await deleteAsPhone(server, deleted.href);
+    await pushMatches(service, [fogisMatch({ matchid: 7301, time: "15:00" }), fogisMatch({ matchid: 7302 })]);
+    const deleted = byUid(await readCalendar(dav.server, calendar), 7301);
+    await deleteAsPhone(dav.server, deleted.href);
 
     // Another match changes: the deleted one is not brought back.
-    await push(service, [
+    await pushMatches(service, [
       fogisMatch({ matchid: 7301, time: "15:00" }),
       fogisMatch({ matchid: 7302, time: "19:00" }),
     ]);
-    expect((await readCalendar(server, calendar)).map((event) => event.uid)).toEqual([UID(7302)]);
-    expect(caldavStatus(service)).toMatchObject({ status: "pass", pending: 0 });
+    expect((await readCalendar(dav.server, calendar)).map((event) => event.uid)).toEqual([UID(7302)]);
+    expect(backendStatus(service, "caldav")).toMatchObject({ status: "pass", pending: 0 });
 
     // Nor by a restart.
     await service.service.stop();
     const { service: restarted } = await startPushing({ calendar, dataDir: service.dataDir });
-    await push(restarted, [
+    await pushMatches(restarted, [
       fogisMatch({ matchid: 7301, time: "15:00" }),
       fogisMatch({ matchid: 7302, time: "19:30" }),
     ]);
-    expect((await readCalendar(server, calendar)).map((event) => event.uid)).toEqual([UID(7302)]);
+    expect((await readCalendar(dav.server, calendar)).map((event) => event.uid)).toEqual([UID(7302)]);
 
     // FOGIS moves the deleted match: the referee needs to know, so it comes back.
-    await push(restarted, [
+    await pushMatches(restarted, [
       fogisMatch({ matchid: 7301, time: "16:00" }),
       fogisMatch({ matchid: 7302, time: "19:30" }),
     ]);
-    const events = await readCalendar(server, calendar);
+    const events = await readCalendar(dav.server, calendar);
     expect(events.map((event) => event.uid)).toEqual([UID(7301), UID(7302)]);
     expect(byUid(events, 7301).start).toEqual(new Date("2026-12-05T15:00:00Z"));
   });
@@ -358,56 +339,59 @@ describe.each<DavServerKind>(["radicale", "xandikos"])("CalDAV push into %s", (k
     };
     const { service, calendar } = await startPushing({ fetch: flaky });
     const matches = [7401, 7402, 7403].map((matchid) => fogisMatch({ matchid }));
-    await push(service, matches);
+    await pushMatches(service, matches);
     expect(dropResponse).toBe(false);
-    let events = await readCalendar(server, calendar);
+    let events = await readCalendar(dav.server, calendar);
     expect(events.map((event) => event.uid)).toEqual([UID(7401), UID(7402), UID(7403)]);
-    expect(caldavStatus(service).counters.failures).toBe(1);
+    expect(backendStatus(service, "caldav").counters.failures).toBe(1);
 
     // A restart, then a restart without the state file: our events are found, not written again.
     await service.service.stop();
     rmSync(join(service.dataDir, "caldav.json"));
     const { service: again } = await startPushing({ calendar, dataDir: service.dataDir });
     await again.service.backends.whenSynced();
-    expect(caldavStatus(again).counters).toMatchObject({ created: 0, updated: 0, removed: 0 });
-    events = await readCalendar(server, calendar);
+    expect(backendStatus(again, "caldav").counters).toMatchObject({ created: 0, updated: 0, removed: 0 });
+    events = await readCalendar(dav.server, calendar);
     expect(events.map((event) => event.uid)).toEqual([UID(7401), UID(7402), UID(7403)]);
 
     // A sync token the server does not know (Radicale: 403, Xandikos: 500) costs one listing,
     // which also shows what the referee deleted meanwhile.
     await again.service.stop();
-    await deleteAsPhone(server, byUid(events, 7403).href);
+    await deleteAsPhone(dav.server, byUid(events, 7403).href);
     const statePath = join(service.dataDir, "caldav.json");
     const state = JSON.parse(readFileSync(statePath, "utf8"));
     writeFileSync(statePath, JSON.stringify({ ...state, syncToken: `${state.syncToken ?? "x"}-forgotten` }));
     const { service: third } = await startPushing({ calendar, dataDir: service.dataDir });
-    await push(third, [fogisMatch({ matchid: 7401, time: "20:00" }), matches[1], matches[2]]);
-    events = await readCalendar(server, calendar);
+    await pushMatches(third, [fogisMatch({ matchid: 7401, time: "20:00" }), matches[1], matches[2]]);
+    events = await readCalendar(dav.server, calendar);
     expect(events.map((event) => event.uid)).toEqual([UID(7402), UID(7401)]);
     expect(byUid(events, 7401).start).toEqual(new Date("2026-12-05T19:00:00Z"));
-    expect(caldavStatus(third)).toMatchObject({ status: "pass", counters: { created: 0, updated: 1 } });
-    expect(await findCollection(server, server.calendarHome, calendar)).toHaveLength(1);
+    expect(backendStatus(third, "caldav")).toMatchObject({
+      status: "pass",
+      counters: { created: 0, updated: 1 },
+    });
+    expect(await findCollection(dav.server, dav.server.calendarHome, calendar)).toHaveLength(1);
   });
 
   it("creates the calendar again, with every match, after the referee deleted the whole calendar", async () => {
     const { service, calendar } = await startPushing();
-    await push(service, [fogisMatch({ matchid: 7601 }), fogisMatch({ matchid: 7602 })]);
-    const [collection] = await findCollection(server, server.calendarHome, calendar);
+    await pushMatches(service, [fogisMatch({ matchid: 7601 }), fogisMatch({ matchid: 7602 })]);
+    const [collection] = await findCollection(dav.server, dav.server.calendarHome, calendar);
     if (!collection) throw new Error("no calendar");
-    const gone = await davFetch(server, collection.href, { method: "DELETE" });
+    const gone = await davFetch(dav.server, collection.href, { method: "DELETE" });
     expect(gone.status).toBeLessThan(300);
 
-    await push(service, [fogisMatch({ matchid: 7601, time: "19:00" }), fogisMatch({ matchid: 7602 })]);
-    const events = await readCalendar(server, calendar);
+    await pushMatches(service, [fogisMatch({ matchid: 7601, time: "19:00" }), fogisMatch({ matchid: 7602 })]);
+    const events = await readCalendar(dav.server, calendar);
     expect(events.map((event) => event.uid)).toEqual([UID(7602), UID(7601)]);
-    expect(caldavStatus(service)).toMatchObject({ status: "pass", pending: 0 });
+    expect(backendStatus(service, "caldav")).toMatchObject({ status: "pass", pending: 0 });
   });
 
   it("updates the feed while the server is down, and pushes the change by itself when it is back", async () => {
     const own = await startDavServer(kind);
     try {
       const { service, calendar } = await startPushing({ target: own });
-      await push(service, [fogisMatch({ matchid: 7501, time: "15:00" })]);
+      await pushMatches(service, [fogisMatch({ matchid: 7501, time: "15:00" })]);
       await own.stop();
 
       const body = (
@@ -420,7 +404,7 @@ describe.each<DavServerKind>(["radicale", "xandikos"])("CalDAV push into %s", (k
       const feed = parseFeed((await request(service.service.app).get("/calendar.ics")).text);
       expect(feed.events[0]?.start).toEqual(new Date("2026-12-05T11:00:00Z"));
       await eventually(() =>
-        expect(caldavStatus(service)).toMatchObject({
+        expect(backendStatus(service, "caldav")).toMatchObject({
           status: "warn",
           pending: 1,
           lastError: expect.stringMatching(/cannot reach 127\.0\.0\.1/),
@@ -435,7 +419,9 @@ describe.each<DavServerKind>(["radicale", "xandikos"])("CalDAV push into %s", (k
         const [event] = await readCalendar(own, calendar);
         expect(event?.start).toEqual(new Date("2026-12-05T11:00:00Z"));
       }, 10_000);
-      await eventually(() => expect(caldavStatus(service)).toMatchObject({ status: "pass", pending: 0 }));
+      await eventually(() =>
+        expect(backendStatus(service, "caldav")).toMatchObject({ status: "pass", pending: 0 }),
+      );
     } finally {
       await own.close();
     }

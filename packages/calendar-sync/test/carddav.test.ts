@@ -1,11 +1,17 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { type DavServerHandle, type DavServerKind, fogisMatch, startDavServer } from "@fogis/testing";
-import request from "supertest";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { BackendStatus } from "../src/backends/push-backend.js";
-import { deleteAsPhone, editAsPhone, putPersonal, readAddressBook, type ServerCard } from "./dav-helpers.js";
-import { startTestService, type TestService, TOKEN } from "./helpers.js";
+import { type DavServerKind, fogisMatch } from "@fogis/testing";
+import { describe, expect, it } from "vitest";
+import {
+  davServerPerSuite,
+  deleteAsPhone,
+  editAsPhone,
+  FAST_RETRY,
+  putPersonal,
+  readAddressBook,
+  type ServerCard,
+} from "./dav-helpers.js";
+import { backendStatus, pushMatches, startTestService, TOKEN } from "./helpers.js";
 
 /**
  * The phonebook pushed into a real CardDAV address book (DESIGN §7, §11) on Radicale and Xandikos:
@@ -13,8 +19,7 @@ import { startTestService, type TestService, TOKEN } from "./helpers.js";
  * additions kept, personal contacts never touched.
  */
 
-const auth = { Authorization: `Bearer ${TOKEN}` };
-const FAST_RETRY = { initialMs: 100, maxMs: 400, permanentMs: 1000, failAfterMs: 60_000 };
+const _auth = { Authorization: `Bearer ${TOKEN}` };
 const OWN_NUMBER = "56600";
 const UID = (domarnr: string) => `urn:fogis-realtime:referee:${domarnr}`;
 
@@ -35,19 +40,8 @@ const PERSONAL_CARD = [
 ].join("\r\n");
 
 describe.each<DavServerKind>(["radicale", "xandikos"])("CardDAV push into %s", (kind) => {
-  let server: DavServerHandle;
-  const services: TestService[] = [];
+  const dav = davServerPerSuite(kind);
   let books = 0;
-
-  beforeAll(async () => {
-    server = await startDavServer(kind);
-  });
-  afterAll(async () => {
-    await server?.close();
-  });
-  afterEach(async () => {
-    for (const service of services.splice(0)) await service.close();
-  });
 
   async function startPushing(options: { book?: string; dataDir?: string } = {}) {
     books += 1;
@@ -57,38 +51,26 @@ describe.each<DavServerKind>(["radicale", "xandikos"])("CardDAV push into %s", (
       pushRetry: FAST_RETRY,
       env: {
         // Contacts only: CARDDAV_URL without CALDAV_URL.
-        CARDDAV_URL: server.url,
-        CALDAV_USERNAME: server.username,
-        CALDAV_PASSWORD: server.password,
+        CARDDAV_URL: dav.server.url,
+        CALDAV_USERNAME: dav.server.username,
+        CALDAV_PASSWORD: dav.server.password,
         CARDDAV_ADDRESSBOOK: book,
         USER_REFEREE_NUMBER: OWN_NUMBER,
       },
     });
-    services.push(service);
+    dav.services.push(service);
     return { service, book };
-  }
-
-  async function push(service: TestService, matches: unknown[]) {
-    const response = await request(service.service.app).post("/manual-sync").set(auth).send({ matches });
-    expect(response.status).toBe(200);
-    await service.service.backends.whenSynced();
-  }
-
-  function carddav(service: TestService): BackendStatus {
-    const status = service.service.backends.statuses().find((entry) => entry.name === "carddav");
-    if (!status) throw new Error("no carddav backend");
-    return status;
   }
 
   const names = (cards: ServerCard[]) => cards.map((card) => card.fn);
 
   it("creates the address book with one card per co-referee, and follows swaps, changes and removals", async () => {
     const { service, book } = await startPushing();
-    await push(service, [
+    await pushMatches(service, [
       fogisMatch({ matchid: 9001, referees: [me, bertil, cecilia] }),
       fogisMatch({ matchid: 9002, date: "2026-12-12", referees: [me, bertil] }),
     ]);
-    let cards = await readAddressBook(server, book);
+    let cards = await readAddressBook(dav.server, book);
     expect(names(cards)).toEqual(["Bertil Berg", "Cecilia Ek"]);
     const bertilCard = cards[0] as ServerCard;
     expect(bertilCard).toMatchObject({ uid: UID("60773"), tels: ["070-111 22 33"] });
@@ -97,41 +79,43 @@ describe.each<DavServerKind>(["radicale", "xandikos"])("CardDAV push into %s", (
     expect(bertilCard.note).toContain("2026-12-12");
 
     const collection = bertilCard.href.slice(0, bertilCard.href.lastIndexOf("/") + 1);
-    const personal = await putPersonal(server, collection, "mamma.vcf", PERSONAL_CARD);
-    const personalEtag = (await readAddressBook(server, book)).find((card) => card.href === personal)?.etag;
+    const personal = await putPersonal(dav.server, collection, "mamma.vcf", PERSONAL_CARD);
+    const personalEtag = (await readAddressBook(dav.server, book)).find(
+      (card) => card.href === personal,
+    )?.etag;
     expect(personalEtag).toBeTruthy();
 
     // Cecilia swapped for David in the first match; Bertil has a new number.
     const newBertil = { ...bertil, mobile: "073-444 55 66" };
-    await push(service, [
+    await pushMatches(service, [
       fogisMatch({ matchid: 9001, referees: [me, newBertil, david] }),
       fogisMatch({ matchid: 9002, date: "2026-12-12", referees: [me, newBertil] }),
     ]);
-    cards = await readAddressBook(server, book);
+    cards = await readAddressBook(dav.server, book);
     expect(names(cards)).toEqual(["Bertil Berg", "David Nord", "Mamma"]);
     expect(cards[0]?.tels).toEqual(["073-444 55 66"]);
 
     // The second match taken off the list before it was played: its note line goes.
-    await push(service, [fogisMatch({ matchid: 9001, referees: [me, newBertil, david] })]);
-    cards = await readAddressBook(server, book);
+    await pushMatches(service, [fogisMatch({ matchid: 9001, referees: [me, newBertil, david] })]);
+    cards = await readAddressBook(dav.server, book);
     expect(cards[0]?.note).not.toContain("2026-12-12");
 
     // The last match removed: its referees leave the phonebook; the personal contact stays as it was.
-    await push(service, []);
-    cards = await readAddressBook(server, book);
+    await pushMatches(service, []);
+    cards = await readAddressBook(dav.server, book);
     expect(names(cards)).toEqual(["Mamma"]);
     expect(cards[0]?.etag).toBe(personalEtag);
-    expect(carddav(service)).toMatchObject({ status: "pass", pending: 0 });
+    expect(backendStatus(service, "carddav")).toMatchObject({ status: "pass", pending: 0 });
   });
 
   it("keeps what the referee added to a card, and leaves a card they deleted deleted until FOGIS changes it", async () => {
     const { service, book } = await startPushing();
-    await push(service, [fogisMatch({ matchid: 9101, referees: [me, bertil, cecilia] })]);
-    const [bertilCard, ceciliaCard] = await readAddressBook(server, book);
+    await pushMatches(service, [fogisMatch({ matchid: 9101, referees: [me, bertil, cecilia] })]);
+    const [bertilCard, ceciliaCard] = await readAddressBook(dav.server, book);
     if (!bertilCard || !ceciliaCard) throw new Error("cards missing");
 
     // On the phone: a work number, a birthday and a labelled e-mail for Bertil; Cecilia deleted.
-    await editAsPhone(server, bertilCard.href, (text) =>
+    await editAsPhone(dav.server, bertilCard.href, (text) =>
       text.replace(
         "END:VCARD",
         [
@@ -143,12 +127,12 @@ describe.each<DavServerKind>(["radicale", "xandikos"])("CardDAV push into %s", (
         ].join("\r\n"),
       ),
     );
-    await deleteAsPhone(server, ceciliaCard.href);
+    await deleteAsPhone(dav.server, ceciliaCard.href);
 
     // FOGIS: Bertil's mobile changes; nothing about Cecilia changes.
     const newBertil = { ...bertil, mobile: "073-444 55 66" };
-    await push(service, [fogisMatch({ matchid: 9101, referees: [me, newBertil, cecilia] })]);
-    let cards = await readAddressBook(server, book);
+    await pushMatches(service, [fogisMatch({ matchid: 9101, referees: [me, newBertil, cecilia] })]);
+    let cards = await readAddressBook(dav.server, book);
     expect(names(cards)).toEqual(["Bertil Berg"]);
     expect(cards[0]?.tels.sort()).toEqual(["031-12 34 56", "073-444 55 66"]);
     expect(cards[0]?.emails).toContain("bertil.privat@example.net");
@@ -156,25 +140,25 @@ describe.each<DavServerKind>(["radicale", "xandikos"])("CardDAV push into %s", (
     expect(cards[0]?.properties.some((line) => /^item1\.X-ABLabel:privat$/i.test(line))).toBe(true);
 
     // Cecilia gets a new match: FOGIS changed her card, so it comes back.
-    await push(service, [
+    await pushMatches(service, [
       fogisMatch({ matchid: 9101, referees: [me, newBertil, cecilia] }),
       fogisMatch({ matchid: 9102, date: "2026-12-19", referees: [me, cecilia] }),
     ]);
-    cards = await readAddressBook(server, book);
+    cards = await readAddressBook(dav.server, book);
     expect(names(cards)).toEqual(["Bertil Berg", "Cecilia Ek"]);
   });
 
   it("finds its cards again after a lost state file, and adopts one of ours under another name, without duplicates", async () => {
     const { service, book } = await startPushing();
-    await push(service, [fogisMatch({ matchid: 9201, referees: [me, bertil] })]);
-    const [created] = await readAddressBook(server, book);
+    await pushMatches(service, [fogisMatch({ matchid: 9201, referees: [me, bertil] })]);
+    const [created] = await readAddressBook(dav.server, book);
     if (!created) throw new Error("no card");
     const collection = created.href.slice(0, created.href.lastIndexOf("/") + 1);
 
     // A card with our UID for David under a name we would not choose (another tool, an old export).
     const davidNumber = "94100";
     await putPersonal(
-      server,
+      dav.server,
       collection,
       "imported-david.vcf",
       [
@@ -187,8 +171,8 @@ describe.each<DavServerKind>(["radicale", "xandikos"])("CardDAV push into %s", (
         "",
       ].join("\r\n"),
     );
-    await push(service, [fogisMatch({ matchid: 9201, referees: [me, bertil, david] })]);
-    let cards = await readAddressBook(server, book);
+    await pushMatches(service, [fogisMatch({ matchid: 9201, referees: [me, bertil, david] })]);
+    let cards = await readAddressBook(dav.server, book);
     expect(cards.map((card) => [card.fn, card.href.slice(collection.length)])).toEqual([
       ["Bertil Berg", "fogis-referee-60773.vcf"],
       ["David Nord", "imported-david.vcf"],
@@ -198,8 +182,8 @@ describe.each<DavServerKind>(["radicale", "xandikos"])("CardDAV push into %s", (
     rmSync(join(service.dataDir, "carddav.json"));
     const { service: again } = await startPushing({ book, dataDir: service.dataDir });
     await again.service.backends.whenSynced();
-    cards = await readAddressBook(server, book);
+    cards = await readAddressBook(dav.server, book);
     expect(cards.map((card) => card.uid).sort()).toEqual([UID("60773"), UID("94100")]);
-    expect(carddav(again).counters).toMatchObject({ created: 0, removed: 0 });
+    expect(backendStatus(again, "carddav").counters).toMatchObject({ created: 0, removed: 0 });
   });
 });

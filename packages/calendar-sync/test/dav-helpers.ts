@@ -1,5 +1,7 @@
-import type { DavServerHandle } from "@fogis/testing";
+import { type DavServerHandle, type DavServerKind, startDavServer } from "@fogis/testing";
 import ICAL from "ical.js";
+import { afterAll, afterEach, beforeAll } from "vitest";
+import type { TestService } from "./helpers.js";
 
 /**
  * Reading a CalDAV/CardDAV server the way a calendar or contacts app does, with plain HTTP
@@ -202,4 +204,25 @@ export async function putPersonal(server: DavServerHandle, collection: string, n
 /** Inserts lines before the VEVENT's END (the referee's own additions). */
 export function addToEvent(text: string, ...lines: string[]): string {
   return text.replace(/END:VEVENT/, `${lines.join("\r\n")}\r\nEND:VEVENT`);
+}
+
+/** Push retries short enough that a failed push is retried within a test. */
+export const FAST_RETRY = { initialMs: 100, maxMs: 400, permanentMs: 1000, failAfterMs: 60_000 };
+
+/**
+ * One DAV server of `kind` per describe block (started before its tests, closed after them) and
+ * the services its tests start, closed after each test. Call inside the describe block.
+ */
+export function davServerPerSuite(kind: DavServerKind): { server: DavServerHandle; services: TestService[] } {
+  const suite = { server: undefined as unknown as DavServerHandle, services: [] as TestService[] };
+  beforeAll(async () => {
+    suite.server = await startDavServer(kind);
+  });
+  afterAll(async () => {
+    await suite.server?.close();
+  });
+  afterEach(async () => {
+    for (const service of suite.services.splice(0)) await service.close();
+  });
+  return suite;
 }

@@ -8,7 +8,8 @@ import { googleEventId } from "../src/backends/google/google-calendar.js";
 import { CALENDAR_SCOPE, CONTACTS_SCOPE } from "../src/backends/google/google-token-file.js";
 import { loadCalendarSyncConfig } from "../src/config.js";
 import { ConsentError, runGoogleConsent } from "../src/google-consent.js";
-import { match, push, startGoogleService } from "./google-helpers.js";
+import { match, startGoogleService } from "./google-helpers.js";
+import { pushMatches } from "./helpers.js";
 
 /**
  * The one-time consent (`pnpm google-auth`): Google's installed-app flow with a loopback redirect
@@ -89,7 +90,7 @@ describe("pnpm google-auth", () => {
     // The file works: calendar-sync writes a match with it.
     const service = await startGoogleService(google, outFile);
     try {
-      await push(service, [match(7701)]);
+      await pushMatches(service, [match(7701)]);
       expect(google.event(googleEventId(7701))?.status).toBe("confirmed");
     } finally {
       await service.close();

@@ -1,15 +1,12 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fogisMatch, type GoogleStandIn, type MatchInput } from "@fogis/testing";
-import request from "supertest";
-import { expect } from "vitest";
 import {
   CALENDAR_SCOPE,
   CONTACTS_SCOPE,
   formatPythonExpiry,
 } from "../src/backends/google/google-token-file.js";
-import type { BackendStatus } from "../src/backends/push-backend.js";
-import { startTestService, type TestService, type TestServiceOptions, TOKEN } from "./helpers.js";
+import { startTestService, type TestService, type TestServiceOptions } from "./helpers.js";
 
 /** Shared set-up of the Google backend tests: a token file as the Python service wrote it, a service pointed at the stand-in. */
 
@@ -77,23 +74,6 @@ export async function startGoogleService(
     ...options,
     env: { ...googleEnv(google, tokenFile, options.extraEnv), ...options.env },
   });
-}
-
-/** Posts a match list and waits until every push backend has it. */
-export async function push(service: TestService, matches: unknown[]) {
-  const response = await request(service.service.app)
-    .post("/manual-sync")
-    .set({ Authorization: `Bearer ${TOKEN}` })
-    .send({ matches });
-  expect(response.status).toBe(200);
-  await service.service.backends.whenSynced();
-  return response.body;
-}
-
-export function statusOf(service: TestService, name: string): BackendStatus {
-  const found = service.service.backends.statuses().find((status) => status.name === name);
-  if (!found) throw new Error(`no backend ${name}`);
-  return found;
 }
 
 /** The stand-in's events carrying this match id (deleted ones only when asked). */

@@ -14,15 +14,13 @@ import {
   eventsOfMatch,
   match,
   OWN_NUMBER,
-  push,
   pythonContact,
   pythonEvent,
   referees,
   startGoogleService,
-  statusOf,
   writePythonTokenFile,
 } from "./google-helpers.js";
-import { eventually, type TestService } from "./helpers.js";
+import { backendStatus, eventually, pushMatches, type TestService } from "./helpers.js";
 
 /**
  * The Google Calendar and Google Contacts backends against a local stand-in that follows Google's
@@ -95,7 +93,10 @@ describe("Google Calendar and Google Contacts push", () => {
 
     const token = writePythonTokenFile(dir, google);
     const service = await start(token.path);
-    await push(service, [match(7001, { time: "15:00" }), match(7002, { date: "2026-12-12", time: "13:00" })]);
+    await pushMatches(service, [
+      match(7001, { time: "15:00" }),
+      match(7002, { date: "2026-12-12", time: "13:00" }),
+    ]);
 
     // One event per match: the Python one adopted (same id), a new one with our id.
     const adopted = eventsOfMatch(google, 7001);
@@ -131,8 +132,8 @@ describe("Google Calendar and Google Contacts push", () => {
     expect(contactsOf(google, OWN_NUMBER)).toEqual([]);
     expect(google.contact(mother.resourceName)?.etag).toBe(mother.etag);
     expect(google.contacts()).toHaveLength(3);
-    expect(statusOf(service, "google-calendar").status).toBe("pass");
-    expect(statusOf(service, "google-people").status).toBe("pass");
+    expect(backendStatus(service, "google-calendar").status).toBe("pass");
+    expect(backendStatus(service, "google-people").status).toBe("pass");
 
     // The same list again through the backends: not one call to Google.
     const before = google.requests.length;
@@ -148,7 +149,7 @@ describe("Google Calendar and Google Contacts push", () => {
   it("keeps the referee's edits through a kick-off change, merging on 412; an untouched event costs one call", async () => {
     const token = writePythonTokenFile(dir, google);
     const service = await start(token.path, { extraEnv: { GOOGLE_CONTACTS_GROUP: "" } });
-    await push(service, [match(7101, { time: "15:00" }), match(7102, { time: "17:00" })]);
+    await pushMatches(service, [match(7101, { time: "15:00" }), match(7102, { time: "17:00" })]);
     const id = googleEventId(7101);
     // In Google Calendar the referee colours the event, adds a reminder and a private note of their own.
     google.editEvent(id, {
@@ -164,7 +165,7 @@ describe("Google Calendar and Google Contacts push", () => {
     });
 
     let before = google.count("calendar");
-    await push(service, [match(7101, { time: "18:30" }), match(7102, { time: "17:00" })]);
+    await pushMatches(service, [match(7101, { time: "18:30" }), match(7102, { time: "17:00" })]);
     // PATCH (412), GET, PATCH.
     expect(google.count("calendar") - before).toBe(3);
     const edited = google.event(id);
@@ -172,10 +173,10 @@ describe("Google Calendar and Google Contacts push", () => {
     expect(edited?.colorId).toBe("5");
     expect(overrides(edited ?? {})).toEqual(["email:120", "popup:2880"]);
     expect(privateOf(edited ?? {}).refereeNote).toBe("ta med flaggor");
-    expect(statusOf(service, "google-calendar").counters.conflicts).toBe(1);
+    expect(backendStatus(service, "google-calendar").counters.conflicts).toBe(1);
 
     before = google.count("calendar");
-    await push(service, [match(7101, { time: "18:30" }), match(7102, { time: "19:00" })]);
+    await pushMatches(service, [match(7101, { time: "18:30" }), match(7102, { time: "19:00" })]);
     expect(google.count("calendar") - before).toBe(1);
     expect(google.event(googleEventId(7102))?.start).toMatchObject({ dateTime: "2026-12-05T18:00:00.000Z" });
   });
@@ -183,7 +184,7 @@ describe("Google Calendar and Google Contacts push", () => {
   it("cancels, removes before kick-off, and leaves an event the referee deleted deleted until FOGIS changes it", async () => {
     const token = writePythonTokenFile(dir, google);
     const service = await start(token.path, { extraEnv: { GOOGLE_CONTACTS_GROUP: "" } });
-    await push(service, [match(7201), match(7202), match(7203)]);
+    await pushMatches(service, [match(7201), match(7202), match(7203)]);
     google.editEvent(googleEventId(7201), {
       reminders: {
         useDefault: false,
@@ -196,7 +197,7 @@ describe("Google Calendar and Google Contacts push", () => {
     google.deleteEventAsUser(googleEventId(7203));
 
     // 7201 cancelled, 7202 taken off the list before kick-off, 7203 unchanged.
-    await push(service, [match(7201, { cancelled: true }), match(7203)]);
+    await pushMatches(service, [match(7201, { cancelled: true }), match(7203)]);
     const cancelled = google.event(googleEventId(7201));
     expect(cancelled).toMatchObject({
       status: "confirmed",
@@ -210,10 +211,14 @@ describe("Google Calendar and Google Contacts push", () => {
     expect(google.event(googleEventId(7203))?.status).toBe("cancelled");
 
     // Another match changes: 7203 stays deleted.
-    await push(service, [match(7201, { cancelled: true }), match(7203), match(7204)]);
+    await pushMatches(service, [match(7201, { cancelled: true }), match(7203), match(7204)]);
     expect(google.event(googleEventId(7203))?.status).toBe("cancelled");
     // FOGIS moves 7203: it is back, with the new time.
-    await push(service, [match(7201, { cancelled: true }), match(7203, { time: "19:00" }), match(7204)]);
+    await pushMatches(service, [
+      match(7201, { cancelled: true }),
+      match(7203, { time: "19:00" }),
+      match(7204),
+    ]);
     expect(google.event(googleEventId(7203))).toMatchObject({
       status: "confirmed",
       start: { dateTime: "2026-12-05T18:00:00.000Z" },
@@ -228,11 +233,15 @@ describe("Google Calendar and Google Contacts push", () => {
       extraEnv: { HISTORY_DAYS: "30" },
     });
     const played = match(7801, { date: "2026-11-14", referees: [referees.anna, referees.david] });
-    await push(service, [played, match(7802), match(7803)]);
+    await pushMatches(service, [played, match(7802), match(7803)]);
     expect(overrides(google.event(googleEventId(7802)) ?? {})).toEqual(["popup:2880"]);
 
     // 7802 postponed: tentative, the title says so, no alarm; 7803 interrupted: same time, the title says so.
-    await push(service, [played, match(7802, { postponed: true }), match(7803, { interrupted: true })]);
+    await pushMatches(service, [
+      played,
+      match(7802, { postponed: true }),
+      match(7803, { interrupted: true }),
+    ]);
     expect(google.event(googleEventId(7802))).toMatchObject({
       status: "tentative",
       summary: "UPPSKJUTEN: Hemmalag 802 - Bortalag 802",
@@ -248,13 +257,13 @@ describe("Google Calendar and Google Contacts push", () => {
     // FOGIS's list moves on: the played match leaves it and stays in Google as history, David too.
     service.setNow("2026-11-23T12:00:00Z");
     const upcoming = [match(7802, { postponed: true }), match(7803, { interrupted: true })];
-    await push(service, upcoming);
+    await pushMatches(service, upcoming);
     expect(google.event(googleEventId(7801))?.status).toBe("confirmed");
     expect(contactsOf(google, "94100")).toHaveLength(1);
 
     // 31 days after it ended: its event and David, met only there, leave Google too.
     service.setNow("2026-12-15T16:00:00Z");
-    await push(service, upcoming);
+    await pushMatches(service, upcoming);
     expect(google.event(googleEventId(7801))?.status).toBe("cancelled");
     expect(contactsOf(google, "94100")).toEqual([]);
     expect(eventsOfMatch(google, 7802)).toHaveLength(1);
@@ -265,7 +274,7 @@ describe("Google Calendar and Google Contacts push", () => {
     const dataDir = join(dir, "data");
     let service = await start(token.path, { dataDir });
     const list = [match(7301), match(7302, { referees: [referees.anna, referees.david] })];
-    await push(service, list);
+    await pushMatches(service, list);
     google.deleteEventAsUser(googleEventId(7302));
     await service.close();
     services.splice(services.indexOf(service), 1);
@@ -275,7 +284,7 @@ describe("Google Calendar and Google Contacts push", () => {
 
     service = await start(token.path, { dataDir });
     // The saved calendar is offered at start; the next FOGIS change is written too.
-    await push(service, [match(7301, { time: "16:00" }), list[1]]);
+    await pushMatches(service, [match(7301, { time: "16:00" }), list[1]]);
     expect(google.events(undefined, { showDeleted: true })).toHaveLength(events);
     expect(google.contacts()).toHaveLength(contacts);
     expect(eventsOfMatch(google, 7301)).toHaveLength(1);
@@ -286,14 +295,14 @@ describe("Google Calendar and Google Contacts push", () => {
   it("recovers from a burst of 429s and rate-limit 403s with backoff, and says so in the status meanwhile", async () => {
     const token = writePythonTokenFile(dir, google);
     const service = await start(token.path, { extraEnv: { GOOGLE_CONTACTS_GROUP: "" } });
-    await push(service, [match(7401)]);
+    await pushMatches(service, [match(7401)]);
 
     // A short burst is absorbed within the sync.
     google.failNext(2, { status: 429, retryAfterSeconds: 0, api: "calendar" });
     google.failNext(1, { status: 403, reason: "rateLimitExceeded", api: "calendar" });
-    await push(service, [match(7401, { time: "16:00" })]);
+    await pushMatches(service, [match(7401, { time: "16:00" })]);
     expect(google.event(googleEventId(7401))?.start).toMatchObject({ dateTime: "2026-12-05T15:00:00.000Z" });
-    expect(statusOf(service, "google-calendar").status).toBe("pass");
+    expect(backendStatus(service, "google-calendar").status).toBe("pass");
 
     // A longer one stops the sync (warn) and the runner comes back after the backoff.
     google.failNext(6, { status: 503, api: "calendar" });
@@ -303,10 +312,12 @@ describe("Google Calendar and Google Contacts push", () => {
       .set({ Authorization: "Bearer test-token-0123456789abcdef" })
       .send({ matches: [match(7401, { time: "17:00" })] });
     expect(response.status).toBe(200);
-    await eventually(() => expect(statusOf(service, "google-calendar").counters.failures).toBeGreaterThan(0));
+    await eventually(() =>
+      expect(backendStatus(service, "google-calendar").counters.failures).toBeGreaterThan(0),
+    );
     await service.service.backends.whenSynced();
     expect(google.event(googleEventId(7401))?.start).toMatchObject({ dateTime: "2026-12-05T16:00:00.000Z" });
-    const status = statusOf(service, "google-calendar");
+    const status = backendStatus(service, "google-calendar");
     expect(status.status).toBe("pass");
     expect(status.lastError).toBeNull();
     // Exactly one successful PATCH for that change, whatever the burst cost.
@@ -318,7 +329,7 @@ describe("Google Calendar and Google Contacts push", () => {
   it("waits at least as long as Google's Retry-After asks before calling again", async () => {
     const token = writePythonTokenFile(dir, google);
     const service = await start(token.path, { extraEnv: { GOOGLE_CONTACTS_GROUP: "" } });
-    await push(service, [match(7451)]);
+    await pushMatches(service, [match(7451)]);
     const from = google.requests.length;
     // Longer than a wait inside the sync may be (40 ms here): the runner takes it over.
     google.failNext(1, { status: 429, retryAfterSeconds: 2, api: "calendar" });
@@ -327,20 +338,20 @@ describe("Google Calendar and Google Contacts push", () => {
       .set({ Authorization: "Bearer test-token-0123456789abcdef" })
       .send({ matches: [match(7451, { time: "16:00" })] })
       .expect(200);
-    await eventually(() => expect(statusOf(service, "google-calendar").lastError).toMatch(/429/));
+    await eventually(() => expect(backendStatus(service, "google-calendar").lastError).toMatch(/429/));
     await service.service.backends.whenSynced();
     expect(google.event(googleEventId(7451))?.start).toMatchObject({ dateTime: "2026-12-05T15:00:00.000Z" });
     const calls = google.requests.slice(from).filter((r) => r.api === "calendar");
     expect(calls.map((r) => `${r.method} ${r.status}`)).toEqual(["PATCH 429", "PATCH 200"]);
     expect((calls[1]?.at ?? 0) - (calls[0]?.at ?? 0)).toBeGreaterThanOrEqual(2000);
-    expect(statusOf(service, "google-calendar").status).toBe("pass");
+    expect(backendStatus(service, "google-calendar").status).toBe("pass");
   });
 
   it("refreshes an expired access token once for both backends and writes it back as the Python service reads it", async () => {
     const token = writePythonTokenFile(dir, google, { expired: true });
     const before = JSON.parse(readFileSync(token.path, "utf8"));
     const service = await start(token.path);
-    await push(service, [match(7501)]);
+    await pushMatches(service, [match(7501)]);
     expect(google.count("oauth", "POST")).toBe(1);
     await eventually(() => expect(JSON.parse(readFileSync(token.path, "utf8")).token).not.toBe(before.token));
     const after = JSON.parse(readFileSync(token.path, "utf8"));
@@ -360,8 +371,8 @@ describe("Google Calendar and Google Contacts push", () => {
     // google-auth's own reader (from_authorized_user_info): the keys it needs, the expiry as it parses it.
     const python = readPythonToken(token.path);
     expect(python).toEqual({ ok: true, expiry: after.expiry.split(".")[0] });
-    expect(statusOf(service, "google-calendar").status).toBe("pass");
-    expect(statusOf(service, "google-people").status).toBe("pass");
+    expect(backendStatus(service, "google-calendar").status).toBe("pass");
+    expect(backendStatus(service, "google-people").status).toBe("pass");
   });
 
   it("a revoked grant is one fail status naming the reconnect command, with no retry storm; a new token file brings it back", async () => {
@@ -377,7 +388,7 @@ describe("Google Calendar and Google Contacts push", () => {
     );
     const token = writePythonTokenFile(dir, google, { expired: true });
     const service = await start(token.path, { logger });
-    await push(service, [match(7601)]);
+    await pushMatches(service, [match(7601)]);
     google.revokeGrant();
     google.expireAccessTokens();
     const tokenCalls = google.count("oauth", "POST");
@@ -387,20 +398,20 @@ describe("Google Calendar and Google Contacts push", () => {
       .set({ Authorization: "Bearer test-token-0123456789abcdef" })
       .send({ matches: [match(7601, { time: "18:00" })] })
       .expect(200);
-    await eventually(() => expect(statusOf(service, "google-calendar").status).toBe("fail"));
-    const status = statusOf(service, "google-calendar");
+    await eventually(() => expect(backendStatus(service, "google-calendar").status).toBe("fail"));
+    const status = backendStatus(service, "google-calendar");
     expect(status.lastError).toMatch(/invalid_grant/);
     expect(status.lastError).toMatch(/reconnect Google: run `pnpm google-auth`/);
     // Several retries (every 300 ms here): still the one refusal from Google, no new attempt.
     await eventually(() =>
-      expect(statusOf(service, "google-calendar").counters.failures).toBeGreaterThanOrEqual(3),
+      expect(backendStatus(service, "google-calendar").counters.failures).toBeGreaterThanOrEqual(3),
     );
     expect(google.count("oauth", "POST") - tokenCalls).toBe(1);
 
     // The referee runs pnpm google-auth and copies the new token.json over the old one.
     const renewed = writePythonTokenFile(dir, google, { name: "new-token.json" });
     writeFileSync(token.path, readFileSync(renewed.path));
-    await eventually(() => expect(statusOf(service, "google-calendar").status).toBe("pass"));
+    await eventually(() => expect(backendStatus(service, "google-calendar").status).toBe("pass"));
     expect(google.event(googleEventId(7601))?.start).toMatchObject({ dateTime: "2026-12-05T17:00:00.000Z" });
 
     // No token or secret anywhere the user or a log can see.
@@ -434,7 +445,7 @@ describe("Google Calendar and Google Contacts push", () => {
     // An expired access token: the first push refreshes it, so a fresh token exists too.
     const token = writePythonTokenFile(dir, google, { expired: true });
     const service = await start(token.path, { logger });
-    await push(service, [match(7701)]);
+    await pushMatches(service, [match(7701)]);
     const app = service.service.app;
 
     const names = (backends: BackendStatus[]) => backends.map((b) => [b.name, b.kind, b.status]);
@@ -473,8 +484,8 @@ describe("Google Calendar and Google Contacts push", () => {
       .set({ Authorization: "Bearer test-token-0123456789abcdef" })
       .send({ matches: [match(7701, { time: "19:00" })] })
       .expect(200);
-    await eventually(() => expect(statusOf(service, "google-calendar").status).toBe("fail"));
-    await eventually(() => expect(statusOf(service, "google-people").status).toBe("fail"));
+    await eventually(() => expect(backendStatus(service, "google-calendar").status).toBe("fail"));
+    await eventually(() => expect(backendStatus(service, "google-people").status).toBe("fail"));
 
     const secrets = google.secrets();
     // The client secret, the refresh token, the access token in the file and the refreshed one.

@@ -3,8 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger, type Logger } from "@fogis/runtime";
 import ICAL from "ical.js";
+import request from "supertest";
+import { expect } from "vitest";
 import type { GoogleRetryPolicy } from "../src/backends/google/google-requests.js";
-import type { PushBackend } from "../src/backends/push-backend.js";
+import type { BackendStatus, PushBackend } from "../src/backends/push-backend.js";
 import type { RetryPolicy } from "../src/backends/push-runner.js";
 import { loadCalendarSyncConfig } from "../src/config.js";
 import { type CalendarSyncService, createCalendarSyncService } from "../src/service.js";
@@ -132,4 +134,22 @@ export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 15_
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
+}
+
+/** Sends `matches` as a manual sync and waits until every push backend has carried it; answers the sync's body. */
+export async function pushMatches(service: TestService, matches: unknown[]): Promise<{ status?: string }> {
+  const response = await request(service.service.app)
+    .post("/manual-sync")
+    .set({ Authorization: `Bearer ${TOKEN}` })
+    .send({ matches });
+  expect(response.status).toBe(200);
+  await service.service.backends.whenSynced();
+  return response.body;
+}
+
+/** The status of the push backend called `name` ("caldav", "carddav"). */
+export function backendStatus(service: TestService, name: string): BackendStatus {
+  const status = service.service.backends.statuses().find((entry) => entry.name === name);
+  if (!status) throw new Error(`no ${name} backend`);
+  return status;
 }

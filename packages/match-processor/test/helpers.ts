@@ -1,12 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Channels, resolveChannels } from "@fogis/message-schema";
 import { createLogger, createMetricsRegistry, RedisLink } from "@fogis/runtime";
-import { plainRedisClient } from "@fogis/testing";
+import { LoopbackServer, plainRedisClient } from "@fogis/testing";
 import type { Redis } from "ioredis";
 import { SnapshotDelivery, type SnapshotDeliveryOptions } from "../src/delivery.js";
 import { MatchProcessor, type MatchProcessorOptions } from "../src/processor.js";
@@ -45,32 +44,19 @@ export class SyncReceiver {
   readonly received: ReceivedSync[] = [];
   status = 200;
   delayMs = 0;
-  private server: Server | null = null;
-  private portValue = 0;
+  private readonly http = new LoopbackServer();
 
   get url(): string {
-    return `http://127.0.0.1:${this.portValue}`;
+    return `http://127.0.0.1:${this.http.port}`;
   }
 
   async start(): Promise<this> {
-    const server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.portValue, "127.0.0.1", () => resolve());
-    });
-    this.portValue = (server.address() as AddressInfo).port;
-    this.server = server;
+    await this.http.start((req, res) => void this.handle(req, res));
     return this;
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
-    this.server = null;
-    if (!server) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    await this.http.stop();
   }
 
   private async handle(req: IncomingMessage, res: import("node:http").ServerResponse): Promise<void> {

@@ -1,11 +1,10 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingHttpHeaders, ServerResponse } from "node:http";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "@fogis/testing";
+import { freePort, LoopbackServer } from "@fogis/testing";
 import { simpleParser } from "mailparser";
 
 /**
@@ -56,16 +55,15 @@ export class HttpReceiver {
   readonly received: ReceivedRequest[] = [];
   /** How to answer each request; default 200 (Slack's body is "ok", Discord's a message). */
   reply: (request: ReceivedRequest) => Reply = () => ({ status: 200, body: "ok" });
-  private server: Server | null = null;
-  private port = 0;
+  private readonly http = new LoopbackServer();
   private readonly open = new Set<ServerResponse>();
 
   url(path = "/"): string {
-    return `http://127.0.0.1:${this.port}${path}`;
+    return `http://127.0.0.1:${this.http.port}${path}`;
   }
 
   async start(): Promise<this> {
-    const server = createServer(async (req, res) => {
+    await this.http.start(async (req, res) => {
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
       const url = new URL(req.url ?? "/", "http://127.0.0.1");
@@ -89,12 +87,6 @@ export class HttpReceiver {
       res.writeHead(reply.status ?? 200, { "content-type": "text/plain", ...reply.headers });
       res.end(reply.body ?? "");
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve());
-    });
-    this.port = (server.address() as AddressInfo).port;
-    this.server = server;
     return this;
   }
 
@@ -105,13 +97,7 @@ export class HttpReceiver {
 
   async stop(): Promise<void> {
     for (const res of this.open) res.destroy();
-    const server = this.server;
-    this.server = null;
-    if (!server) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    await this.http.stop();
   }
 }
 

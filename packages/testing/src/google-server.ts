@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { LoopbackServer } from "./loopback-server.js";
 
 /**
  * A local stand-in for Google's OAuth 2.0 endpoints, the Calendar API v3 and the People API v1,
@@ -145,7 +145,7 @@ export class GoogleStandIn {
   /** Refuse the next consent (the user clicks "Cancel"). */
   denyConsent = false;
   private readonly accessTokenSeconds: number;
-  private server: Server | null = null;
+  private readonly http = new LoopbackServer();
   private readonly grants = new Map<string, Grant>();
   private readonly accessTokens = new Map<string, { grant: Grant; expiresAt: number }>();
   /** Every refresh and access token ever handed out, revoked or expired ones included. */
@@ -182,9 +182,8 @@ export class GoogleStandIn {
 
   /** Base URL of the APIs (GOOGLE_API_BASE_URL). */
   get url(): string {
-    const address = this.server?.address() as AddressInfo | null;
-    if (!address) throw new Error("the Google stand-in is not started");
-    return `http://127.0.0.1:${address.port}/`;
+    if (!this.http.listening) throw new Error("the Google stand-in is not started");
+    return `http://127.0.0.1:${this.http.port}/`;
   }
 
   /** GOOGLE_OAUTH_TOKEN_URL. */
@@ -198,26 +197,17 @@ export class GoogleStandIn {
   }
 
   async start(): Promise<this> {
-    const server = createServer((req, res) => {
+    await this.http.start((req, res) => {
       this.handle(req, res).catch((error: unknown) => {
         res.statusCode = 500;
         res.end(String(error));
       });
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve());
-    });
-    this.server = server;
     return this;
   }
 
   async close(): Promise<void> {
-    const server = this.server;
-    this.server = null;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await this.http.stop();
   }
 
   // ---- OAuth controls ------------------------------------------------------------------------

@@ -39,6 +39,8 @@ export {
   type StoredPerson,
   startGoogleStandIn,
 } from "./google-server.js";
+// The HTTP server inside a stand-in: a free loopback port, stopped with every connection cut.
+export { LoopbackServer } from "./loopback-server.js";
 // Answers like the Python calendar service's POST /manual-sync.
 export { PythonManualSyncStandIn } from "./python-calendar.js";
 // A real Redis for every test that needs one.

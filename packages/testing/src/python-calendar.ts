@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { LoopbackServer } from "./loopback-server.js";
 
 /**
  * A stand-in for the Python calendar service's `POST /manual-sync` (PitchConnect
@@ -20,32 +20,20 @@ export class PythonManualSyncStandIn {
   readonly synced: unknown[] = [];
   /** Every answer it gave: status and the `error` text, if any. */
   readonly answers: Array<{ status: number; error?: string }> = [];
-  private server: Server | null = null;
+  private readonly http = new LoopbackServer();
 
   get url(): string {
-    const address = this.server?.address() as AddressInfo | null;
-    if (!address) throw new Error("the stand-in is not started");
-    return `http://127.0.0.1:${address.port}`;
+    if (!this.http.listening) throw new Error("the stand-in is not started");
+    return `http://127.0.0.1:${this.http.port}`;
   }
 
   async start(): Promise<this> {
-    const server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve());
-    });
-    this.server = server;
+    await this.http.start((req, res) => void this.handle(req, res));
     return this;
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
-    this.server = null;
-    if (!server) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    await this.http.stop();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

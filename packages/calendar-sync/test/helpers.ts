@@ -2,9 +2,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger, type Logger } from "@fogis/runtime";
+import { plainRedisClient, type RedisHandle, startRedis } from "@fogis/testing";
 import ICAL from "ical.js";
+import type { Redis } from "ioredis";
 import request from "supertest";
-import { expect } from "vitest";
+import { afterEach, expect } from "vitest";
 import type { GoogleRetryPolicy } from "../src/backends/google/google-requests.js";
 import type { BackendStatus, PushBackend } from "../src/backends/push-backend.js";
 import type { RetryPolicy } from "../src/backends/push-runner.js";
@@ -152,4 +154,44 @@ export function backendStatus(service: TestService, name: string): BackendStatus
   const status = service.service.backends.statuses().find((entry) => entry.name === name);
   if (!status) throw new Error(`no ${name} backend`);
   return status;
+}
+
+export interface SubscriberRig {
+  redis: RedisHandle;
+  /** A plain client on the same Redis, publishing as a processor would. */
+  publisher: Redis;
+  t: TestService;
+}
+
+/**
+ * Per test: a Redis, a publisher on it and a service subscribed to it (or, with `withoutRedis`, a
+ * service alone), all stopped after each test. Call once at the top of a test file.
+ */
+export function subscriberRigPerTest(): {
+  start(options?: { owned?: boolean; env?: Record<string, string>; start?: boolean }): Promise<SubscriberRig>;
+  withoutRedis(): Promise<TestService>;
+} {
+  let redis: RedisHandle | undefined;
+  let publisher: Redis | undefined;
+  let t: TestService | undefined;
+  afterEach(async () => {
+    await t?.close();
+    publisher?.disconnect();
+    await redis?.close();
+    t = undefined;
+    publisher = undefined;
+    redis = undefined;
+  });
+  return {
+    async start(options = {}) {
+      redis = await startRedis({ owned: options.owned });
+      publisher = plainRedisClient(redis.url, { maxRetriesPerRequest: 1 });
+      t = await startTestService({ env: { REDIS_URL: redis.url, ...options.env }, start: options.start });
+      return { redis, publisher, t };
+    },
+    async withoutRedis() {
+      t = await startTestService();
+      return t;
+    },
+  };
 }

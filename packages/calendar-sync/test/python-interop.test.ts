@@ -5,11 +5,10 @@ import {
   type Match,
   snapshotHash,
 } from "@fogis/message-schema";
-import { fogisMatch, pythonMatchUpdatesEnvelope, type RedisHandle, startRedis } from "@fogis/testing";
-import { Redis } from "ioredis";
+import { fogisMatch, pythonMatchUpdatesEnvelope } from "@fogis/testing";
 import request from "supertest";
-import { afterEach, describe, expect, it } from "vitest";
-import { eventually, parseFeed, startTestService, type TestService, TOKEN } from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { eventually, parseFeed, subscriberRigPerTest, type TestService, TOKEN } from "./helpers.js";
 
 /**
  * Drop-in for the Python stack (DESIGN §4): what the live Python match-list-processor publishes
@@ -21,17 +20,7 @@ import { eventually, parseFeed, startTestService, type TestService, TOKEN } from
 // biome-ignore lint/suspicious/noExplicitAny: these tests edit envelopes as plain JSON, at any depth
 type Json = Record<string, any>;
 
-let redis: RedisHandle | undefined;
-let publisher: Redis | undefined;
-let t: TestService | undefined;
-afterEach(async () => {
-  await t?.close();
-  publisher?.disconnect();
-  await redis?.close();
-  t = undefined;
-  publisher = undefined;
-  redis = undefined;
-});
+const rig = subscriberRigPerTest();
 
 const auth = { Authorization: `Bearer ${TOKEN}` };
 
@@ -66,10 +55,7 @@ async function stats(service: TestService) {
 }
 
 async function subscribedService() {
-  redis = await startRedis();
-  publisher = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-  t = await startTestService({ env: { REDIS_URL: redis.url } });
-  const service = t;
+  const { publisher, t: service } = await rig.start();
   await eventually(async () => {
     expect((await request(service.service.app).get("/redis-status")).body.status).toBe("pass");
   });
@@ -117,7 +103,7 @@ describe("what the Python processor publishes", () => {
   });
 
   it("through POST /manual-sync: the same envelope is applied", async () => {
-    t = await startTestService();
+    const t = await rig.withoutRedis();
     const response = await request(t.service.app)
       .post("/manual-sync")
       .set(auth)
@@ -165,7 +151,7 @@ describe("what the Python processor publishes", () => {
 
 describe("what our processor sends over HTTP", () => {
   it("the fallback body (envelope + top-level matches) is applied, with its sequence and hash", async () => {
-    t = await startTestService();
+    const t = await rig.withoutRedis();
     const app = t.service.app;
     const matches = firstList();
     const envelope = createMatchUpdatesEnvelope({

@@ -7,18 +7,11 @@ import {
   latestEnvelopeKey,
   type Match,
 } from "@fogis/message-schema";
-import {
-  fogisMatch,
-  plainRedisClient,
-  pythonMatchUpdatesEnvelope,
-  pythonProcessingStatusEnvelope,
-  type RedisHandle,
-  startRedis,
-} from "@fogis/testing";
+import { fogisMatch, pythonMatchUpdatesEnvelope, pythonProcessingStatusEnvelope } from "@fogis/testing";
 import type { Redis } from "ioredis";
 import request from "supertest";
-import { afterEach, describe, expect, it } from "vitest";
-import { eventFor, eventually, parseFeed, startTestService, type TestService, TOKEN } from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { eventFor, eventually, parseFeed, subscriberRigPerTest, type TestService, TOKEN } from "./helpers.js";
 
 /**
  * The subscriber against a real Redis: what a processor publishes shows up in the calendar, and it
@@ -26,25 +19,7 @@ import { eventFor, eventually, parseFeed, startTestService, type TestService, TO
  */
 
 const channels: Channels = { ...DEFAULT_CHANNELS };
-let redis: RedisHandle | undefined;
-let publisher: Redis | undefined;
-let t: TestService | undefined;
-
-afterEach(async () => {
-  await t?.close();
-  publisher?.disconnect();
-  await redis?.close();
-  t = undefined;
-  publisher = undefined;
-  redis = undefined;
-});
-
-async function setUp(options: { owned?: boolean; env?: Record<string, string>; start?: boolean } = {}) {
-  redis = await startRedis({ owned: options.owned });
-  publisher = plainRedisClient(redis.url, { maxRetriesPerRequest: 1 });
-  t = await startTestService({ env: { REDIS_URL: redis.url, ...options.env }, start: options.start });
-  return { redis, publisher, t };
-}
+const rig = subscriberRigPerTest();
 
 /** What the match-processor does: the latest envelope SET in the same MULTI as the PUBLISH. */
 /** The processor epoch of the snapshots these tests publish. */
@@ -88,7 +63,7 @@ async function subscribed(service: TestService, timeoutMs = 5000) {
 
 describe("Redis subscriber", () => {
   it("turns the Python processor's envelope, published on Redis, into calendar events", async () => {
-    const { publisher, t } = await setUp();
+    const { publisher, t } = await rig.start();
     await subscribed(t);
     const match = fogisMatch({
       matchid: 6_186_203,
@@ -136,7 +111,7 @@ describe("Redis subscriber", () => {
   });
 
   it("converges to the latest snapshot after being down while two were published", async () => {
-    const { publisher, t } = await setUp({ start: false });
+    const { publisher, t } = await rig.start({ start: false });
     expect(await publishSnapshot(publisher, [fogisMatch({ matchid: 1001 })], 1)).toBe(0);
     expect(
       await publishSnapshot(publisher, [fogisMatch({ matchid: 1002 }), fogisMatch({ matchid: 1003 })], 2),
@@ -148,7 +123,7 @@ describe("Redis subscriber", () => {
   });
 
   it("resyncs from the latest key when a sequence gap shows that snapshots were missed", async () => {
-    const { publisher, t } = await setUp();
+    const { publisher, t } = await rig.start();
     await subscribed(t);
     expect(await publishSnapshot(publisher, [fogisMatch({ matchid: 1001 })], 1)).toBe(1);
     await eventually(async () => expect(await feedMatchIds(t)).toEqual([1001]));
@@ -176,7 +151,7 @@ describe("Redis subscriber", () => {
   });
 
   it("never rolls the calendar back to an older envelope still stored in Redis", async () => {
-    const { publisher, t } = await setUp();
+    const { publisher, t } = await rig.start();
     await subscribed(t);
     // Stored before an outage...
     const old = createMatchUpdatesEnvelope({
@@ -208,7 +183,7 @@ describe("Redis subscriber", () => {
   });
 
   it("refuses a latest envelope in Redis over the size limit by its length (STRLEN, before any GET), and says why", async () => {
-    const { publisher, t } = await setUp({ env: { MAX_BODY_BYTES: "65536" }, start: false });
+    const { publisher, t } = await rig.start({ env: { MAX_BODY_BYTES: "65536" }, start: false });
     const big = createMatchUpdatesEnvelope({
       source: "match-processor",
       matches: Array.from({ length: 40 }, (_, i) => fogisMatch({ matchid: 2000 + i })),
@@ -229,7 +204,7 @@ describe("Redis subscriber", () => {
   });
 
   it("resubscribes and resyncs by itself after Redis is killed and restarted", async () => {
-    const { redis, publisher, t } = await setUp({ owned: true });
+    const { redis, publisher, t } = await rig.start({ owned: true });
     await subscribed(t);
     expect(await publishSnapshot(publisher, [fogisMatch({ matchid: 1001 })], 1)).toBe(1);
     await eventually(async () => expect(await feedMatchIds(t)).toEqual([1001]));
@@ -251,7 +226,7 @@ describe("Redis subscriber", () => {
   });
 
   it("notices a frozen Redis within 10 s by its heartbeat, and recovers when it thaws", async () => {
-    const { redis, publisher, t } = await setUp({ owned: true });
+    const { redis, publisher, t } = await rig.start({ owned: true });
     await subscribed(t);
 
     await redis.pause();
@@ -268,7 +243,7 @@ describe("Redis subscriber", () => {
   });
 
   it("counts garbage, wrong-type and oversized messages, keeps running, and applies the next valid one", async () => {
-    const { publisher, t } = await setUp({ env: { MAX_BODY_BYTES: "16384" } });
+    const { publisher, t } = await rig.start({ env: { MAX_BODY_BYTES: "16384" } });
     await subscribed(t);
     const oversized = createMatchUpdatesEnvelope({
       source: "match-processor",
@@ -315,7 +290,7 @@ describe("Redis subscriber", () => {
   });
 
   it("answers /redis-test with a measured round trip and /redis-restart by resubscribing", async () => {
-    const { t } = await setUp();
+    const { t } = await rig.start();
     await subscribed(t);
     const probe = await request(t.service.app).post("/redis-test").set("Authorization", `Bearer ${TOKEN}`);
     expect(probe.status).toBe(200);

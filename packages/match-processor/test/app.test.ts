@@ -1,29 +1,22 @@
-import { fogisMatchList, type RedisHandle, startRedis } from "@fogis/testing";
+import { fogisMatchList } from "@fogis/testing";
 import request from "supertest";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createApp } from "../src/app.js";
 import {
+  cleanupAfterEach,
   ListSource,
   processorRig,
   type RigOptions,
+  redisForFile,
   Subscriber,
   SyncReceiver,
   silentLogger,
   TOKEN,
 } from "./helpers.js";
 
-let redis: RedisHandle;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.close();
-});
+const redis = redisForFile();
 
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const close of cleanup.splice(0).reverse()) await close();
-});
+const cleanup = cleanupAfterEach();
 
 async function appWith(options: Partial<RigOptions> = {}) {
   const source = new ListSource(fogisMatchList(3));

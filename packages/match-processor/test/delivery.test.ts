@@ -17,18 +17,23 @@ import {
   startRedis,
 } from "@fogis/testing";
 import { Redis } from "ioredis";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parsePubsubLimit } from "../src/delivery.js";
 import type { DeliveryCounters } from "../src/metrics.js";
 import { STATE_FILES } from "../src/state-store.js";
-import { ListSource, processorRig, Subscriber, SyncReceiver, subscriberCount, TOKEN } from "./helpers.js";
+import {
+  cleanupAfterEach,
+  ListSource,
+  processorRig,
+  Subscriber,
+  SyncReceiver,
+  subscriberCount,
+  TOKEN,
+} from "./helpers.js";
 
 /** Delivery under faults (DESIGN §5), with a Redis of our own that the tests stop and start. */
 
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const close of cleanup.splice(0).reverse()) await close();
-});
+const cleanup = cleanupAfterEach();
 
 async function ownedRedis(): Promise<RedisHandle> {
   const redis = await startRedis({ owned: true });

@@ -5,8 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Channels, resolveChannels } from "@fogis/message-schema";
 import { createLogger, createMetricsRegistry, RedisLink } from "@fogis/runtime";
-import { LoopbackServer, plainRedisClient } from "@fogis/testing";
+import { LoopbackServer, plainRedisClient, type RedisHandle, startRedis } from "@fogis/testing";
 import type { Redis } from "ioredis";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import { SnapshotDelivery, type SnapshotDeliveryOptions } from "../src/delivery.js";
 import { MatchProcessor, type MatchProcessorOptions } from "../src/processor.js";
 import type { MatchSource } from "../src/sources.js";
@@ -16,6 +17,35 @@ import { type SourceKind, StateStore } from "../src/state-store.js";
 
 export const TOKEN = "test-token-0123456789abcdef";
 export const silentLogger = createLogger({ name: "test", level: "silent" });
+
+/**
+ * What a test hands over to be closed after it (`cleanup.push(() => x.close())`): run after each
+ * test, last first. Call once at the top of a test file.
+ */
+export function cleanupAfterEach(): Array<() => Promise<void>> {
+  const cleanup: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const close of cleanup.splice(0).reverse()) await close();
+  });
+  return cleanup;
+}
+
+/** One Redis for a whole test file: started before its tests, closed after them. */
+export function redisForFile(): { readonly url: string } {
+  let redis: RedisHandle | undefined;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.close();
+  });
+  return {
+    get url(): string {
+      if (!redis) throw new Error("the file's Redis is started before its tests: use it inside a test");
+      return redis.url;
+    },
+  };
+}
 
 export function tempDir(prefix = "fogis-processor-"): string {
   return mkdtempSync(join(tmpdir(), prefix));

@@ -5,13 +5,14 @@ import { createLogger, createMetricsRegistry } from "@fogis/runtime";
 import { fogisMatch, type MatchInput, type RedisHandle, startRedis } from "@fogis/testing";
 import type { Registry } from "prom-client";
 import request from "supertest";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app.js";
 import type { NotificationConfig } from "../src/notifications/config.js";
 import { createChangeNotifier } from "../src/notifications/index.js";
 import { NOTIFICATION_STATE_FILE } from "../src/notifications/ledger.js";
 import type { ChangeNotifier } from "../src/notifications/notifier.js";
 import {
+  cleanupAfterEach,
   ListSource,
   processorRig,
   type Rig,
@@ -54,10 +55,7 @@ afterAll(async () => {
   await redis?.close();
 });
 
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const close of cleanup.splice(0).reverse()) await close();
-});
+const cleanup = cleanupAfterEach();
 
 let mailboxes = 0;
 

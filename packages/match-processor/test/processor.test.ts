@@ -3,24 +3,23 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { decodeEnvelope, latestEnvelopeKey, type Match, snapshotHash } from "@fogis/message-schema";
-import { fogisMatch, fogisMatchList, type RedisHandle, startRedis } from "@fogis/testing";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { fogisMatch, fogisMatchList } from "@fogis/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FileMatchSource, HttpMatchSource, type MatchSource } from "../src/sources.js";
 import { STATE_FILES } from "../src/state-store.js";
-import { ListSource, processorRig, type Rig, Subscriber, tempDir } from "./helpers.js";
+import {
+  cleanupAfterEach,
+  ListSource,
+  processorRig,
+  type Rig,
+  redisForFile,
+  Subscriber,
+  tempDir,
+} from "./helpers.js";
 
-let redis: RedisHandle;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.close();
-});
+const redis = redisForFile();
 
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const close of cleanup.splice(0).reverse()) await close();
-});
+const cleanup = cleanupAfterEach();
 
 async function rigWithSubscriber(source: MatchSource, dataDir?: string) {
   const rig = await processorRig({ redisUrl: redis.url, source, ...(dataDir ? { dataDir } : {}) });

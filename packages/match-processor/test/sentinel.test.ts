@@ -4,10 +4,10 @@ import { latestEnvelopeKey } from "@fogis/message-schema";
 import { fogisMatch, fogisMatchList, startSentinelGroup } from "@fogis/testing";
 import { Redis } from "ioredis";
 import request from "supertest";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { loadProcessorConfig } from "../src/config.js";
 import { createMatchProcessorService } from "../src/service.js";
-import { Subscriber, SyncReceiver, silentLogger, TOKEN, tempDir } from "./helpers.js";
+import { cleanupAfterEach, Subscriber, SyncReceiver, silentLogger, TOKEN, tempDir } from "./helpers.js";
 
 /**
  * The processor behind Redis Sentinel (DESIGN §14), with real redis-server and redis-sentinel
@@ -15,10 +15,7 @@ import { Subscriber, SyncReceiver, silentLogger, TOKEN, tempDir } from "./helper
  * runs, and is back on pub/sub through the promoted replica by itself.
  */
 
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const close of cleanup.splice(0).reverse()) await close();
-});
+const cleanup = cleanupAfterEach();
 
 describe("match-processor with Redis Sentinel", () => {
   it("publishes through the master, falls back to HTTP during a failover, then publishes through the new master; /redis-status tells which and counts the failover", async () => {

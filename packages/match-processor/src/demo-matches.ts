@@ -21,58 +21,66 @@ interface DemoReferee {
   postort: string;
 }
 
+/** Demo referee `n`: the numbers, phone and mail follow from `n` and the name's mailbox. */
+function demoReferee(
+  n: number,
+  name: string,
+  mailbox: string,
+  address: string,
+  postnr: string,
+  postort: string,
+) {
+  return {
+    domareid: 90_000 + n,
+    domarnr: String(70_000 + n),
+    personid: 1_900_000 + n,
+    name,
+    mobile: `070-000000${n}`,
+    email: `${mailbox}@example.org`,
+    address,
+    postnr,
+    postort,
+  } satisfies DemoReferee;
+}
+
 const REFEREES = {
-  you: {
-    domareid: 90_001,
-    domarnr: "70001",
-    personid: 1_900_001,
-    name: "Demo Domare",
-    mobile: "070-0000001",
-    email: "demo.domare@example.org",
-    address: "Exempelgatan 1",
-    postnr: "411 01",
-    postort: "Göteborg",
-  },
-  karin: {
-    domareid: 90_002,
-    domarnr: "70002",
-    personid: 1_900_002,
-    name: "Karin Exempel",
-    mobile: "070-0000002",
-    email: "karin.exempel@example.org",
-    address: "Provvägen 2",
-    postnr: "412 02",
-    postort: "Göteborg",
-  },
-  omar: {
-    domareid: 90_003,
-    domarnr: "70003",
-    personid: 1_900_003,
-    name: "Omar Testsson",
-    mobile: "070-0000003",
-    email: "omar.testsson@example.org",
-    address: "Demogatan 3",
-    postnr: "431 30",
-    postort: "Mölndal",
-  },
-  lisa: {
-    domareid: 90_004,
-    domarnr: "70004",
-    personid: 1_900_004,
-    name: "Lisa Prov",
-    mobile: "070-0000004",
-    email: "lisa.prov@example.org",
-    address: "Fiktivstigen 4",
-    postnr: "442 31",
-    postort: "Kungälv",
-  },
-} satisfies Record<string, DemoReferee>;
+  you: demoReferee(1, "Demo Domare", "demo.domare", "Exempelgatan 1", "411 01", "Göteborg"),
+  karin: demoReferee(2, "Karin Exempel", "karin.exempel", "Provvägen 2", "412 02", "Göteborg"),
+  omar: demoReferee(3, "Omar Testsson", "omar.testsson", "Demogatan 3", "431 30", "Mölndal"),
+  lisa: demoReferee(4, "Lisa Prov", "lisa.prov", "Fiktivstigen 4", "442 31", "Kungälv"),
+};
 
 const ROLES = {
   Dom: { domarrollid: 1, domarrollnamn: "Huvuddomare" },
   AD1: { domarrollid: 2, domarrollnamn: "Assisterande 1" },
   AD2: { domarrollid: 3, domarrollnamn: "Assisterande 2" },
 } as const;
+
+const TEAMS = {
+  demo: [390_001, "Demo IF"],
+  exempel: [390_002, "Exempel BK"],
+  prov: [390_003, "Prov FF"],
+  test: [390_004, "Test United"],
+  fiktiva: [390_005, "Fiktiva SK"],
+  exempelIk: [390_006, "Exempel IK"],
+  norra: [390_007, "Demo Norra FC"],
+} satisfies Record<string, [lagid: number, name: string]>;
+
+const VENUES = {
+  vallen: [29_001, "Demovallen 1", 57.7089, 11.9746],
+  arena: [29_002, "Exempelarena konstgräs", 57.6561, 12.0144],
+  planen: [29_003, "Provplanen", 57.8712, 11.9804],
+  testvallen: [29_004, "Testvallen B", 57.7211, 12.9401],
+} satisfies Record<string, [id: number, name: string, lat: number, long: number]>;
+
+const COMPETITIONS = {
+  div2: [129_001, "Division 2 Demo Västra", "Division 2"],
+  div3: [129_002, "Division 3 Demo Mellersta", "Division 3"],
+  cup: [129_003, "Demo-cupen", "Cup"],
+} satisfies Record<string, [id: number, name: string, category: string]>;
+
+type RefereeKey = keyof typeof REFEREES;
+type RoleKey = keyof typeof ROLES;
 
 interface DemoTemplate {
   matchid: number;
@@ -83,76 +91,38 @@ interface DemoTemplate {
   away: [lagid: number, name: string];
   venue: [id: number, name: string, lat: number, long: number];
   competition: [id: number, name: string, category: string];
-  referees: Array<[keyof typeof REFEREES, keyof typeof ROLES]>;
+  referees: Array<[RefereeKey, RoleKey]>;
 }
 
+/** One row of the table below; `crew` is `referee:role`, head referee first. */
+function row(
+  matchid: number,
+  dayOffset: number,
+  time: string,
+  [home, away]: [keyof typeof TEAMS, keyof typeof TEAMS],
+  venue: keyof typeof VENUES,
+  competition: keyof typeof COMPETITIONS,
+  crew: Array<`${RefereeKey}:${RoleKey}`>,
+): DemoTemplate {
+  return {
+    matchid,
+    dayOffset,
+    time,
+    home: TEAMS[home],
+    away: TEAMS[away],
+    venue: VENUES[venue],
+    competition: COMPETITIONS[competition],
+    referees: crew.map((pair) => pair.split(":") as [RefereeKey, RoleKey]),
+  };
+}
+
+// matchid, days after Monday, kick-off, [home, away], venue, competition, crew
 const TEMPLATES: DemoTemplate[] = [
-  {
-    matchid: 9_900_001,
-    dayOffset: 8,
-    time: "19:00",
-    home: [390_001, "Demo IF"],
-    away: [390_002, "Exempel BK"],
-    venue: [29_001, "Demovallen 1", 57.7089, 11.9746],
-    competition: [129_001, "Division 2 Demo Västra", "Division 2"],
-    referees: [
-      ["you", "Dom"],
-      ["karin", "AD1"],
-      ["omar", "AD2"],
-    ],
-  },
-  {
-    matchid: 9_900_002,
-    dayOffset: 12,
-    time: "15:00",
-    home: [390_003, "Prov FF"],
-    away: [390_004, "Test United"],
-    venue: [29_002, "Exempelarena konstgräs", 57.6561, 12.0144],
-    competition: [129_002, "Division 3 Demo Mellersta", "Division 3"],
-    referees: [
-      ["omar", "Dom"],
-      ["you", "AD1"],
-      ["lisa", "AD2"],
-    ],
-  },
-  {
-    matchid: 9_900_003,
-    dayOffset: 13,
-    time: "13:30",
-    home: [390_005, "Fiktiva SK"],
-    away: [390_001, "Demo IF"],
-    venue: [29_003, "Provplanen", 57.8712, 11.9804],
-    competition: [129_001, "Division 2 Demo Västra", "Division 2"],
-    referees: [["you", "Dom"]],
-  },
-  {
-    matchid: 9_900_004,
-    dayOffset: 16,
-    time: "18:30",
-    home: [390_006, "Exempel IK"],
-    away: [390_007, "Demo Norra FC"],
-    venue: [29_001, "Demovallen 1", 57.7089, 11.9746],
-    competition: [129_003, "Demo-cupen", "Cup"],
-    referees: [
-      ["karin", "Dom"],
-      ["you", "AD1"],
-      ["lisa", "AD2"],
-    ],
-  },
-  {
-    matchid: 9_900_005,
-    dayOffset: 20,
-    time: "14:00",
-    home: [390_004, "Test United"],
-    away: [390_003, "Prov FF"],
-    venue: [29_004, "Testvallen B", 57.7211, 12.9401],
-    competition: [129_002, "Division 3 Demo Mellersta", "Division 3"],
-    referees: [
-      ["you", "Dom"],
-      ["lisa", "AD1"],
-      ["karin", "AD2"],
-    ],
-  },
+  row(9_900_001, 8, "19:00", ["demo", "exempel"], "vallen", "div2", ["you:Dom", "karin:AD1", "omar:AD2"]),
+  row(9_900_002, 12, "15:00", ["prov", "test"], "arena", "div3", ["omar:Dom", "you:AD1", "lisa:AD2"]),
+  row(9_900_003, 13, "13:30", ["fiktiva", "demo"], "planen", "div2", ["you:Dom"]),
+  row(9_900_004, 16, "18:30", ["exempelIk", "norra"], "vallen", "cup", ["karin:Dom", "you:AD1", "lisa:AD2"]),
+  row(9_900_005, 20, "14:00", ["test", "prov"], "testvallen", "div3", ["you:Dom", "lisa:AD1", "karin:AD2"]),
 ];
 
 /** The matchids of the demo list: a baseline holding any other match came from a real source. */

@@ -148,6 +148,37 @@ const STATUS_FLAGS = [
   cleared: string;
 }>;
 
+/**
+ * A name and the id behind it (team, venue): a new name, else a new id, is one change of its
+ * category, described in words of its own.
+ */
+const NAMED_PAIRS = [
+  {
+    name: "lag1namn",
+    id: "lag1lagid",
+    category: "team_change",
+    describe: (old: Match, cur: Match) => `Home team changed from ${old.lag1namn} to ${cur.lag1namn}`,
+  },
+  {
+    name: "lag2namn",
+    id: "lag2lagid",
+    category: "team_change",
+    describe: (old: Match, cur: Match) => `Away team changed from ${old.lag2namn} to ${cur.lag2namn}`,
+  },
+  {
+    name: "anlaggningnamn",
+    id: "anlaggningid",
+    category: "venue_change",
+    describe: (old: Match, cur: Match) =>
+      `Venue changed from ${old.anlaggningnamn ?? "(none)"} to ${cur.anlaggningnamn ?? "(none)"}`,
+  },
+] as const satisfies ReadonlyArray<{
+  name: keyof Match;
+  id: keyof Match;
+  category: ChangeCategory;
+  describe: (old: Match, cur: Match) => string;
+}>;
+
 function compareMatch(old: Match, cur: Match, today: string, timestamp: string, out: DetailedChange[]): void {
   // Any change to a match played today (before or after the change) is critical.
   const oldDate = matchDate(old);
@@ -202,39 +233,16 @@ function compareMatch(old: Match, cur: Match, today: string, timestamp: string, 
     );
   }
 
-  const home = pairChange(old.lag1namn, cur.lag1namn, old.lag1lagid, cur.lag1lagid, "lag1namn", "lag1lagid");
-  if (home) {
-    out.push(
-      change(cur, critical, timestamp, "team_change", {
-        ...home,
-        change_description: `Home team changed from ${old.lag1namn} to ${cur.lag1namn}`,
-      }),
-    );
-  }
-  const away = pairChange(old.lag2namn, cur.lag2namn, old.lag2lagid, cur.lag2lagid, "lag2namn", "lag2lagid");
-  if (away) {
-    out.push(
-      change(cur, critical, timestamp, "team_change", {
-        ...away,
-        change_description: `Away team changed from ${old.lag2namn} to ${cur.lag2namn}`,
-      }),
-    );
-  }
-  const venue = pairChange(
-    old.anlaggningnamn,
-    cur.anlaggningnamn,
-    old.anlaggningid,
-    cur.anlaggningid,
-    "anlaggningnamn",
-    "anlaggningid",
-  );
-  if (venue) {
-    out.push(
-      change(cur, critical, timestamp, "venue_change", {
-        ...venue,
-        change_description: `Venue changed from ${old.anlaggningnamn ?? "(none)"} to ${cur.anlaggningnamn ?? "(none)"}`,
-      }),
-    );
+  for (const pair of NAMED_PAIRS) {
+    const found = pairChange(old[pair.name], cur[pair.name], old[pair.id], cur[pair.id], pair.name, pair.id);
+    if (found) {
+      out.push(
+        change(cur, critical, timestamp, pair.category, {
+          ...found,
+          change_description: pair.describe(old, cur),
+        }),
+      );
+    }
   }
   if ((old.tavlingnamn ?? null) !== (cur.tavlingnamn ?? null)) {
     out.push(

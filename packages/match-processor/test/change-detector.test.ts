@@ -18,6 +18,13 @@ function only(before: Match, after: Match) {
   return result.changes;
 }
 
+/** `only`, for an edit that must make exactly one change: that change. */
+function onlyChange(before: Match, after: Match) {
+  const changes = only(before, after);
+  expect(changes).toHaveLength(1);
+  return changes[0];
+}
+
 describe("detectChanges", () => {
   it("reports a new match as a high-priority new assignment", () => {
     const result = diff([], [base()]);
@@ -59,15 +66,14 @@ describe("detectChanges", () => {
       fogisReferee({ domareid: 77_777, role: "AD1", name: "Nils Ny" }, after.matchid),
       fogisReferee({ domareid: 32_062, role: "AD2", name: "Cecilia Ek" }, after.matchid),
     ];
-    const changes = only(base(), after);
-    expect(changes).toHaveLength(1);
-    expect(changes[0]).toMatchObject({
+    const swap = onlyChange(base(), after);
+    expect(swap).toMatchObject({
       category: "referee_change",
       priority: "high",
       field_name: "domaruppdraglista",
     });
-    expect(changes[0]?.change_description).toContain("+Nils Ny (AD1)");
-    expect(changes[0]?.change_description).toContain("-Bertil Berg (AD1)");
+    expect(swap?.change_description).toContain("+Nils Ny (AD1)");
+    expect(swap?.change_description).toContain("-Bertil Berg (AD1)");
   });
 
   it("detects two referees trading roles", () => {
@@ -99,9 +105,7 @@ describe("detectChanges", () => {
 
   it("detects a kick-off time change as high priority, without a second change for tid", () => {
     const after = fogisMatch({ matchid: 6_143_017, date: "2026-12-05", time: "17:30" });
-    const changes = only(base(), after);
-    expect(changes).toHaveLength(1);
-    expect(changes[0]).toMatchObject({
+    expect(onlyChange(base(), after)).toMatchObject({
       category: "time_change",
       priority: "high",
       field_name: "avsparkstid",
@@ -131,9 +135,7 @@ describe("detectChanges", () => {
 
   it("reports a cancellation as critical even weeks ahead, and a reinstatement too", () => {
     const cancelled = fogisMatch({ matchid: 6_143_017, cancelled: true });
-    const changes = only(base(), cancelled);
-    expect(changes).toHaveLength(1);
-    expect(changes[0]).toMatchObject({
+    expect(onlyChange(base(), cancelled)).toMatchObject({
       category: "cancellation",
       priority: "critical",
       field_name: "installd",
@@ -159,9 +161,8 @@ describe("detectChanges", () => {
   });
 
   it("reports a venue change (name or id) as medium, once", () => {
-    const renamed = only(base(), fogisMatch({ matchid: 6_143_017, venue: "Nya Ullevi", venueId: 999 }));
-    expect(renamed).toHaveLength(1);
-    expect(renamed[0]).toMatchObject({
+    const renamed = onlyChange(base(), fogisMatch({ matchid: 6_143_017, venue: "Nya Ullevi", venueId: 999 }));
+    expect(renamed).toMatchObject({
       category: "venue_change",
       priority: "medium",
       field_name: "anlaggningnamn",

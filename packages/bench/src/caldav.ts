@@ -1,11 +1,11 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { createCalendarSyncService, loadCalendarSyncConfig } from "@fogis/calendar-sync";
 import { encodeEnvelope } from "@fogis/message-schema";
-import { freePort, startRadicale } from "@fogis/testing";
+import { startRadicale } from "@fogis/testing";
 import { type BenchContext, collectGarbage } from "./context.js";
 import { type Figure, figure, targets } from "./figures.js";
 import { processorEnvelope, upcomingMatches, withKickoffMoved } from "./fixtures.js";
+import { pushOnlyCalendarSync } from "./pipeline.js";
 
 /**
  * The push into the referee's own calendar: a real Radicale (bcrypt password, as users run it) on a
@@ -30,20 +30,17 @@ export async function benchCalDavPush(ctx: BenchContext): Promise<Figure[]> {
     if (init?.method === "PUT") putAnswered = performance.now();
     return response;
   };
-  const service = await createCalendarSyncService({
-    config: loadCalendarSyncConfig({
-      API_TOKEN: ctx.apiToken,
-      DATA_DIR: dataDir,
-      REDIS_PUBSUB_ENABLED: "false",
-      PROCESSOR_URL: `http://127.0.0.1:${await freePort()}`,
+  const service = await pushOnlyCalendarSync(
+    ctx,
+    dataDir,
+    {
       CALDAV_URL: radicale.url,
       CALDAV_USERNAME: radicale.username,
       CALDAV_PASSWORD: radicale.password,
       CARDDAV_ADDRESSBOOK: "",
-    }),
-    logger: ctx.calendarLogger,
-    fetch: counting,
-  });
+    },
+    counting,
+  );
   const auth = `Basic ${Buffer.from(`${radicale.username}:${radicale.password}`).toString("base64")}`;
   let sequence = 0;
   let matches = upcomingMatches(count);

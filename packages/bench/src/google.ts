@@ -1,16 +1,12 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  createCalendarSyncService,
-  formatPythonExpiry,
-  googleEventId,
-  loadCalendarSyncConfig,
-} from "@fogis/calendar-sync";
+import { formatPythonExpiry, googleEventId } from "@fogis/calendar-sync";
 import { encodeEnvelope } from "@fogis/message-schema";
-import { freePort, type GoogleStandIn, startGoogleStandIn } from "@fogis/testing";
+import { type GoogleStandIn, startGoogleStandIn } from "@fogis/testing";
 import type { BenchContext } from "./context.js";
 import { type Figure, figure, targets } from "./figures.js";
 import { processorEnvelope, upcomingMatches, withKickoffMoved } from "./fixtures.js";
+import { pushOnlyCalendarSync } from "./pipeline.js";
 
 /**
  * Calls to Google per cycle, the figure Google's quotas care about: calendar-sync with the Google
@@ -38,17 +34,10 @@ export async function benchGooglePush(ctx: BenchContext): Promise<Figure[]> {
       expiry: formatPythonExpiry(grant.expiresAt),
     }),
   );
-  const service = await createCalendarSyncService({
-    config: loadCalendarSyncConfig({
-      API_TOKEN: ctx.apiToken,
-      DATA_DIR: dataDir,
-      REDIS_PUBSUB_ENABLED: "false",
-      PROCESSOR_URL: `http://127.0.0.1:${await freePort()}`,
-      GOOGLE_TOKEN_FILE: tokenFile,
-      GOOGLE_API_BASE_URL: google.url,
-      GOOGLE_OAUTH_TOKEN_URL: google.tokenUrl,
-    }),
-    logger: ctx.calendarLogger,
+  const service = await pushOnlyCalendarSync(ctx, dataDir, {
+    GOOGLE_TOKEN_FILE: tokenFile,
+    GOOGLE_API_BASE_URL: google.url,
+    GOOGLE_OAUTH_TOKEN_URL: google.tokenUrl,
   });
   let sequence = 0;
   let matches = upcomingMatches(count);

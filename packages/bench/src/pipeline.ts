@@ -15,8 +15,32 @@ import {
 } from "@fogis/message-schema";
 import { type Logger, RedisLink } from "@fogis/runtime";
 import { freePort } from "@fogis/testing";
+import type { BenchContext } from "./context.js";
 import { deadline, type MessagePath } from "./drivers.js";
 import { waitFor } from "./processes.js";
+
+/**
+ * A calendar-sync that only pushes (no Redis; nothing listens at its processor URL), with the push
+ * target in `pushEnv` (CALDAV_* or GOOGLE_*): the service the push benchmarks hand snapshots to.
+ */
+export async function pushOnlyCalendarSync(
+  ctx: Pick<BenchContext, "apiToken" | "calendarLogger">,
+  dataDir: string,
+  pushEnv: Record<string, string>,
+  fetch?: typeof globalThis.fetch,
+): Promise<CalendarSyncService> {
+  return createCalendarSyncService({
+    config: loadCalendarSyncConfig({
+      API_TOKEN: ctx.apiToken,
+      DATA_DIR: dataDir,
+      REDIS_PUBSUB_ENABLED: "false",
+      PROCESSOR_URL: `http://127.0.0.1:${await freePort()}`,
+      ...pushEnv,
+    }),
+    logger: ctx.calendarLogger,
+    ...(fetch ? { fetch } : {}),
+  });
+}
 
 /**
  * The project's path, from the services' own code: on one side the processor's `SnapshotDelivery`

@@ -15,7 +15,7 @@ import {
 } from "@fogis/message-schema";
 import { type Logger, RedisLink } from "@fogis/runtime";
 import { freePort } from "@fogis/testing";
-import type { BenchContext } from "./context.js";
+import { type BenchContext, benchChannels } from "./context.js";
 import { deadline, type MessagePath } from "./drivers.js";
 import { waitFor } from "./processes.js";
 
@@ -93,6 +93,18 @@ export class ProjectPipeline implements MessagePath {
         this.received(result);
         return result;
       });
+  }
+
+  /** The pipeline on the bench's Redis, with channels of its own and the bench's loggers and token. */
+  static async forBench(ctx: BenchContext, dataRoot: string): Promise<ProjectPipeline> {
+    return ProjectPipeline.start({
+      redisUrl: ctx.redis.url,
+      channels: benchChannels(),
+      dataRoot,
+      processorLogger: ctx.processorLogger,
+      calendarLogger: ctx.calendarLogger,
+      apiToken: ctx.apiToken,
+    });
   }
 
   /** Connects both sides and waits until calendar-sync is subscribed and done with its start-up resyncs. */

@@ -27,14 +27,7 @@ export async function benchSmallMessages(ctx: BenchContext): Promise<Figure[]> {
   const dataRoot = join(ctx.workDir, "small");
   mkdirSync(dataRoot, { recursive: true });
   const baseline = await PlainRedisBaseline.connect(ctx.redis.url, benchChannels().processorStatus, messages);
-  const project = await ProjectPipeline.start({
-    redisUrl: ctx.redis.url,
-    channels: benchChannels(),
-    dataRoot,
-    processorLogger: ctx.processorLogger,
-    calendarLogger: ctx.calendarLogger,
-    apiToken: ctx.apiToken,
-  });
+  const project = await ProjectPipeline.forBench(ctx, dataRoot);
   const timeoutMs = 60_000;
   try {
     const throughput = new Map<MessagePath, number[]>([

@@ -27,15 +27,7 @@ export async function benchLargeSnapshot(ctx: BenchContext): Promise<Figure[]> {
   mkdirSync(dataRoot, { recursive: true });
   const baseline = await PlainRedisBaseline.connect(ctx.redis.url, benchChannels().matchUpdates, ["{}"]);
   // Channels of its own for each calendar-sync, so a new one's start-up resync finds no envelope.
-  const startProject = () =>
-    ProjectPipeline.start({
-      redisUrl: ctx.redis.url,
-      channels: benchChannels(),
-      dataRoot,
-      processorLogger: ctx.processorLogger,
-      calendarLogger: ctx.calendarLogger,
-      apiToken: ctx.apiToken,
-    });
+  const startProject = () => ProjectPipeline.forBench(ctx, dataRoot);
   let project = await startProject();
   const timeoutMs = 30_000;
   let sequence = 0;

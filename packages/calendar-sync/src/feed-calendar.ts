@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { readStateFile, StateFileWriter, type StatusIssue } from "@fogis/runtime";
+import { StateFileWriter, type StatusIssue } from "@fogis/runtime";
 import type { Logger } from "pino";
 import { z } from "zod";
 import {
@@ -14,6 +14,7 @@ import {
   sequenceAt,
 } from "./calendar-backend.js";
 import { renderIcs, renderVevent } from "./ics.js";
+import { type KeyedStateRead, readKeyedStateFile } from "./keyed-state-file.js";
 import type { CalendarEvent } from "./match-event.js";
 
 /**
@@ -111,8 +112,8 @@ export class FeedCalendarBackend implements CalendarBackend {
 
   private async readFiles(): Promise<StateLoadReport> {
     const [current, history] = [await this.read(this.statePath), await this.read(this.historyPath)];
-    for (const uid of current.events.keys()) history.events.delete(uid);
-    this.replace(current.events, history.events);
+    for (const uid of current.items.keys()) history.items.delete(uid);
+    this.replace(current.items, history.items);
     const bad = [current, history].filter((file) => file.state === "restored" || file.state === "corrupt");
     if (bad.length === 0) {
       if (current.state === "missing" && history.state === "missing") return { state: "missing" };
@@ -132,38 +133,22 @@ export class FeedCalendarBackend implements CalendarBackend {
     return this.damaged;
   }
 
-  private async read(
-    path: string,
-  ): Promise<{ events: Events; state: "ok" | "missing" | "restored" | "corrupt"; reason: string }> {
-    const read = await readStateFile(path, (value) => {
-      const parsed = StateSchema.safeParse(value);
-      return parsed.success
-        ? { ok: true, value: parsed.data.events }
-        : {
-            ok: false,
-            reason: `unexpected content (${parsed.error.issues[0]?.path.join(".") || "root"}: ${parsed.error.issues[0]?.message})`,
-          };
+  private async read(path: string): Promise<KeyedStateRead<string, StoredCalendarEvent>> {
+    return readKeyedStateFile(path, {
+      parse: (value) => {
+        const parsed = StateSchema.safeParse(value);
+        return parsed.success
+          ? { ok: true, value: parsed.data.events }
+          : {
+              ok: false,
+              reason: `unexpected content (${parsed.error.issues[0]?.path.join(".") || "root"}: ${parsed.error.issues[0]?.message})`,
+            };
+      },
+      key: (event) => event.uid,
+      logger: this.logger,
+      owner: "calendar",
+      restoredFields: (events) => ({ events: events.length }),
     });
-    if (read.state === "missing") return { events: new Map(), state: "missing", reason: "" };
-    if (read.state === "ok") {
-      return { events: new Map(read.value.map((event) => [event.uid, event])), state: "ok", reason: "" };
-    }
-    if (read.state === "restored") {
-      this.logger.error(
-        { event: "state_restored", file: path, reason: read.reason, events: read.value.length },
-        "calendar state file is corrupt; serving the previous generation until the next snapshot",
-      );
-      return {
-        events: new Map(read.value.map((event) => [event.uid, event])),
-        state: "restored",
-        reason: `${path}: ${read.reason}`,
-      };
-    }
-    this.logger.error(
-      { event: "state_corrupt", file: path, reason: read.reason },
-      "calendar state file is corrupt and no previous generation is usable; starting without it, the next resync rebuilds the calendar",
-    );
-    return { events: new Map(), state: "corrupt", reason: `${path}: ${read.reason}` };
   }
 
   /** `warn` from a corrupt state file at start until a snapshot has been applied. */

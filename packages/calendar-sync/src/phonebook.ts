@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { type Match, matchReferees, toStockholmLocal } from "@fogis/message-schema";
-import { readStateFile, StateFileWriter } from "@fogis/runtime";
+import { StateFileWriter } from "@fogis/runtime";
 import type { Logger } from "pino";
 import { z } from "zod";
 import {
@@ -11,6 +11,7 @@ import {
   StateFileStatus,
   type StateLoadReport,
 } from "./calendar-backend.js";
+import { type KeyedStateRead, readKeyedStateFile } from "./keyed-state-file.js";
 import { matchEventSpan } from "./match-event.js";
 import { renderVcards, type VcardContact } from "./vcard.js";
 
@@ -121,8 +122,8 @@ export class Phonebook {
    */
   private async readFiles(): Promise<StateLoadReport> {
     const [current, history] = [await this.read(this.statePath), await this.read(this.historyPath)];
-    for (const matchid of current.entries.keys()) history.entries.delete(matchid);
-    this.replace(current.entries, history.entries);
+    for (const matchid of current.items.keys()) history.items.delete(matchid);
+    this.replace(current.items, history.items);
     const bad = [current, history].filter((file) => file.state === "restored" || file.state === "corrupt");
     if (bad.length) {
       this.rewrite = true;
@@ -134,35 +135,18 @@ export class Phonebook {
     return { state: "ok", count: this.contacts().length };
   }
 
-  private async read(
-    path: string,
-  ): Promise<{ entries: Entries; state: "ok" | "missing" | "restored" | "corrupt"; reason: string }> {
-    const read = await readStateFile(path, (value) => {
-      const parsed = StateSchema.safeParse(value);
-      return parsed.success
-        ? { ok: true, value: parsed.data.matches }
-        : { ok: false, reason: "unexpected content" };
+  private async read(path: string): Promise<KeyedStateRead<number, MatchEntry>> {
+    return readKeyedStateFile(path, {
+      parse: (value) => {
+        const parsed = StateSchema.safeParse(value);
+        return parsed.success
+          ? { ok: true, value: parsed.data.matches }
+          : { ok: false, reason: "unexpected content" };
+      },
+      key: (entry) => entry.matchid,
+      logger: this.logger,
+      owner: "phonebook",
     });
-    if (read.state === "missing") return { entries: new Map(), state: "missing", reason: "" };
-    if (read.state === "ok") {
-      return { entries: new Map(read.value.map((entry) => [entry.matchid, entry])), state: "ok", reason: "" };
-    }
-    if (read.state === "restored") {
-      this.logger.error(
-        { event: "state_restored", file: path, reason: read.reason },
-        "phonebook state file is corrupt; serving the previous generation until the next snapshot",
-      );
-      return {
-        entries: new Map(read.value.map((entry) => [entry.matchid, entry])),
-        state: "restored",
-        reason: `${path}: ${read.reason}`,
-      };
-    }
-    this.logger.error(
-      { event: "state_corrupt", file: path, reason: read.reason },
-      "phonebook state file is corrupt and no previous generation is usable; starting without it, the next resync rebuilds the phonebook",
-    );
-    return { entries: new Map(), state: "corrupt", reason: `${path}: ${read.reason}` };
   }
 
   /** Like `CalendarBackend.stage`: the new phonebook is saved when this resolves, shown by `show()`. */

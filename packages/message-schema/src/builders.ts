@@ -19,6 +19,17 @@ interface Common {
   now?: Date;
 }
 
+/** The fields every envelope starts with, in the order they are written. */
+function envelopeHead<Type extends string>(input: Common, type: Type, now: string) {
+  return {
+    message_id: input.messageId ?? randomUUID(),
+    timestamp: now,
+    source: input.source,
+    version: ENVELOPE_VERSION,
+    type,
+  };
+}
+
 export interface MatchUpdatesInput extends Common {
   matches: Match[];
   changes?: DetailedChange[];
@@ -50,11 +61,7 @@ export function createMatchUpdatesEnvelope(input: MatchUpdatesInput): MatchUpdat
   if (input.processorEpoch !== undefined) metadata.processor_epoch = input.processorEpoch;
   if (input.snapshotHash !== undefined) metadata.snapshot_hash = input.snapshotHash;
   return {
-    message_id: input.messageId ?? randomUUID(),
-    timestamp: now,
-    source: input.source,
-    version: ENVELOPE_VERSION,
-    type: "match_updates",
+    ...envelopeHead(input, "match_updates", now),
     payload: {
       matches: input.matches,
       schema_version: MATCH_UPDATES_SCHEMA_VERSION,
@@ -73,11 +80,7 @@ export interface ProcessingStatusInput extends Common {
 export function createProcessingStatusEnvelope(input: ProcessingStatusInput): ProcessingStatusEnvelope {
   const now = (input.now ?? new Date()).toISOString();
   return {
-    message_id: input.messageId ?? randomUUID(),
-    timestamp: now,
-    source: input.source,
-    version: ENVELOPE_VERSION,
-    type: "processing_status",
+    ...envelopeHead(input, "processing_status", now),
     payload: { status: input.status, timestamp: now, details: input.details ?? {} },
   };
 }
@@ -92,11 +95,7 @@ export interface SystemAlertInput extends Common {
 export function createSystemAlertEnvelope(input: SystemAlertInput): SystemAlertEnvelope {
   const now = (input.now ?? new Date()).toISOString();
   return {
-    message_id: input.messageId ?? randomUUID(),
-    timestamp: now,
-    source: input.source,
-    version: ENVELOPE_VERSION,
-    type: "system_alert",
+    ...envelopeHead(input, "system_alert", now),
     payload: {
       alert_type: input.alertType,
       severity: input.severity,

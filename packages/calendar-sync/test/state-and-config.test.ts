@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { createMatchUpdatesEnvelope } from "@fogis/message-schema";
 import { ConfigError, createLogger } from "@fogis/runtime";
-import { fogisMatch, pythonMatchUpdatesEnvelope } from "@fogis/testing";
+import { answerEndlessly, type EndlessAnswer, fogisMatch, pythonMatchUpdatesEnvelope } from "@fogis/testing";
 import request from "supertest";
 import { afterEach, describe, expect, it } from "vitest";
 import { sequenceAt } from "../src/calendar-backend.js";
@@ -206,27 +206,9 @@ describe("state files", () => {
   });
 
   it("stops reading a resync answer from the processor at the snapshot limit and fails the resync with the reason", async () => {
-    let written = 0;
-    let closedEarly = false;
+    let answer: EndlessAnswer | undefined;
     const processor = createServer((_req, res) => {
-      // Chunked, no Content-Length: only reading tells the size. 64 MiB if nobody stops it.
-      res.writeHead(200, { "content-type": "application/json" });
-      const chunk = "x".repeat(64 * 1024);
-      const pump = () => {
-        while (written < 64 * 1024 * 1024) {
-          if (res.destroyed) return;
-          written += chunk.length;
-          if (!res.write(chunk)) {
-            res.once("drain", pump);
-            return;
-          }
-        }
-        res.end();
-      };
-      res.on("close", () => {
-        closedEarly = !res.writableFinished;
-      });
-      pump();
+      answer = answerEndlessly(res, "x".repeat(64 * 1024));
     });
     await new Promise<void>((resolve) => processor.listen(0, "127.0.0.1", resolve));
     try {
@@ -241,8 +223,8 @@ describe("state files", () => {
         error: expect.stringMatching(/processor: .*over the limit of 1048576 bytes \(MAX_BODY_BYTES\)/),
       });
       expect(t.service.stats.toJSON()).toMatchObject({ invalid_by_reason: { too_large: 1 } });
-      await eventually(() => expect(closedEarly).toBe(true));
-      expect(written).toBeLessThan(16 * 1024 * 1024);
+      await eventually(() => expect(answer?.closedEarly).toBe(true));
+      expect(answer?.written).toBeLessThan(16 * 1024 * 1024);
     } finally {
       processor.closeAllConnections();
       await new Promise((resolve) => processor.close(resolve));

@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { type Match, MatchSchema, matchKickoff, stockholmDate } from "@fogis/message-schema";
-import { fogisMatchList } from "@fogis/testing";
+import { answerEndlessly, type EndlessAnswer, fogisMatchList } from "@fogis/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   DemoMatchSource,
@@ -100,36 +100,20 @@ describe("HttpMatchSource", () => {
   });
 
   it("stops reading an answer at MAX_SOURCE_BYTES and fails with the reason, instead of reading it all", async () => {
-    let written = 0;
-    let closedEarly = false;
+    let answer: EndlessAnswer | undefined;
     const url = await serve((_req, res) => {
-      // Chunked, no Content-Length: the size is only known by reading. 64 MiB if nobody stops it.
-      res.writeHead(200, { "content-type": "application/json" });
-      res.write('{"matchlista": [');
-      const chunk = `${JSON.stringify(list[0])},`.repeat(200);
-      const pump = () => {
-        while (written < 64 * 1024 * 1024) {
-          if (res.destroyed) return;
-          written += chunk.length;
-          if (!res.write(chunk)) {
-            res.once("drain", pump);
-            return;
-          }
-        }
-        res.end("{}]}");
-      };
-      res.on("close", () => {
-        closedEarly = !res.writableFinished;
+      answer = answerEndlessly(res, `${JSON.stringify(list[0])},`.repeat(200), {
+        head: '{"matchlista": [',
+        tail: "{}]}",
       });
-      pump();
     });
     const error = await catchAsync(
       new HttpMatchSource({ url, timeoutMs: 10_000, maxBytes: 256 * 1024 }).fetchMatches(),
     );
     expect(error.code).toBe("too_large");
     expect(error.message).toContain("larger than MAX_SOURCE_BYTES (262144 bytes)");
-    await expect.poll(() => closedEarly).toBe(true);
-    expect(written).toBeLessThan(16 * 1024 * 1024);
+    await expect.poll(() => answer?.closedEarly).toBe(true);
+    expect(answer?.written).toBeLessThan(16 * 1024 * 1024);
   });
 
   it("refuses an answer whose Content-Length is over the limit before reading it", async () => {

@@ -17,6 +17,8 @@ export {
   startRadicale,
   startXandikos,
 } from "./dav-servers.js";
+// An answer too large to read: for tests of reading limits.
+export { answerEndlessly, type EndlessAnswer } from "./endless-answer.js";
 // Fixtures: FOGIS matches, referees, contacts; the live Python processor's envelopes.
 export {
   fogisContact,

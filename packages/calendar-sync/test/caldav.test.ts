@@ -16,7 +16,15 @@ import {
   readCalendar,
   type ServerEvent,
 } from "./dav-helpers.js";
-import { backendStatus, eventually, parseFeed, pushMatches, startTestService, TOKEN } from "./helpers.js";
+import {
+  backendStatus,
+  eventually,
+  manualSync,
+  parseFeed,
+  pushMatches,
+  startTestService,
+  TOKEN,
+} from "./helpers.js";
 
 /**
  * The calendar pushed into a real CalDAV server (DESIGN §7, §11), on Radicale (with a password)
@@ -24,7 +32,7 @@ import { backendStatus, eventually, parseFeed, pushMatches, startTestService, TO
  * app reads from the server.
  */
 
-const auth = { Authorization: `Bearer ${TOKEN}` };
+const _auth = { Authorization: `Bearer ${TOKEN}` };
 const UID = (matchid: number) => `fogis-match-${matchid}@fogis-realtime`;
 
 const referees = {
@@ -394,12 +402,8 @@ describe.each<DavServerKind>(["radicale", "xandikos"])("CalDAV push into %s", (k
       await pushMatches(service, [fogisMatch({ matchid: 7501, time: "15:00" })]);
       await own.stop();
 
-      const body = (
-        await request(service.service.app)
-          .post("/manual-sync")
-          .set(auth)
-          .send({ matches: [fogisMatch({ matchid: 7501, time: "12:00" })] })
-      ).body;
+      const body = (await manualSync(service, { matches: [fogisMatch({ matchid: 7501, time: "12:00" })] }))
+        .body;
       expect(body).toMatchObject({ success: true, status: "applied", updated: 1 });
       const feed = parseFeed((await request(service.service.app).get("/calendar.ics")).text);
       expect(feed.events[0]?.start).toEqual(new Date("2026-12-05T11:00:00Z"));

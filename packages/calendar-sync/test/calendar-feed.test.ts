@@ -3,7 +3,7 @@ import { fogisMatch, pythonMatchUpdatesEnvelope, type RefereeInput } from "@fogi
 import request from "supertest";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { sequenceAt } from "../src/calendar-backend.js";
-import { eventFor, parseFeed, startTestService, type TestService, TOKEN } from "./helpers.js";
+import { eventFor, manualSync, parseFeed, startTestService, type TestService } from "./helpers.js";
 
 /**
  * What the referee sees in their calendar app, read back with ical.js: every change FOGIS can make
@@ -27,10 +27,7 @@ afterEach(async () => {
 });
 
 async function sync(matches: Match[]) {
-  const response = await request(t.service.app)
-    .post("/manual-sync")
-    .set("Authorization", `Bearer ${TOKEN}`)
-    .send(pythonMatchUpdatesEnvelope(matches));
+  const response = await manualSync(t, pythonMatchUpdatesEnvelope(matches));
   expect(response.status).toBe(200);
   return response.body as {
     status: string;

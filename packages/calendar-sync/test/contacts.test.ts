@@ -5,7 +5,7 @@ import ICAL from "ical.js";
 import request from "supertest";
 import { afterEach, describe, expect, it } from "vitest";
 import { renderVcard } from "../src/vcard.js";
-import { startTestService, type TestService, TOKEN } from "./helpers.js";
+import { manualSync, startTestService, type TestService } from "./helpers.js";
 
 /** The phonebook a referee imports: one card per co-referee, readable by any vCard 4.0 client. */
 
@@ -71,10 +71,7 @@ describe("contacts.vcf", () => {
         referees: [me, { ...bertil, role: "AD2", mobile: "070-9999999" }],
       }),
     ];
-    const synced = await request(t.service.app)
-      .post("/manual-sync")
-      .set("Authorization", `Bearer ${TOKEN}`)
-      .send(pythonMatchUpdatesEnvelope(matches));
+    const synced = await manualSync(t, pythonMatchUpdatesEnvelope(matches));
     expect(synced.status).toBe(200);
 
     const response = await request(t.service.app).get("/contacts.vcf");
@@ -156,10 +153,10 @@ describe("contacts.vcf", () => {
       name: "Vanlig Domare",
       mobile: "070-5555555\nTEL:+1 900 evil",
     };
-    const synced = await request(t.service.app)
-      .post("/manual-sync")
-      .set("Authorization", `Bearer ${TOKEN}`)
-      .send(pythonMatchUpdatesEnvelope([fogisMatch({ matchid: 1001, referees: [attacker] })]));
+    const synced = await manualSync(
+      t,
+      pythonMatchUpdatesEnvelope([fogisMatch({ matchid: 1001, referees: [attacker] })]),
+    );
     expect(synced.status).toBe(200);
 
     const text = (await request(t.service.app).get("/contacts.vcf")).text;

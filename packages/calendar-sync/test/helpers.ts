@@ -138,12 +138,17 @@ export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 15_
   }
 }
 
-/** Sends `matches` as a manual sync and waits until every push backend has carried it; answers the sync's body. */
-export async function pushMatches(service: TestService, matches: unknown[]): Promise<{ status?: string }> {
-  const response = await request(service.service.app)
+/** `POST /manual-sync` with the service's token and `body` as it is; chain `.expect()` on it. */
+export function manualSync(service: TestService, body: unknown) {
+  return request(service.service.app)
     .post("/manual-sync")
     .set({ Authorization: `Bearer ${TOKEN}` })
-    .send({ matches });
+    .send(body as object);
+}
+
+/** Sends `matches` as a manual sync and waits until every push backend has carried it; answers the sync's body. */
+export async function pushMatches(service: TestService, matches: unknown[]): Promise<{ status?: string }> {
+  const response = await manualSync(service, { matches });
   expect(response.status).toBe(200);
   await service.service.backends.whenSynced();
   return response.body;

@@ -6,7 +6,7 @@ import ICAL from "ical.js";
 import request from "supertest";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadCalendarSyncConfig } from "../src/config.js";
-import { parseFeed, startTestService, type TestService, TOKEN } from "./helpers.js";
+import { manualSync, parseFeed, startTestService, type TestService, TOKEN } from "./helpers.js";
 
 /**
  * History (DESIGN §7): played matches that left FOGIS's list stay in the calendar and the phonebook
@@ -26,10 +26,7 @@ const bertil: RefereeInput = { domareid: 2, domarnr: "2002", name: "Bertil Berg"
 const cecilia: RefereeInput = { domareid: 3, domarnr: "3003", name: "Cecilia Ek" };
 
 async function sync(service: TestService, matches: Match[]) {
-  const response = await request(service.service.app)
-    .post("/manual-sync")
-    .set("Authorization", `Bearer ${TOKEN}`)
-    .send(pythonMatchUpdatesEnvelope(matches));
+  const response = await manualSync(service, pythonMatchUpdatesEnvelope(matches));
   expect(response.status).toBe(200);
   return response.body as Record<string, unknown>;
 }

@@ -1,7 +1,7 @@
 import { fogisMatch, pythonMatchUpdatesEnvelope } from "@fogis/testing";
 import request from "supertest";
 import { afterEach, describe, expect, it } from "vitest";
-import { parseFeed, startTestService, type TestService, TOKEN } from "./helpers.js";
+import { manualSync, parseFeed, startTestService, type TestService, TOKEN } from "./helpers.js";
 
 /** The HTTP surface the processor's fallback, scripts and users rely on (DESIGN §8). */
 
@@ -135,14 +135,11 @@ describe("POST /manual-sync", () => {
     const big = pythonMatchUpdatesEnvelope(
       Array.from({ length: 10 }, (_, i) => fogisMatch({ matchid: 1000 + i })),
     );
-    const response = await request(t.service.app).post("/manual-sync").set(auth).send(big);
+    const response = await manualSync(t, big);
     expect(response.status).toBe(413);
     expect(response.body.success).toBe(false);
     expect((await stats(t)).invalid_by_reason).toEqual({ too_large: 1 });
-    const small = await request(t.service.app)
-      .post("/manual-sync")
-      .set(auth)
-      .send([fogisMatch({ matchid: 1 })]);
+    const small = await manualSync(t, [fogisMatch({ matchid: 1 })]);
     expect(small.status).toBe(200);
   });
 });

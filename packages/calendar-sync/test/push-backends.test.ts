@@ -9,7 +9,7 @@ import {
   type PushSnapshot,
 } from "../src/backends/push-backend.js";
 import type { StateLoadReport } from "../src/calendar-backend.js";
-import { eventually, parseFeed, startTestService, type TestService, TOKEN } from "./helpers.js";
+import { eventually, manualSync, parseFeed, startTestService, type TestService, TOKEN } from "./helpers.js";
 
 /**
  * The fan-out of push backends (DESIGN §11): the feed acknowledges a snapshot on its own; every
@@ -18,7 +18,7 @@ import { eventually, parseFeed, startTestService, type TestService, TOKEN } from
  * command: these tests are about the runner that every real backend (CalDAV, Google) plugs into.
  */
 
-const auth = { Authorization: `Bearer ${TOKEN}` };
+const _auth = { Authorization: `Bearer ${TOKEN}` };
 
 /** A push backend whose remote side is a Map, and which fails or blocks when told to. */
 class MemoryBackend implements PushBackend {
@@ -78,7 +78,7 @@ afterEach(async () => {
 const FAST_RETRY = { initialMs: 50, maxMs: 200, permanentMs: 300, failAfterMs: 60_000 };
 
 async function sync(service: TestService, matches: unknown[]) {
-  const response = await request(service.service.app).post("/manual-sync").set(auth).send({ matches });
+  const response = await manualSync(service, { matches });
   expect(response.status).toBe(200);
   return response.body;
 }

@@ -10,7 +10,7 @@ import request from "supertest";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { BackendStatus } from "../src/backends/push-backend.js";
 import { loadCalendarSyncConfig, publicConfig } from "../src/config.js";
-import { eventually, startTestService, type TestService, TOKEN } from "./helpers.js";
+import { eventually, manualSync, startTestService, type TestService, TOKEN } from "./helpers.js";
 
 /**
  * CalDAV/CardDAV configuration (DESIGN §11): a bad value stops the service at start with a message
@@ -185,10 +185,7 @@ describe("CalDAV problems the user must fix", () => {
       env: { CARDDAV_ADDRESSBOOK: "", ...env },
     });
     services.push(service);
-    const push = await request(service.service.app)
-      .post("/manual-sync")
-      .set({ Authorization: `Bearer ${TOKEN}` })
-      .send({ matches: [fogisMatch({ matchid: 8001 })] });
+    const push = await manualSync(service, { matches: [fogisMatch({ matchid: 8001 })] });
     // The feed takes the snapshot whatever the calendar server says.
     expect(push.body).toMatchObject({ success: true, status: "applied", created: 1 });
     return { service, lines };

@@ -8,7 +8,14 @@ import {
 import { fogisMatch, pythonMatchUpdatesEnvelope } from "@fogis/testing";
 import request from "supertest";
 import { describe, expect, it } from "vitest";
-import { eventually, parseFeed, subscriberRigPerTest, type TestService, TOKEN } from "./helpers.js";
+import {
+  eventually,
+  manualSync,
+  parseFeed,
+  subscriberRigPerTest,
+  type TestService,
+  TOKEN,
+} from "./helpers.js";
 
 /**
  * Drop-in for the Python stack (DESIGN §4): what the live Python match-list-processor publishes
@@ -104,10 +111,7 @@ describe("what the Python processor publishes", () => {
 
   it("through POST /manual-sync: the same envelope is applied", async () => {
     const t = await rig.withoutRedis();
-    const response = await request(t.service.app)
-      .post("/manual-sync")
-      .set(auth)
-      .send(pythonMatchUpdatesEnvelope(firstList()));
+    const response = await manualSync(t, pythonMatchUpdatesEnvelope(firstList()));
     expect(response.status).toBe(200);
     expect(response.body).toMatchObject({ success: true, status: "applied", created: 4 });
     expect(await feedIds(t)).toEqual([6_300_001, 6_300_002, 6_300_003, 6_300_004]);
@@ -124,7 +128,7 @@ describe("what the Python processor publishes", () => {
 
     const viaHttp = pythonMatchUpdatesEnvelope(firstList().slice(0, 1)) as Json;
     viaHttp.payload.metadata = "not metadata";
-    const response = await request(t.service.app).post("/manual-sync").set(auth).send(viaHttp);
+    const response = await manualSync(t, viaHttp);
     expect(response.status).toBe(200);
     expect(await feedIds(t)).toEqual([6_300_001]);
 

@@ -11,7 +11,15 @@ import { fogisMatch, pythonMatchUpdatesEnvelope, pythonProcessingStatusEnvelope 
 import type { Redis } from "ioredis";
 import request from "supertest";
 import { describe, expect, it } from "vitest";
-import { eventFor, eventually, parseFeed, subscriberRigPerTest, type TestService, TOKEN } from "./helpers.js";
+import {
+  eventFor,
+  eventually,
+  manualSync,
+  parseFeed,
+  subscriberRigPerTest,
+  type TestService,
+  TOKEN,
+} from "./helpers.js";
 
 /**
  * The subscriber against a real Redis: what a processor publishes shows up in the calendar, and it
@@ -171,10 +179,7 @@ describe("Redis subscriber", () => {
       // A clock that ran behind: within an epoch only the sequence counts.
       now: new Date("2026-11-20T09:55:00Z"),
     });
-    const posted = await request(t.service.app)
-      .post("/manual-sync")
-      .set("Authorization", `Bearer ${TOKEN}`)
-      .send(newer);
+    const posted = await manualSync(t, newer);
     expect(posted.body.status).toBe("applied");
 
     const result = await t.service.resync("test");

@@ -11,7 +11,7 @@ import request from "supertest";
 import { afterEach, describe, expect, it } from "vitest";
 import { sequenceAt } from "../src/calendar-backend.js";
 import { loadCalendarSyncConfig } from "../src/config.js";
-import { eventually, parseFeed, startTestService, type TestService, TOKEN } from "./helpers.js";
+import { eventually, manualSync, parseFeed, startTestService, type TestService, TOKEN } from "./helpers.js";
 
 const dirs: string[] = [];
 const services: TestService[] = [];
@@ -86,19 +86,14 @@ describe("state files", () => {
       fogisMatch({ matchid: 1002 }),
     ]);
     const first = await service({ dataDir, now: "2026-11-20T12:00:00Z" });
-    await request(first.service.app)
-      .post("/manual-sync")
-      .set("Authorization", `Bearer ${TOKEN}`)
-      .send(snapshot);
-    await request(first.service.app)
-      .post("/manual-sync")
-      .set("Authorization", `Bearer ${TOKEN}`)
-      .send(
-        pythonMatchUpdatesEnvelope([
-          fogisMatch({ matchid: 1001, time: "19:00" }),
-          fogisMatch({ matchid: 1002 }),
-        ]),
-      );
+    await manualSync(first, snapshot);
+    await manualSync(
+      first,
+      pythonMatchUpdatesEnvelope([
+        fogisMatch({ matchid: 1001, time: "19:00" }),
+        fogisMatch({ matchid: 1002 }),
+      ]),
+    );
     const feedBefore = (await request(first.service.app).get("/calendar.ics")).text;
     const contactsBefore = (await request(first.service.app).get("/contacts.vcf")).text;
     await first.close();
@@ -110,15 +105,13 @@ describe("state files", () => {
     const created = sequenceAt(new Date("2026-11-20T12:00:00Z"));
     expect(parseFeed(feedBefore).events.map((event) => event.sequence)).toEqual([created, created + 1]);
 
-    const again = await request(second.service.app)
-      .post("/manual-sync")
-      .set("Authorization", `Bearer ${TOKEN}`)
-      .send(
-        pythonMatchUpdatesEnvelope([
-          fogisMatch({ matchid: 1001, time: "19:00" }),
-          fogisMatch({ matchid: 1002 }),
-        ]),
-      );
+    const again = await manualSync(
+      second,
+      pythonMatchUpdatesEnvelope([
+        fogisMatch({ matchid: 1001, time: "19:00" }),
+        fogisMatch({ matchid: 1002 }),
+      ]),
+    );
     expect(again.body).toMatchObject({ status: "unchanged", unchanged: 2 });
     expect((await request(second.service.app).get("/calendar.ics")).text).toBe(feedBefore);
   });
@@ -133,11 +126,7 @@ describe("state files", () => {
         now: new Date(at),
       });
     const first = await service({ dataDir });
-    await request(first.service.app)
-      .post("/manual-sync")
-      .set("Authorization", `Bearer ${TOKEN}`)
-      .send(snapshot(5, "19:00", "2026-11-20T10:05:00Z"))
-      .expect(200);
+    await manualSync(first, snapshot(5, "19:00", "2026-11-20T10:05:00Z")).expect(200);
     const feedBefore = (await request(first.service.app).get("/calendar.ics")).text;
     await first.close();
 
@@ -194,11 +183,7 @@ describe("state files", () => {
     const t = await service({ dataDir: tempDir() });
     const before = (await request(t.service.app).get("/health")).body.state_files;
     expect(before.calendar).toEqual({ state: "missing" });
-    await request(t.service.app)
-      .post("/manual-sync")
-      .set("Authorization", `Bearer ${TOKEN}`)
-      .send([fogisMatch({ matchid: 1001 }), fogisMatch({ matchid: 1002 })])
-      .expect(200);
+    await manualSync(t, [fogisMatch({ matchid: 1001 }), fogisMatch({ matchid: 1002 })]).expect(200);
     const after = (await request(t.service.app).get("/health")).body.state_files;
     expect(after.calendar).toMatchObject({ state: "ok", count: 2, at_start: { state: "missing" } });
     expect(after.contacts).toMatchObject({ state: "ok", at_start: { state: "missing" } });
@@ -235,10 +220,7 @@ describe("state files", () => {
     const dataDir = tempDir();
     mkdirSync(join(dataDir, "calendar.json")); // a directory where the state file should go
     const t = await service({ dataDir });
-    const response = await request(t.service.app)
-      .post("/manual-sync")
-      .set("Authorization", `Bearer ${TOKEN}`)
-      .send([fogisMatch({ matchid: 1001 })]);
+    const response = await manualSync(t, [fogisMatch({ matchid: 1001 })]);
     expect(response.status).toBe(500);
     expect(response.body).toMatchObject({ success: false, status: "failed" });
     expect(t.service.stats.toJSON()).toMatchObject({ snapshots_failed: 1, messages_failed: 1 });
@@ -248,10 +230,10 @@ describe("state files", () => {
     const dataDir = tempDir();
     const t = await service({ dataDir });
     const sync = (matchids: number[]) =>
-      request(t.service.app)
-        .post("/manual-sync")
-        .set("Authorization", `Bearer ${TOKEN}`)
-        .send(matchids.map((matchid) => fogisMatch({ matchid })));
+      manualSync(
+        t,
+        matchids.map((matchid) => fogisMatch({ matchid })),
+      );
     expect((await sync([1001])).status).toBe(200);
     const feedBefore = (await request(t.service.app).get("/calendar.ics")).text;
     const contactsBefore = (await request(t.service.app).get("/contacts.vcf")).text;

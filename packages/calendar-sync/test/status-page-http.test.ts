@@ -3,7 +3,7 @@ import request from "supertest";
 import { afterEach, describe, expect, it } from "vitest";
 import { type PushBackend, PushError } from "../src/backends/push-backend.js";
 import type { StateLoadReport } from "../src/calendar-backend.js";
-import { eventually, startTestService, type TestService, TOKEN } from "./helpers.js";
+import { eventually, manualSync, startTestService, type TestService, TOKEN } from "./helpers.js";
 
 /**
  * GET / and /status.json over HTTP, without a browser: the server-rendered page (what a reader
@@ -17,7 +17,7 @@ afterEach(async () => {
   t = undefined;
 });
 
-const auth = { Authorization: `Bearer ${TOKEN}` };
+const _auth = { Authorization: `Bearer ${TOKEN}` };
 const FEED_TOKEN = "feed-token-abcdefghijklmnop";
 
 async function serviceWithMatches(
@@ -29,29 +29,25 @@ async function serviceWithMatches(
     pushBackends,
     pushRetry: { initialMs: 50, maxMs: 200, permanentMs: 300 },
   });
-  await request(service.service.app)
-    .post("/manual-sync")
-    .set(auth)
-    .send({
-      matches: [
-        fogisMatch({
-          matchid: 501,
-          date: "2026-11-22",
-          time: "17:30",
-          home: "IFK Göteborg",
-          away: "Örgryte IS",
-        }),
-        fogisMatch({
-          matchid: 502,
-          date: "2026-11-23",
-          time: "13:00",
-          home: "Qviding",
-          away: "Frölunda",
-          cancelled: true,
-        }),
-      ],
-    })
-    .expect(200);
+  await manualSync(service, {
+    matches: [
+      fogisMatch({
+        matchid: 501,
+        date: "2026-11-22",
+        time: "17:30",
+        home: "IFK Göteborg",
+        away: "Örgryte IS",
+      }),
+      fogisMatch({
+        matchid: 502,
+        date: "2026-11-23",
+        time: "13:00",
+        home: "Qviding",
+        away: "Frölunda",
+        cancelled: true,
+      }),
+    ],
+  }).expect(200);
   return service;
 }
 

@@ -1,11 +1,9 @@
 import { defineConfig } from "vitest/config";
+import { suiteConfig } from "./vitest.shared.config.js";
 
-// Tests run against the TypeScript sources: the "fogis-source" export condition points each
-// workspace package at src/ instead of its built dist/.
-export default defineConfig({
-  resolve: { conditions: ["fogis-source"] },
-  ssr: { resolve: { conditions: ["fogis-source"] } },
-  test: {
+// `pnpm test:unit` (and the last step of `pnpm test`): everything but the Docker and reliability suites.
+export default defineConfig(
+  suiteConfig({
     globalSetup: ["scripts/build-before-tests.ts"],
     include: ["packages/*/test/**/*.test.ts"],
     exclude: ["**/node_modules/**", "**/*.docker.test.ts", "**/*.reliability.test.ts"],
@@ -15,5 +13,5 @@ export default defineConfig({
     hookTimeout: 60_000,
     // expect.poll waits for a condition; its 1 s default is too short when the machine is shared.
     expect: { poll: { timeout: 15_000 } },
-  },
-});
+  }),
+);

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { defineConfig } from "vitest/config";
 import { ROWS_ENV } from "./packages/e2e/test/reliability/report.js";
 import { ReliabilityTableReporter } from "./packages/e2e/test/reliability/table-reporter.js";
+import { suiteConfig } from "./vitest.shared.config.js";
 
 // `pnpm test:reliability` (issue #7): the services as real processes (built dist/) against
 // redis-servers the tests own, under faults, bad input and hostile callers. The files run one at
@@ -12,12 +13,9 @@ import { ReliabilityTableReporter } from "./packages/e2e/test/reliability/table-
 const rowsFile = join(tmpdir(), `fogis-reliability-rows-${process.pid}.jsonl`);
 process.env[ROWS_ENV] = rowsFile;
 
-export default defineConfig(({ mode }) => ({
-  resolve: { conditions: ["fogis-source"] },
-  ssr: { resolve: { conditions: ["fogis-source"] } },
-  test: {
+export default defineConfig(({ mode }) =>
+  suiteConfig({
     include: ["packages/*/test/**/*.reliability.test.ts"],
-    exclude: ["**/node_modules/**"],
     globalSetup: ["scripts/build-before-tests.ts"],
     fileParallelism: false,
     testTimeout: 120_000,
@@ -29,5 +27,5 @@ export default defineConfig(({ mode }) => ({
         ...(mode === "report" ? { documentPath: join(import.meta.dirname, "docs", "reliability.md") } : {}),
       }),
     ],
-  },
-}));
+  }),
+);

@@ -1,10 +1,22 @@
+import { writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { freePort } from "@fogis/testing";
+import { stringify } from "yaml";
 import { type ComposeProject, runCommand } from "./compose.js";
 
 /**
  * What the Docker tests share besides the compose CLI: HTTP to the published ports, waiting for a
  * condition, building the service images once per tag, and a hint when a base image is missing.
  */
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+export const composeFile = join(repoRoot, "docker-compose.yml");
+/** The base images of the service images: the official ones unless REDIS_IMAGE / NODE_IMAGE name stand-ins. */
+export const baseImages = {
+  redis: process.env.REDIS_IMAGE || "redis:7-alpine",
+  node: process.env.NODE_IMAGE || "node:24-alpine",
+};
 
 export interface JsonResponse {
   ok: boolean;
@@ -99,4 +111,46 @@ export async function distinctFreePorts(count: number): Promise<number[]> {
   const ports = new Set<number>();
   while (ports.size < count) ports.add(await freePort());
   return [...ports];
+}
+
+/** Writes `settings` as a compose env file (`KEY=value` lines), the way a user's .env holds them. */
+export async function writeEnvFile(path: string, settings: Record<string, string>): Promise<void> {
+  await writeFile(
+    path,
+    Object.entries(settings)
+      .map(([k, v]) => `${k}=${v}\n`)
+      .join(""),
+  );
+}
+
+/**
+ * Writes a compose override in `dir` that makes match-processor read its list from
+ * `dir`/matches.json (a file the test edits) and answers the override's path.
+ */
+export async function writeFileSourceOverride(dir: string): Promise<string> {
+  const overrideFile = join(dir, "compose.file-source.yml");
+  await writeFile(
+    overrideFile,
+    stringify({
+      services: {
+        "match-processor": {
+          environment: { MATCH_SOURCE_FILE: "/match-source/matches.json" },
+          volumes: [`${dir}:/match-source:ro`],
+        },
+      },
+    }),
+  );
+  return overrideFile;
+}
+
+/** `up -d`, then waits until both services answer /health on their published ports. */
+export async function upUntilHealthy(
+  project: ComposeProject,
+  processorUrl: string,
+  calendarUrl: string,
+): Promise<void> {
+  await project.up();
+  await waitFor("match-processor and calendar-sync answer /health", 90_000, async () => {
+    return (await getJson(`${processorUrl}/health`)).ok && (await getJson(`${calendarUrl}/health`)).ok;
+  });
 }

@@ -13,6 +13,7 @@ import {
   NO_ENGINE_HELP,
   runCommand,
 } from "../src/compose.js";
+import { writeEnvFile } from "../src/docker-stack.js";
 import { parseFeed } from "./reliability/calendar.js";
 import { recordFault } from "./reliability/report.js";
 import { repoRoot } from "./reliability/service-process.js";
@@ -106,12 +107,7 @@ describe("docker compose with a broken Redis", () => {
       ...SERVICE_IMAGES,
       SERVICE_INTERVAL: "3600",
     };
-    await writeFile(
-      envFile,
-      Object.entries(settings)
-        .map(([k, v]) => `${k}=${v}\n`)
-        .join(""),
-    );
+    await writeEnvFile(envFile, settings);
     const override = join(workDir, "compose.broken-redis.yml");
     await writeFile(override, stringify({ services: { redis: { volumes: [`${redisData}:/data`] } } }));
     project = new ComposeProject({

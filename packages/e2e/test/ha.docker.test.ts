@@ -1,12 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { chmod, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { fogisMatchList } from "@fogis/testing";
 import ICAL from "ical.js";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
 import {
   CommandError,
   ComposeProject,
@@ -18,11 +16,17 @@ import {
 } from "../src/compose.js";
 import {
   baseImageHint,
+  baseImages,
   buildServiceImages,
+  composeFile,
   distinctFreePorts,
   getJson,
+  repoRoot,
   timed,
+  upUntilHealthy,
   waitFor,
+  writeEnvFile,
+  writeFileSourceOverride,
 } from "../src/docker-stack.js";
 
 /**
@@ -36,10 +40,6 @@ import {
  * Needs what `pnpm test:docker` needs (a Docker engine, base images: see stack.docker.test.ts).
  */
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
-const composeFile = join(repoRoot, "docker-compose.yml");
-const REDIS_IMAGE = process.env.REDIS_IMAGE || "redis:7-alpine";
-const NODE_IMAGE = process.env.NODE_IMAGE || "node:24-alpine";
 // Tags of their own (as stack.docker.test.ts has), never a developer's :local; the layer cache is
 // shared with the other Docker tests, so the second build of the same tree takes seconds.
 const SERVICE_IMAGES = {
@@ -88,29 +88,13 @@ beforeAll(async () => {
     PROCESSOR_HOST_PORT: String(processorPort),
     CALENDAR_SYNC_HOST_PORT: String(calendarPort),
     REDIS_HOST_PORT: String(redisPort),
-    REDIS_IMAGE,
-    NODE_IMAGE,
+    REDIS_IMAGE: baseImages.redis,
+    NODE_IMAGE: baseImages.node,
     ...SERVICE_IMAGES,
     SERVICE_INTERVAL: "3600",
   };
-  await writeFile(
-    envFile,
-    Object.entries(settings)
-      .map(([k, v]) => `${k}=${v}\n`)
-      .join(""),
-  );
-  const overrideFile = join(workDir, "compose.file-source.yml");
-  await writeFile(
-    overrideFile,
-    stringify({
-      services: {
-        "match-processor": {
-          environment: { MATCH_SOURCE_FILE: "/match-source/matches.json" },
-          volumes: [`${workDir}:/match-source:ro`],
-        },
-      },
-    }),
-  );
+  await writeEnvFile(envFile, settings);
+  const overrideFile = await writeFileSourceOverride(workDir);
 
   const projectName = `fogis-e2e-ha-${process.pid}-${randomBytes(3).toString("hex")}`;
   stack = new ComposeProject({
@@ -125,17 +109,12 @@ beforeAll(async () => {
   try {
     await timed("ha", "images built", () => buildServiceImages(stack, Object.values(SERVICE_IMAGES)));
     await timed("ha", "stack up", async () => {
-      await stack.up();
-      await waitFor("match-processor and calendar-sync answer /health", 90_000, async () => {
-        return (await getJson(`${processorUrl}/health`)).ok && (await getJson(`${calendarUrl}/health`)).ok;
-      });
+      await upUntilHealthy(stack, processorUrl, calendarUrl);
     });
     for (const node of ["redis", "redis-replica"] as const) address[node] = await containerIp(node);
   } catch (error) {
     stepFailed = true;
-    throw new Error(
-      `${(error as Error).message}${baseImageHint(error, { redis: REDIS_IMAGE, node: NODE_IMAGE })}`,
-    );
+    throw new Error(`${(error as Error).message}${baseImageHint(error, baseImages)}`);
   }
 });
 

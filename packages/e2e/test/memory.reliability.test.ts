@@ -1,7 +1,7 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MatchScript } from "./reliability/match-script.js";
 import { recordFault } from "./reliability/report.js";
-import { accountingProblems, Stack } from "./reliability/stack.js";
+import { accountingProblems, stackPerTest } from "./reliability/stack.js";
 
 /**
  * DESIGN §5.4: no unbounded offline queue. The processor runs 200 cycles of a changing list with
@@ -10,11 +10,7 @@ import { accountingProblems, Stack } from "./reliability/stack.js";
  * piled up.
  */
 
-let stack: Stack | undefined;
-afterEach(async () => {
-  await stack?.close();
-  stack = undefined;
-});
+const stacks = stackPerTest();
 
 const MB = 1024 * 1024;
 /**
@@ -30,11 +26,10 @@ describe("memory during a long Redis outage", () => {
   // load, not a result, so it gets more than the suite's 2 minutes.
   it("200 cycles with Redis down: the processor's RSS and heap stay bounded and every envelope is accounted for", async () => {
     // 25 matches make every envelope ~80 kB, so a queue of them would show at once.
-    stack = await Stack.create({
+    const s = await stacks.create({
       script: new MatchScript({ initial: 25 }),
       processorNodeArgs: ["--inspect=127.0.0.1:0"],
     });
-    const s = stack;
     await s.cycle();
     await s.redis.kill();
     const before = s.script.currentStep;

@@ -1,7 +1,15 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { MatchChange } from "./reliability/match-script.js";
 import { recordFault } from "./reliability/report.js";
-import { accountingProblems, type CycleResult, Stack, StatusWatcher, sleep } from "./reliability/stack.js";
+import {
+  accountingProblems,
+  type CycleResult,
+  isPass,
+  notPass,
+  type Stack,
+  sleep,
+  stackPerTest,
+} from "./reliability/stack.js";
 
 /**
  * DESIGN §5 under Redis faults: Redis killed and restarted, frozen, and down together with
@@ -9,16 +17,7 @@ import { accountingProblems, type CycleResult, Stack, StatusWatcher, sleep } fro
  * account for every envelope it created.
  */
 
-let stack: Stack | undefined;
-let watcher: StatusWatcher | undefined;
-afterEach(async () => {
-  await watcher?.stop();
-  await stack?.close();
-  stack = watcher = undefined;
-});
-
-const isPass = (status: string) => status === "pass";
-const notPass = (status: string) => status !== "pass";
+const stacks = stackPerTest();
 
 /** Verifies the calendar equals the list at every look for `ms` (no regression to an older snapshot). */
 async function expectSteady(s: Stack, ms: number): Promise<void> {
@@ -33,9 +32,8 @@ describe("Redis killed and restarted while the processor runs", () => {
   it("6 outages during 60 cycles (kills and stops, mid-cycle, cycles right after the fault and right after the restart): the calendar equals the final list, every envelope accounted for", async () => {
     // Persistence on, as in docker-compose.yml: after a restart the latest-envelope key holds what
     // was published before the outage, older than what the HTTP fallback delivered meanwhile.
-    stack = await Stack.create({ redis: { args: ["--appendonly", "yes"] } });
-    const s = stack;
-    watcher = new StatusWatcher(s);
+    const s = await stacks.create({ redis: { args: ["--appendonly", "yes"] } });
+    const watcher = stacks.watch(s);
     await watcher.both(0, isPass, 10_000, "both services on Redis at start");
 
     const routes: Record<string, number> = {};
@@ -135,9 +133,8 @@ describe("Redis killed and restarted while the processor runs", () => {
 
 describe("Redis frozen (SIGSTOP) for 15 s", () => {
   it("both services notice within 10 s, the HTTP fallback carries the changes, and after SIGCONT both return to Redis", async () => {
-    stack = await Stack.create();
-    const s = stack;
-    watcher = new StatusWatcher(s);
+    const s = await stacks.create();
+    const watcher = stacks.watch(s);
     await watcher.both(0, isPass, 10_000, "both services on Redis at start");
     await s.change();
     expect((await s.cycle()).delivery).toMatchObject({ confirmed: true, route: "redis" });

@@ -1,8 +1,8 @@
 import { request } from "node:http";
 import { plainRedisClient } from "@fogis/testing";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { recordFault } from "./reliability/report.js";
-import { Stack, StatusWatcher } from "./reliability/stack.js";
+import { isPass, notPass, stackPerTest } from "./reliability/stack.js";
 import { makeThrowawayTls, redisSupportsTls } from "./reliability/throwaway-tls.js";
 
 /**
@@ -11,13 +11,7 @@ import { makeThrowawayTls, redisSupportsTls } from "./reliability/throwaway-tls.
  * answer or log line, and the services work against a Redis with requirepass, an ACL user, and TLS.
  */
 
-let stack: Stack | undefined;
-let watcher: StatusWatcher | undefined;
-afterEach(async () => {
-  await watcher?.stop();
-  await stack?.close();
-  stack = watcher = undefined;
-});
+const stacks = stackPerTest();
 
 interface RawAnswer {
   status: number;
@@ -55,8 +49,7 @@ function rawRequest(
 
 describe("bearer token on every POST", () => {
   it("rejects a missing or wrong token on every POST of both services, and answers 429 to a caller that keeps failing", async () => {
-    stack = await Stack.create();
-    const s = stack;
+    const s = await stacks.create();
     await s.cycle();
     await s.waitConverged();
     const token = s.apiToken;
@@ -150,7 +143,7 @@ describe("secrets stay secret", () => {
       apiToken: "api-Tok-5e9c2a7d1f3b8e64a0",
       feedToken: "feed-Tok-8a2f6c0e4b9d7135",
     };
-    stack = await Stack.create({
+    const s = await stacks.create({
       apiToken: secrets.apiToken,
       redis: {
         password: secrets.redisPassword,
@@ -161,14 +154,13 @@ describe("secrets stay secret", () => {
       calendarEnv: { LOG_LEVEL: "trace", FEED_TOKEN: secrets.feedToken },
       redisUrl: (redis) => `redis://fogis:${secrets.aclPassword}@127.0.0.1:${redis.port}`,
     });
-    const s = stack;
     // calendar-sync gets the default user's URL.
     expect(s.calendar.env.REDIS_URL).toContain("fogis:");
     await s.calendar.stop();
     s.calendar.env.REDIS_URL = s.redis.url;
     await s.calendar.start();
-    watcher = new StatusWatcher(s);
-    await watcher.both(0, (status) => status === "pass", 10_000, "both on the password-protected Redis");
+    const watcher = stacks.watch(s);
+    await watcher.both(0, isPass, 10_000, "both on the password-protected Redis");
 
     const answers: string[] = [];
     const firstStep = s.script.currentStep;
@@ -220,7 +212,7 @@ describe("secrets stay secret", () => {
     await keep("calendar-sync GET /redis-status (Redis down)", s.calendar.getText("/redis-status"));
     await keep("processor GET /redis-status (Redis down)", s.processor.getText("/redis-status"));
     await s.redis.start();
-    await watcher.both(performance.now(), (status) => status === "pass", 15_000, "both back on Redis");
+    await watcher.both(performance.now(), isPass, 15_000, "both back on Redis");
     await keep("bad body", s.calendar.post("/manual-sync", { token: s.apiToken, body: "{not json" }));
     await s.change();
     expect((await keep("POST /process", s.processor.post("/process", { token: s.apiToken }))).status).toBe(
@@ -267,16 +259,15 @@ describe("secrets stay secret", () => {
 describe("Redis with credentials and TLS through REDIS_URL", () => {
   it("an ACL user (redis://fogis:pw@…) works for both services", async () => {
     const password = "acl-only-pw-0d9e8f7a";
-    stack = await Stack.create({
+    const s = await stacks.create({
       redis: {
         password: "default-user-pw-1a2b3c",
         args: ["--user", "fogis", "on", `>${password}`, "~*", "&*", "+@all"],
       },
       redisUrl: (redis) => `redis://fogis:${password}@127.0.0.1:${redis.port}`,
     });
-    const s = stack;
-    watcher = new StatusWatcher(s);
-    await watcher.both(0, (status) => status === "pass", 10_000, "both on Redis as the ACL user");
+    const watcher = stacks.watch(s);
+    await watcher.both(0, isPass, 10_000, "both on Redis as the ACL user");
     await s.change();
     expect((await s.cycle()).delivery.route).toBe("redis");
     await s.waitConverged();
@@ -295,7 +286,7 @@ describe("Redis with credentials and TLS through REDIS_URL", () => {
     const { freePort } = await import("@fogis/testing");
     const tlsPort = await freePort();
     const password = "tls-redis-pw-6f5e4d3c";
-    stack = await Stack.create({
+    const s = await stacks.create({
       redis: {
         password,
         args: [
@@ -314,9 +305,8 @@ describe("Redis with credentials and TLS through REDIS_URL", () => {
       redisUrl: () => `rediss://:${password}@127.0.0.1:${tlsPort}`,
       commonEnv: { NODE_EXTRA_CA_CERTS: tls.caCert },
     });
-    const s = stack;
-    watcher = new StatusWatcher(s);
-    await watcher.both(0, (status) => status === "pass", 10_000, "both on Redis over TLS");
+    const watcher = stacks.watch(s);
+    await watcher.both(0, isPass, 10_000, "both on Redis over TLS");
     await s.change();
     expect((await s.cycle()).delivery.route).toBe("redis");
     await s.waitConverged();
@@ -330,10 +320,10 @@ describe("Redis with credentials and TLS through REDIS_URL", () => {
     }
     const killedAt = performance.now();
     await s.redis.kill();
-    await watcher.both(killedAt, (status) => status !== "pass", 10_000, "both notice Redis is gone");
+    await watcher.both(killedAt, notPass, 10_000, "both notice Redis is gone");
     const restartedAt = performance.now();
     await s.redis.start();
-    await watcher.both(restartedAt, (status) => status === "pass", 15_000, "both back over TLS");
+    await watcher.both(restartedAt, isPass, 15_000, "both back over TLS");
     await s.change();
     expect((await s.cycle()).delivery.route).toBe("redis");
     await s.waitConverged();

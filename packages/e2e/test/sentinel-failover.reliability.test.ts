@@ -1,13 +1,15 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { MatchChange } from "./reliability/match-script.js";
 import { recordFault } from "./reliability/report.js";
 import {
   accountingProblems,
   type CycleResult,
+  isPass,
+  notPass,
   type RedisStatus,
-  Stack,
-  StatusWatcher,
+  type Stack,
   sleep,
+  stackPerTest,
 } from "./reliability/stack.js";
 
 /**
@@ -19,16 +21,8 @@ import {
  * started again, must become a replica without moving anyone.
  */
 
-let stack: Stack | undefined;
-let watcher: StatusWatcher | undefined;
-afterEach(async () => {
-  await watcher?.stop();
-  await stack?.close();
-  stack = watcher = undefined;
-});
+const stacks = stackPerTest();
 
-const isPass = (status: string) => status === "pass";
-const notPass = (status: string) => status !== "pass";
 const CHANGE_EVERY_MS = 500;
 
 interface Connection {
@@ -38,15 +32,13 @@ interface Connection {
 
 describe("Redis Sentinel failover", () => {
   it("master killed mid-cycle while the list changes every 0.5 s, two calendar-sync replicas: both calendars equal the list, the processor is back on pub/sub through the new master, the returning old master moves no one", async () => {
-    stack = await Stack.create({
+    const s = await stacks.create({
       // Short Sentinel timeouts keep the row quick; the failover itself is Redis's own.
       sentinel: { replicas: 1, sentinels: 3, downAfterMs: 1000, failoverTimeoutMs: 3000 },
       calendars: 2,
     });
-    const s = stack;
     const group = s.sentinel as NonNullable<Stack["sentinel"]>;
-    watcher = new StatusWatcher(s);
-    const w = watcher;
+    const w = stacks.watch(s);
     await w.all(0, isPass, 15_000, "every service on Redis at start");
     const firstMaster = await group.masterPort();
     const [second] = s.calendars.slice(1);

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { recordFault } from "./reliability/report.js";
-import { accountingProblems, Stack, type StatusWatcher, sleep } from "./reliability/stack.js";
+import { accountingProblems, sleep, stackPerTest } from "./reliability/stack.js";
 
 /**
  * DESIGN §5 when the services themselves go away: calendar-sync down for a while, calendar-sync and
@@ -10,13 +10,7 @@ import { accountingProblems, Stack, type StatusWatcher, sleep } from "./reliabil
  * no state file may be left corrupt, and nobody has to step in.
  */
 
-let stack: Stack | undefined;
-let watcher: StatusWatcher | undefined;
-afterEach(async () => {
-  await watcher?.stop();
-  await stack?.close();
-  stack = watcher = undefined;
-});
+const stacks = stackPerTest();
 
 /** Every JSON file in `dir` parses (atomic writes: old or new content, never half). */
 function corruptStateFiles(dir: string): string[] {
@@ -38,8 +32,7 @@ function readJson(path: string): unknown {
 
 describe("calendar-sync stopped while the processor runs", () => {
   it("10 cycles without calendar-sync, then it starts and converges by itself", async () => {
-    stack = await Stack.create();
-    const s = stack;
+    const s = await stacks.create();
     await s.change();
     expect((await s.cycle()).delivery.route).toBe("redis");
     await s.waitConverged();
@@ -89,8 +82,7 @@ describe("calendar-sync stopped while the processor runs", () => {
 
 describe("Redis and calendar-sync down together", () => {
   it("the processor keeps its state, and delivers as soon as either one is back", async () => {
-    stack = await Stack.create();
-    const s = stack;
+    const s = await stacks.create();
     await s.change();
     expect((await s.cycle()).delivery.route).toBe("redis");
     await s.waitConverged();
@@ -170,8 +162,7 @@ describe("Redis and calendar-sync down together", () => {
 describe("a service killed in the middle of its work", () => {
   for (const service of ["match-processor", "calendar-sync"] as const) {
     it(`${service}: 6 kills (SIGTERM and SIGKILL) mid-cycle leave no corrupt state file and lose no change`, async () => {
-      stack = await Stack.create();
-      const s = stack;
+      const s = await stacks.create();
       await s.change();
       await s.cycle();
       await s.waitConverged();

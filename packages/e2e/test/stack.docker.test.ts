@@ -2,11 +2,9 @@ import { randomBytes } from "node:crypto";
 import { chmod, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import ICAL from "ical.js";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { stringify } from "yaml";
 import {
   ComposeProject,
   composeEnvironment,
@@ -16,11 +14,17 @@ import {
 } from "../src/compose.js";
 import {
   baseImageHint,
+  baseImages,
   buildServiceImages,
+  composeFile,
   distinctFreePorts,
   getJson,
+  repoRoot,
   timed,
+  upUntilHealthy,
   waitFor,
+  writeEnvFile,
+  writeFileSourceOverride,
 } from "../src/docker-stack.js";
 
 /**
@@ -35,10 +39,6 @@ import {
  * NODE_IMAGE=fogis-local/node:24).
  */
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
-const composeFile = join(repoRoot, "docker-compose.yml");
-const REDIS_IMAGE = process.env.REDIS_IMAGE || "redis:7-alpine";
-const NODE_IMAGE = process.env.NODE_IMAGE || "node:24-alpine";
 // Tags of their own: the test never retags the images a developer's stack runs (:local), while
 // the layer cache is shared with them all the same.
 const SERVICE_IMAGES = {
@@ -89,31 +89,15 @@ beforeAll(async () => {
     PROCESSOR_HOST_PORT: String(processorPort),
     CALENDAR_SYNC_HOST_PORT: String(calendarSyncPort),
     REDIS_HOST_PORT: String(redisHostPort),
-    REDIS_IMAGE,
-    NODE_IMAGE,
+    REDIS_IMAGE: baseImages.redis,
+    NODE_IMAGE: baseImages.node,
     ...SERVICE_IMAGES,
     SERVICE_INTERVAL: "3600",
     LOG_LEVEL: "info",
   };
-  await writeFile(
-    envFile,
-    Object.entries(settings)
-      .map(([k, v]) => `${k}=${v}\n`)
-      .join(""),
-  );
+  await writeEnvFile(envFile, settings);
 
-  const overrideFile = join(workDir, "compose.file-source.yml");
-  await writeFile(
-    overrideFile,
-    stringify({
-      services: {
-        "match-processor": {
-          environment: { MATCH_SOURCE_FILE: "/match-source/matches.json" },
-          volumes: [`${workDir}:/match-source:ro`],
-        },
-      },
-    }),
-  );
+  const overrideFile = await writeFileSourceOverride(workDir);
 
   const projectName = `fogis-e2e-${process.pid}-${randomBytes(3).toString("hex")}`;
   stack = new ComposeProject({
@@ -130,16 +114,11 @@ beforeAll(async () => {
   try {
     await timed("stack", "images built", () => buildServiceImages(stack, Object.values(SERVICE_IMAGES)));
     await timed("stack", "stack up and healthy", async () => {
-      await stack.up();
-      await waitFor("match-processor and calendar-sync answer /health", 90_000, async () => {
-        return (await getJson(`${processorUrl}/health`)).ok && (await getJson(`${calendarUrl}/health`)).ok;
-      });
+      await upUntilHealthy(stack, processorUrl, calendarUrl);
     });
   } catch (error) {
     stepFailed = true;
-    throw new Error(
-      `${(error as Error).message}${baseImageHint(error, { redis: REDIS_IMAGE, node: NODE_IMAGE })}`,
-    );
+    throw new Error(`${(error as Error).message}${baseImageHint(error, baseImages)}`);
   }
 });
 

@@ -11,6 +11,7 @@ import {
   startRedis,
   startSentinelGroup,
 } from "@fogis/testing";
+import { afterEach } from "vitest";
 import { calendarDifferences, parseFeed, wrongMatchIds } from "./calendar.js";
 import { type MatchChange, MatchScript } from "./match-script.js";
 import { builtMain, ServiceProcess } from "./service-process.js";
@@ -330,6 +331,10 @@ export async function timeUntil(
   }
 }
 
+/** Verdicts a test waits for with `StatusWatcher`: on Redis, or anything short of that. */
+export const isPass = (status: string): boolean => status === "pass";
+export const notPass = (status: string): boolean => status !== "pass";
+
 /** A service the watcher samples: the processor, the first calendar-sync, or replica n (from 2). */
 export type WatchedService = "processor" | "calendar" | `calendar-${number}`;
 
@@ -428,4 +433,31 @@ export class StatusWatcher {
       await sleep(50);
     }
   }
+}
+
+/**
+ * One stack (and its status watcher) per test, stopped after each test whether it passed or not:
+ * the set-up every fault test file shares. Call once at the top of a test file.
+ */
+export function stackPerTest(): {
+  create(options?: StackOptions): Promise<Stack>;
+  watch(stack: Stack): StatusWatcher;
+} {
+  let stack: Stack | undefined;
+  let watcher: StatusWatcher | undefined;
+  afterEach(async () => {
+    await watcher?.stop();
+    await stack?.close();
+    stack = watcher = undefined;
+  });
+  return {
+    async create(options) {
+      stack = await Stack.create(options);
+      return stack;
+    },
+    watch(s) {
+      watcher = new StatusWatcher(s);
+      return watcher;
+    },
+  };
 }

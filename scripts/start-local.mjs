@@ -4,7 +4,7 @@
 // shared API token (Redis at REDIS_URL when it answers, HTTP alone when it does not), prints what
 // is really running (the match list's source and size, the calendar's events), and stops both on
 // Ctrl-C. Its own settings: CALENDAR_SYNC_PORT (5003) and PROCESSOR_PORT (8000).
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createConnection, createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
@@ -124,21 +124,6 @@ function pipeLines(stream, service, write) {
       index = buffer.indexOf("\n");
     }
   });
-}
-
-async function waitForHealth(port, child, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) return false;
-    try {
-      const response = await fetch(`http://127.0.0.1:${port}/health`);
-      if (response.ok) return true;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return false;
 }
 
 const getJson = (url) =>
@@ -265,18 +250,15 @@ async function main() {
   process.on("SIGINT", () => stopAll(0));
   process.on("SIGTERM", () => stopAll(0));
 
-  // The flags every way of running the services uses (packages/runtime/node-flags), read from the
-  // build that just finished.
-  const { serviceNodeFlags } = await import(pathToFileURL(join(root, "packages/runtime/dist/index.js")).href);
-  const nodeFlags = serviceNodeFlags();
+  // How every way of running the services spawns them and waits for /health (with the flags of
+  // packages/runtime/node-flags), from the build that just finished.
+  const { spawnService, waitUntilServing } = await import(
+    pathToFileURL(join(root, "packages/runtime/dist/index.js")).href
+  );
   // calendar-sync first: the processor's first cycle delivers to it.
   for (const service of services) {
     const entry = join(root, "packages", service.name, "dist", "main.js");
-    const child = spawn(process.execPath, [...nodeFlags, entry], {
-      cwd: root,
-      env: { ...shared, ...perService[service.name] },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawnService(entry, { cwd: root, env: { ...shared, ...perService[service.name] } });
     pipeLines(child.stdout, service, (line) => console.log(line));
     pipeLines(child.stderr, service, (line) => console.error(line));
     const exited = new Promise((resolveExit) => child.once("exit", (code) => resolveExit(code)));
@@ -287,7 +269,12 @@ async function main() {
       }
     });
     children.push({ service, child, exited });
-    if (!(await waitForHealth(service.port, child))) {
+    const verdict = await waitUntilServing(child, {
+      baseUrl: `http://127.0.0.1:${service.port}`,
+      timeoutMs: 60_000,
+      intervalMs: 200,
+    });
+    if (verdict !== "serving") {
       say(`${service.name} did not become healthy on port ${service.port}; see its log lines above`);
       stopAll(1);
       return;

@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { serviceNodeFlags } from "@fogis/runtime";
+import { spawnService, waitUntilServing } from "@fogis/runtime";
 
 /**
  * The services as users run them: `node <the services' flags> packages/<service>/dist/main.js`,
@@ -45,24 +45,15 @@ export class ServiceProcess {
       throw new Error(`${entry} is missing: run \`pnpm bench\` (it builds first) or \`pnpm build\``);
     }
     // The bare baseline process gets the same V8 flags: the floor is plain Node, tuned alike.
-    const child = spawn(process.execPath, [...serviceNodeFlags(), entry], {
-      env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawnService(entry, { env: { HOST: "127.0.0.1", ...env } });
     const service = new ServiceProcess(name, child, `http://127.0.0.1:${env.PORT}`);
-    const started = Date.now();
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`${name} exited at start:\n${service.output}`);
-      const ok = await fetch(`${service.baseUrl}/health`)
-        .then((response) => response.ok)
-        .catch(() => false);
-      if (ok) return service;
-      if (Date.now() - started > 15_000) {
-        await service.stop();
-        throw new Error(`${name} did not answer /health within 15 s:\n${service.output}`);
-      }
-      await sleep(50);
+    const verdict = await waitUntilServing(child, { baseUrl: service.baseUrl, timeoutMs: 15_000 });
+    if (verdict === "exited") throw new Error(`${name} exited at start:\n${service.output}`);
+    if (verdict === "timed-out") {
+      await service.stop();
+      throw new Error(`${name} did not answer /health within 15 s:\n${service.output}`);
     }
+    return service;
   }
 
   get pid(): number {

@@ -1,11 +1,11 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { MatchUpdatesEnvelope } from "@fogis/message-schema";
-import { serviceNodeFlags } from "@fogis/runtime";
+import { spawnService, waitUntilServing } from "@fogis/runtime";
 import { fogisMatch, fogisMatchList, freePort, type RedisHandle, startRedis } from "@fogis/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { CycleResult } from "../src/cycle-result.js";
@@ -44,12 +44,8 @@ interface Started {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
 }
 
-function spawnService(env: Record<string, string>): Started {
-  const child = spawn(process.execPath, [...serviceNodeFlags(), mainJs], {
-    cwd: packageDir,
-    env: { PATH: process.env.PATH ?? "", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+function spawnBuilt(env: Record<string, string>): Started {
+  const child = spawnService(mainJs, { cwd: packageDir, env });
   running.push(child);
   let output = "";
   child.stdout?.on("data", (chunk) => {
@@ -65,20 +61,17 @@ function spawnService(env: Record<string, string>): Started {
 }
 
 async function startService(env: Record<string, string>): Promise<Started> {
-  const service = spawnService(env);
-  await expect
-    .poll(
-      async () => {
-        if (service.child.exitCode !== null) throw new Error(`service exited:\n${service.output()}`);
-        // Our child must say it listens: a port from freePort() can be taken by another test's
-        // process in between, and then /health would answer for that one.
-        if (!service.output().includes('"event":"listening"')) return undefined;
-        return (await fetch(`${service.base}/health`).catch(() => null))?.status;
-      },
-      // Start-up takes well under a second on an idle machine; the bound is for a very busy one.
-      { timeout: 60_000, interval: 50 },
-    )
-    .toBe(200);
+  const service = spawnBuilt(env);
+  const verdict = await waitUntilServing(service.child, {
+    baseUrl: service.base,
+    // Start-up takes well under a second on an idle machine; the bound is for a very busy one.
+    timeoutMs: 60_000,
+    accept: (status) => status === 200,
+    // A port from freePort() can be taken by another test's process in between.
+    ours: () => service.output().includes('"event":"listening"'),
+  });
+  if (verdict !== "serving")
+    throw new Error(`service ${verdict} before /health answered 200:\n${service.output()}`);
   return service;
 }
 
@@ -200,7 +193,7 @@ describe("the built service", { timeout: 120_000 }, () => {
   });
 
   it("stops at once with a readable message naming each bad variable", async () => {
-    const service = spawnService({ PORT: "abc", CALENDAR_SYNC_URL: "calendar-sync:5003" });
+    const service = spawnBuilt({ PORT: "abc", CALENDAR_SYNC_URL: "calendar-sync:5003" });
     const exit = await service.exited;
     expect(exit.code).toBe(1);
     expect(service.output()).toContain("match-processor: invalid configuration");
@@ -270,7 +263,7 @@ describe("the built service", { timeout: 120_000 }, () => {
   });
 
   it("stops at once on a bad NOTIFY_* value, naming the variable and the fix", async () => {
-    const service = spawnService({
+    const service = spawnBuilt({
       API_TOKEN: TOKEN,
       NOTIFY_NTFY_URL: "ntfy.sh/topic",
       NOTIFY_LANGUAGE: "de",

@@ -62,3 +62,11 @@ export { createMetricsRegistry, metricsHandler } from "./metrics.js";
 export { serviceNodeFlags } from "./node-flags.js";
 // One owner per Redis connection.
 export { type RedisConnectionInfo, type RedisConnectionOptions, RedisLink } from "./redis.js";
+// A built service as its own process, and the wait until it serves (pnpm start, bench, tests).
+export {
+  type ServingVerdict,
+  type SpawnServiceOptions,
+  spawnService,
+  type WaitUntilServingOptions,
+  waitUntilServing,
+} from "./service-process.js";

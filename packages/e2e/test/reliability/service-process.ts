@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { serviceNodeFlags } from "@fogis/runtime";
+import { spawnService, waitUntilServing } from "@fogis/runtime";
 
 /**
  * One of the two services as a real process, the way compose runs it: `node <the services' flags>
@@ -98,10 +98,10 @@ export class ServiceProcess {
    */
   async start(timeoutMs = 60_000): Promise<void> {
     if (this.running) return;
-    const child = spawn(process.execPath, [...serviceNodeFlags(), ...this.nodeArgs, this.main], {
+    const child = spawnService(this.main, {
       cwd: repoRoot,
-      env: { PATH: process.env.PATH ?? "", ...this.env, PORT: String(this.port), HOST: "127.0.0.1" },
-      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...this.env, PORT: String(this.port), HOST: "127.0.0.1" },
+      nodeArgs: this.nodeArgs,
     });
     const keep = (chunk: Buffer) => {
       const text = chunk.toString();
@@ -118,24 +118,20 @@ export class ServiceProcess {
     );
     live.add(child);
     this.child = child;
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (!this.running) {
-        throw new Error(`${this.service} exited during start-up:\n${this.logs.slice(-2000)}`);
-      }
-      try {
-        const response = await fetch(`${this.baseUrl}/health`, { signal: AbortSignal.timeout(5000) });
-        await response.body?.cancel();
-        return;
-      } catch {
-        // Not listening yet (or too busy to answer within the attempt).
-      }
-      if (Date.now() > deadline) {
-        throw new Error(
-          `${this.service} did not answer /health within ${timeoutMs} ms:\n${this.logs.slice(-2000)}`,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, 25));
+    // Any answer counts: 503 (up, but cannot save its state) is the test's to judge.
+    const verdict = await waitUntilServing(child, {
+      baseUrl: this.baseUrl,
+      timeoutMs,
+      intervalMs: 25,
+      accept: () => true,
+    });
+    if (verdict === "exited") {
+      throw new Error(`${this.service} exited during start-up:\n${this.logs.slice(-2000)}`);
+    }
+    if (verdict === "timed-out") {
+      throw new Error(
+        `${this.service} did not answer /health within ${timeoutMs} ms:\n${this.logs.slice(-2000)}`,
+      );
     }
   }
 

@@ -89,17 +89,12 @@ describe("a processor restarted without its match source", () => {
     await s.waitConverged();
     const recoveryMs = performance.now() - fixedAt;
     expect((await s.processorStatus()).status).toBe("pass");
-    const changes = s.script.changesBetween(before);
-    const reached = await s.reached(changes);
-    recordFault({
+    await s.expectEveryChangeReached(before, {
       fault: "Processor restarted without MATCH_SOURCE_FILE",
-      changes: changes.length,
-      reached,
       detectionMs,
       recoveryMs,
       notes: "demo list refused (source_failed, /redis-status fail); calendar kept the real list",
     });
-    expect(reached).toBe(changes.length);
   });
 });
 
@@ -217,17 +212,12 @@ describe("calendar.json corrupt while nothing can rebuild it", () => {
       15_000,
     );
     expect(issues(await s.calendarStatus())).toEqual([]);
-    const changes = s.script.changesBetween(before);
-    const reached = await s.reached(changes);
-    recordFault({
+    await s.expectEveryChangeReached(before, {
       fault: "calendar.json corrupt, restart with Redis and processor down",
-      changes: changes.length,
-      reached,
       detectionMs,
       recoveryMs,
       notes: `previous generation served (${events.length} events, history kept) with warn until the resync`,
     });
-    expect(reached).toBe(changes.length);
   });
 });
 
@@ -290,17 +280,12 @@ describe("a full disk under calendar-sync", () => {
     const recoveryMs = performance.now() - freedAt;
     expect((await s.calendarStatus()).status).toBe("pass");
     expect(readdirSync(s.calendarDataDir).filter((name) => name.endsWith(".tmp"))).toEqual([]);
-    const changes = s.script.changesBetween(before);
-    const reached = await s.reached(changes);
-    recordFault({
+    await s.expectEveryChangeReached(before, {
       fault: `Disk full under calendar-sync (${disk.mechanism === "tmpfs" ? "tmpfs filled" : "RLIMIT_FSIZE"}), freed in 2 steps`,
-      changes: changes.length,
-      reached,
       detectionMs,
       recoveryMs,
       notes:
         "no temp file left; /health 503 and /redis-status fail with the reason; recovered by its own retry",
     });
-    expect(reached).toBe(changes.length);
   });
 });

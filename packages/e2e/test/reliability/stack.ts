@@ -11,9 +11,10 @@ import {
   startRedis,
   startSentinelGroup,
 } from "@fogis/testing";
-import { afterEach } from "vitest";
+import { afterEach, expect } from "vitest";
 import { calendarDifferences, parseFeed, wrongMatchIds } from "./calendar.js";
 import { type MatchChange, MatchScript } from "./match-script.js";
+import { type FaultRow, recordFault } from "./report.js";
 import { builtMain, ServiceProcess } from "./service-process.js";
 
 /**
@@ -287,6 +288,18 @@ export class Stack {
       for (const id of wrongMatchIds(events, this.script.matches, this.script.history)) wrong.add(id);
     }
     return changes.filter((change) => !wrong.has(change.matchid)).length;
+  }
+
+  /**
+   * Every change the script made since `step` reached every calendar: records the fault's row of
+   * the reliability table (changes made, changes reached) and asserts that none was lost.
+   */
+  async expectEveryChangeReached(step: number, row: Omit<FaultRow, "changes" | "reached">): Promise<void> {
+    const changes = this.script.changesBetween(step);
+    const reached = await this.reached(changes);
+    const { fault, ...measured } = row;
+    recordFault({ fault, changes: changes.length, reached, ...measured });
+    expect(reached).toBe(changes.length);
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,7 @@ import { request } from "node:http";
 import { plainRedisClient } from "@fogis/testing";
 import { describe, expect, it } from "vitest";
 import { recordFault } from "./reliability/report.js";
-import { isPass, notPass, stackPerTest } from "./reliability/stack.js";
+import { isPass, notPass, type Stack, type StatusWatcher, stackPerTest } from "./reliability/stack.js";
 import { makeThrowawayTls, redisSupportsTls } from "./reliability/throwaway-tls.js";
 
 /**
@@ -12,6 +12,25 @@ import { makeThrowawayTls, redisSupportsTls } from "./reliability/throwaway-tls.
  */
 
 const stacks = stackPerTest();
+
+/**
+ * Both services on Redis (`what`), one change delivered over it and in the calendar; answers
+ * Redis's CLIENT LIST then, to tell how the services are connected.
+ */
+async function deliveredOverRedisThenClients(
+  s: Stack,
+  watcher: StatusWatcher,
+  what: string,
+): Promise<string> {
+  await watcher.both(0, isPass, 10_000, what);
+  await s.change();
+  expect((await s.cycle()).delivery.route).toBe("redis");
+  await s.waitConverged();
+  const admin = plainRedisClient(s.redis.url);
+  const clients = String(await admin.client("LIST"));
+  admin.disconnect();
+  return clients;
+}
 
 interface RawAnswer {
   status: number;
@@ -267,14 +286,8 @@ describe("Redis with credentials and TLS through REDIS_URL", () => {
       redisUrl: (redis) => `redis://fogis:${password}@127.0.0.1:${redis.port}`,
     });
     const watcher = stacks.watch(s);
-    await watcher.both(0, isPass, 10_000, "both on Redis as the ACL user");
-    await s.change();
-    expect((await s.cycle()).delivery.route).toBe("redis");
-    await s.waitConverged();
+    const clients = await deliveredOverRedisThenClients(s, watcher, "both on Redis as the ACL user");
     // The connections really are the ACL user's.
-    const admin = plainRedisClient(s.redis.url);
-    const clients = String(await admin.client("LIST"));
-    admin.disconnect();
     expect(clients).toMatch(/name=match-processor .*user=fogis/);
     expect(clients).toMatch(/name=calendar-sync-subscriber .*user=fogis/);
   });
@@ -306,13 +319,7 @@ describe("Redis with credentials and TLS through REDIS_URL", () => {
       commonEnv: { NODE_EXTRA_CA_CERTS: tls.caCert },
     });
     const watcher = stacks.watch(s);
-    await watcher.both(0, isPass, 10_000, "both on Redis over TLS");
-    await s.change();
-    expect((await s.cycle()).delivery.route).toBe("redis");
-    await s.waitConverged();
-    const admin = plainRedisClient(s.redis.url);
-    const clients = String(await admin.client("LIST"));
-    admin.disconnect();
+    const clients = await deliveredOverRedisThenClients(s, watcher, "both on Redis over TLS");
     // Every service connection came in on the TLS port (plain-port clients show no "tls" flags
     // in CLIENT LIST, so check the local address instead).
     for (const name of ["match-processor", "calendar-sync-subscriber", "calendar-sync"]) {

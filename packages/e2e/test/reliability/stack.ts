@@ -212,6 +212,26 @@ export class Stack {
     return status.delivery;
   }
 
+  /**
+   * The processor's counters account for every envelope: `created` made, each delivered by the
+   * route `routes` counted for it, none superseded or still pending. Answers the counters.
+   */
+  async expectEveryEnvelopeDelivered(
+    created: number,
+    routes: Record<string, number>,
+  ): Promise<DeliveryCounters> {
+    const counters = await this.counters();
+    expect(accountingProblems(counters)).toEqual([]);
+    expect(counters).toMatchObject({
+      envelopes_created: created,
+      delivered_via_redis: routes.redis ?? 0,
+      delivered_via_http: routes.http ?? 0,
+      superseded: 0,
+      pending: 0,
+    });
+    return counters;
+  }
+
   /** A counter or gauge from the processor's `/metrics` (Prometheus text), summed over matching series. */
   async processorMetric(name: string, labels: Record<string, string> = {}): Promise<number> {
     const { text } = await this.processor.getText("/metrics");

@@ -2,8 +2,6 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
-import { createLogger } from "@fogis/runtime";
 import { type GoogleStandIn, startGoogleStandIn } from "@fogis/testing";
 import request from "supertest";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -20,7 +18,7 @@ import {
   startGoogleService,
   writePythonTokenFile,
 } from "./google-helpers.js";
-import { backendStatus, eventually, pushMatches, type TestService } from "./helpers.js";
+import { backendStatus, capturingLogger, eventually, pushMatches, type TestService } from "./helpers.js";
 
 /**
  * The Google Calendar and Google Contacts backends against a local stand-in that follows Google's
@@ -376,16 +374,7 @@ describe("Google Calendar and Google Contacts push", () => {
   });
 
   it("a revoked grant is one fail status naming the reconnect command, with no retry storm; a new token file brings it back", async () => {
-    const lines: string[] = [];
-    const logger = createLogger(
-      { name: "calendar-sync-test", level: "debug" },
-      new Writable({
-        write(chunk, _encoding, done) {
-          lines.push(String(chunk));
-          done();
-        },
-      }),
-    );
+    const { logger, lines } = capturingLogger("debug");
     const token = writePythonTokenFile(dir, google, { expired: true });
     const service = await start(token.path, { logger });
     await pushMatches(service, [match(7601)]);
@@ -432,16 +421,7 @@ describe("Google Calendar and Google Contacts push", () => {
   });
 
   it("shows Google Calendar and Google Contacts like every backend on /health, /redis-status, /metrics and the page, and no token or client secret anywhere", async () => {
-    const lines: string[] = [];
-    const logger = createLogger(
-      { name: "calendar-sync-test", level: "debug" },
-      new Writable({
-        write(chunk, _encoding, done) {
-          lines.push(String(chunk));
-          done();
-        },
-      }),
-    );
+    const { logger, lines } = capturingLogger("debug");
     // An expired access token: the first push refreshes it, so a fresh token exists too.
     const token = writePythonTokenFile(dir, google, { expired: true });
     const service = await start(token.path, { logger });

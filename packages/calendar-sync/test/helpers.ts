@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { createLogger, type Logger } from "@fogis/runtime";
 import { plainRedisClient, type RedisHandle, startRedis } from "@fogis/testing";
 import ICAL from "ical.js";
@@ -17,6 +18,24 @@ import { type CalendarSyncService, createCalendarSyncService } from "../src/serv
 
 export const TOKEN = "test-token-0123456789abcdef";
 export const silentLogger = createLogger({ name: "calendar-sync-test", level: "silent" });
+
+/** A logger at `level` whose lines (pino JSON, one per entry) the test reads back from `lines`. */
+export function capturingLogger(
+  level: string,
+  name = "calendar-sync-test",
+): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const logger = createLogger(
+    { name, level },
+    new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    }),
+  );
+  return { logger, lines };
+}
 
 export interface TestService {
   service: CalendarSyncService;

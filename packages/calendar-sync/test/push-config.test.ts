@@ -3,14 +3,20 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
-import { ConfigError, createLogger } from "@fogis/runtime";
+import { ConfigError } from "@fogis/runtime";
 import { type DavServerHandle, fogisMatch, freePort, startRadicale } from "@fogis/testing";
 import request from "supertest";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { BackendStatus } from "../src/backends/push-backend.js";
 import { loadCalendarSyncConfig, publicConfig } from "../src/config.js";
-import { eventually, manualSync, startTestService, type TestService, TOKEN } from "./helpers.js";
+import {
+  capturingLogger,
+  eventually,
+  manualSync,
+  startTestService,
+  type TestService,
+  TOKEN,
+} from "./helpers.js";
 
 /**
  * CalDAV/CardDAV configuration (DESIGN §11): a bad value stops the service at start with a message
@@ -169,16 +175,7 @@ describe("CalDAV problems the user must fix", () => {
   });
 
   async function serviceWith(env: Record<string, string>) {
-    const lines: string[] = [];
-    const logger = createLogger(
-      { name: "calendar-sync", level: "info" },
-      new Writable({
-        write(chunk, _encoding, done) {
-          lines.push(String(chunk));
-          done();
-        },
-      }),
-    );
+    const { logger, lines } = capturingLogger("info", "calendar-sync");
     const service = await startTestService({
       logger,
       pushRetry: { initialMs: 100, maxMs: 300, permanentMs: 300, failAfterMs: 60_000 },

@@ -3,15 +3,22 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { createMatchUpdatesEnvelope } from "@fogis/message-schema";
-import { ConfigError, createLogger } from "@fogis/runtime";
+import { ConfigError } from "@fogis/runtime";
 import { answerEndlessly, type EndlessAnswer, fogisMatch, pythonMatchUpdatesEnvelope } from "@fogis/testing";
 import request from "supertest";
 import { afterEach, describe, expect, it } from "vitest";
 import { sequenceAt } from "../src/calendar-backend.js";
 import { loadCalendarSyncConfig } from "../src/config.js";
-import { eventually, manualSync, parseFeed, startTestService, type TestService, TOKEN } from "./helpers.js";
+import {
+  capturingLogger,
+  eventually,
+  manualSync,
+  parseFeed,
+  startTestService,
+  type TestService,
+  TOKEN,
+} from "./helpers.js";
 
 const dirs: string[] = [];
 const services: TestService[] = [];
@@ -257,19 +264,13 @@ describe("state files", () => {
 
 describe("start-up", () => {
   it("expects the processor not to answer while the stack starts (info), and warns once it should", async () => {
-    const lines: Array<{ level: number; event?: string; starting?: boolean }> = [];
-    const logger = createLogger(
-      { name: "calendar-sync-test", level: "info" },
-      new Writable({
-        write(chunk, _encoding, done) {
-          lines.push(JSON.parse(String(chunk)));
-          done();
-        },
-      }),
-    );
+    const { logger, lines } = capturingLogger("info");
     // Nothing listens at the test service's PROCESSOR_URL: like a processor that is not up yet.
     const t = await service({ logger, now: "2026-11-20T12:00:00Z" });
-    const failures = () => lines.filter((line) => line.event === "resync_failed");
+    const failures = () =>
+      lines
+        .map((line) => JSON.parse(line) as { level: number; event?: string; starting?: boolean })
+        .filter((line) => line.event === "resync_failed");
     await eventually(() => expect(failures()).toHaveLength(1));
     expect(failures()[0]).toMatchObject({ level: 30, starting: true });
 

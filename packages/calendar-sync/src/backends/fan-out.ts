@@ -2,7 +2,12 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { type StateFileReport, StateFileStatus, type StateLoadReport } from "../calendar-backend.js";
 import { BackendMetrics } from "./backend-metrics.js";
-import type { BackendStatus, PushBackend, PushSnapshot } from "./push-backend.js";
+import {
+  type BackendStatus,
+  type PushBackend,
+  type PushSnapshot,
+  zeroBackendCounters,
+} from "./push-backend.js";
 import { PushRunner, type RetryPolicy } from "./push-runner.js";
 
 /**
@@ -39,15 +44,7 @@ export class BackendFanOut {
   private feedFailure: { at: Date; message: string } | undefined;
   private feedStateProblem: string | undefined;
   private readonly stateFileStatus = new Map<PushRunner, StateFileStatus>();
-  private readonly feedCounters: BackendStatus["counters"] = {
-    syncs: 0,
-    failures: 0,
-    created: 0,
-    updated: 0,
-    removed: 0,
-    conflicts: 0,
-    requests: 0,
-  };
+  private readonly feedCounters = zeroBackendCounters();
 
   constructor(options: BackendFanOutOptions) {
     const names = new Set<string>();

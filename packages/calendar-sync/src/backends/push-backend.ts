@@ -125,3 +125,8 @@ export interface BackendStatus {
     requests: number;
   };
 }
+
+/** A backend's counters before its first sync. */
+export function zeroBackendCounters(): BackendStatus["counters"] {
+  return { syncs: 0, failures: 0, created: 0, updated: 0, removed: 0, conflicts: 0, requests: 0 };
+}

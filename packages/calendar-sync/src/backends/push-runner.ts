@@ -7,6 +7,7 @@ import {
   PushError,
   type PushErrorKind,
   type PushSnapshot,
+  zeroBackendCounters,
 } from "./push-backend.js";
 
 /**
@@ -65,15 +66,7 @@ export class PushRunner {
   private failure: Failure | undefined;
   private lastSuccess: Date | undefined;
   private lastAttempt: Date | undefined;
-  private readonly totals = {
-    syncs: 0,
-    failures: 0,
-    created: 0,
-    updated: 0,
-    removed: 0,
-    conflicts: 0,
-    requests: 0,
-  };
+  private readonly totals = zeroBackendCounters();
   private syncedWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
 
   constructor(options: PushRunnerOptions) {

@@ -84,35 +84,21 @@ export const notificationEnv = {
 
 type NotificationEnv = z.output<z.ZodObject<typeof notificationEnv>>;
 
+/** Variables that mean nothing without another: [set, needs, why]. */
+const NEEDS: ReadonlyArray<[keyof NotificationEnv, keyof NotificationEnv, string]> = [
+  ["NOTIFY_NTFY_TOKEN", "NOTIFY_NTFY_URL", "the token is for that topic"],
+  ["NOTIFY_SMTP_URL", "NOTIFY_EMAIL_TO", "who gets the e-mail"],
+  ["NOTIFY_EMAIL_TO", "NOTIFY_SMTP_URL", "the server that sends it"],
+  ["NOTIFY_EMAIL_FROM", "NOTIFY_SMTP_URL", "the server that sends it"],
+];
+
 /** Rules between the variables; called from the processor schema's superRefine. */
 export function checkNotificationEnv(env: NotificationEnv, ctx: z.RefinementCtx): void {
-  const needs = (name: keyof NotificationEnv, set: boolean, other: string, why: string) => {
-    if (set) ctx.addIssue({ code: "custom", path: [name], message: `set ${other} too (${why})` });
-  };
-  needs(
-    "NOTIFY_NTFY_TOKEN",
-    Boolean(env.NOTIFY_NTFY_TOKEN && !env.NOTIFY_NTFY_URL),
-    "NOTIFY_NTFY_URL",
-    "the token is for that topic",
-  );
-  needs(
-    "NOTIFY_SMTP_URL",
-    Boolean(env.NOTIFY_SMTP_URL && !env.NOTIFY_EMAIL_TO),
-    "NOTIFY_EMAIL_TO",
-    "who gets the e-mail",
-  );
-  needs(
-    "NOTIFY_EMAIL_TO",
-    Boolean(env.NOTIFY_EMAIL_TO && !env.NOTIFY_SMTP_URL),
-    "NOTIFY_SMTP_URL",
-    "the server that sends it",
-  );
-  needs(
-    "NOTIFY_EMAIL_FROM",
-    Boolean(env.NOTIFY_EMAIL_FROM && !env.NOTIFY_SMTP_URL),
-    "NOTIFY_SMTP_URL",
-    "the server that sends it",
-  );
+  for (const [name, other, why] of NEEDS) {
+    if (env[name] && !env[other]) {
+      ctx.addIssue({ code: "custom", path: [name], message: `set ${other} too (${why})` });
+    }
+  }
 }
 
 /** The typed notification config of validated variables. */

@@ -20,6 +20,7 @@ import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { parsePubsubLimit } from "../src/delivery.js";
 import type { DeliveryCounters } from "../src/metrics.js";
+import type { MatchSource } from "../src/sources.js";
 import { STATE_FILES } from "../src/state-store.js";
 import {
   cleanupAfterEach,
@@ -62,17 +63,30 @@ async function waitForSubscriber(rig: { link: { client: import("ioredis").Redis 
     .toBe(1);
 }
 
+/** A processor on `redisUrl` with its HTTP fallback at `fallbackUrl`, and a subscriber on its channels; closed after the test. */
+async function rigWithSubscriber(redisUrl: string, fallbackUrl: string, source: MatchSource) {
+  const rig = await processorRig({ redisUrl, fallbackUrl, source });
+  const subscriber = await Subscriber.start(redisUrl, rig.channels);
+  cleanup.push(
+    () => rig.close(),
+    () => subscriber.close(),
+  );
+  return { rig, subscriber };
+}
+
+/** A processor with Redis off (REDIS_PUBSUB_ENABLED=false) delivering to `fallbackUrl`; closed after the test. */
+async function httpOnlyRig(fallbackUrl: string, source: MatchSource) {
+  const rig = await processorRig({ redisUrl: null, fallbackUrl, source });
+  cleanup.push(() => rig.close());
+  return rig;
+}
+
 describe("delivery", () => {
   it("falls back to HTTP at once, waiting out no Redis timeout, when Redis stops, and goes back to Redis by itself", async () => {
     const redis = await ownedRedis();
     const calendar = await receiver();
     const source = new ListSource(fogisMatchList(3));
-    const rig = await processorRig({ redisUrl: redis.url, fallbackUrl: calendar.url, source });
-    const subscriber = await Subscriber.start(redis.url, rig.channels);
-    cleanup.push(
-      () => rig.close(),
-      () => subscriber.close(),
-    );
+    const { rig, subscriber } = await rigWithSubscriber(redis.url, calendar.url, source);
     expect((await rig.processor.runCycle()).delivery.route).toBe("redis");
 
     await redis.stop();
@@ -159,16 +173,11 @@ describe("delivery", () => {
   it("counts a write refused by a master demoted to a replica (READONLY) as Redis down: nothing stored or published there, HTTP delivers", async () => {
     const [redis, newMaster] = [await ownedRedis(), await ownedRedis()];
     const calendar = await receiver();
-    const rig = await processorRig({
-      redisUrl: redis.url,
-      fallbackUrl: calendar.url,
-      source: new ListSource(fogisMatchList(2)),
-    });
     // A subscriber still on the old master would count as a receiver if anything were published.
-    const subscriber = await Subscriber.start(redis.url, rig.channels);
-    cleanup.push(
-      () => rig.close(),
-      () => subscriber.close(),
+    const { rig, subscriber } = await rigWithSubscriber(
+      redis.url,
+      calendar.url,
+      new ListSource(fogisMatchList(2)),
     );
     const admin = new Redis(redis.url);
     cleanup.push(async () => admin.disconnect());
@@ -212,12 +221,7 @@ describe("delivery", () => {
 
   it("delivers over HTTP alone when REDIS_PUBSUB_ENABLED=false", async () => {
     const calendar = await receiver();
-    const rig = await processorRig({
-      redisUrl: null,
-      fallbackUrl: calendar.url,
-      source: new ListSource(fogisMatchList(2)),
-    });
-    cleanup.push(() => rig.close());
+    const rig = await httpOnlyRig(calendar.url, new ListSource(fogisMatchList(2)));
     const result = await rig.processor.runCycle();
     expect(result.delivery).toMatchObject({ route: "http", confirmed: true });
     expect(calendar.received).toHaveLength(1);
@@ -227,8 +231,7 @@ describe("delivery", () => {
     const python = await new PythonManualSyncStandIn().start();
     cleanup.push(() => python.stop());
     const source = new ListSource(fogisMatchList(3));
-    const rig = await processorRig({ redisUrl: null, fallbackUrl: python.url, source });
-    cleanup.push(() => rig.close());
+    const rig = await httpOnlyRig(python.url, source);
 
     const first = await rig.processor.runCycle();
     expect(first).toMatchObject({
@@ -254,12 +257,7 @@ describe("delivery", () => {
 
   it("sends calendar-sync the envelope itself, sequence and hash included, in the same body", async () => {
     const calendar = await receiver();
-    const rig = await processorRig({
-      redisUrl: null,
-      fallbackUrl: calendar.url,
-      source: new ListSource(fogisMatchList(2)),
-    });
-    cleanup.push(() => rig.close());
+    const rig = await httpOnlyRig(calendar.url, new ListSource(fogisMatchList(2)));
     await rig.processor.runCycle();
     const decoded = decodeSyncRequest(calendar.received[0]?.body);
     if (!decoded.ok) throw new Error(decoded.reason);
@@ -270,12 +268,7 @@ describe("delivery", () => {
   it("treats a non-2xx answer from calendar-sync as not delivered", async () => {
     const calendar = await receiver();
     calendar.status = 401;
-    const rig = await processorRig({
-      redisUrl: null,
-      fallbackUrl: calendar.url,
-      source: new ListSource(fogisMatchList(1)),
-    });
-    cleanup.push(() => rig.close());
+    const rig = await httpOnlyRig(calendar.url, new ListSource(fogisMatchList(1)));
     const result = await rig.processor.runCycle();
     expect(result).toMatchObject({ outcome: "delivery_failed", delivery: { route: "none", attempts: 3 } });
     expect(result.delivery.errors.at(-1)).toContain("calendar-sync answered 401");
@@ -326,12 +319,7 @@ describe("delivery", () => {
       const redis = await ownedRedis();
       const calendar = await receiver();
       const source = new ListSource(fogisMatchList(3));
-      const rig = await processorRig({ redisUrl: redis.url, fallbackUrl: calendar.url, source });
-      const subscriber = await Subscriber.start(redis.url, rig.channels);
-      cleanup.push(
-        () => rig.close(),
-        () => subscriber.close(),
-      );
+      const { rig } = await rigWithSubscriber(redis.url, calendar.url, source);
       await rig.processor.runCycle();
       const stateBefore = readState(rig.dataDir);
 
@@ -442,15 +430,10 @@ describe("what Redis cannot carry", () => {
     });
     cleanup.push(() => redis.close());
     const calendar = await receiver();
-    const rig = await processorRig({
-      redisUrl: redis.url,
-      fallbackUrl: calendar.url,
-      source: new ListSource(fogisMatchList(40)),
-    });
-    const subscriber = await Subscriber.start(redis.url, rig.channels);
-    cleanup.push(
-      () => rig.close(),
-      () => subscriber.close(),
+    const { rig, subscriber } = await rigWithSubscriber(
+      redis.url,
+      calendar.url,
+      new ListSource(fogisMatchList(40)),
     );
     await expect.poll(() => rig.delivery.maxRedisMessageBytes).toBe(32 * 1024);
     const result = await rig.processor.runCycle();

@@ -232,6 +232,15 @@ async function sample(
   return value ? value.value : null;
 }
 
+/** `fogis_processor_notifications_total` of one target and outcome. */
+function notificationsTotal(
+  setup: { registry: Registry },
+  target: string,
+  outcome: string,
+): Promise<number | null> {
+  return sample(setup.registry, "fogis_processor_notifications_total", { target, outcome });
+}
+
 type Targets = Awaited<ReturnType<typeof targets>>;
 
 async function expectCounts(t: Targets, expected: number): Promise<void> {
@@ -486,24 +495,9 @@ describe("notifications after change detection", () => {
     await expect.poll(() => status()?.status).toBe("pass");
     expect(status()).toMatchObject({ pending: 0, lastError: "HTTP 503: down for maintenance" });
     expect(status()?.lastSuccess).toMatch(/^\d{4}-/);
-    expect(
-      await sample(setup.registry, "fogis_processor_notifications_total", {
-        target: "webhook",
-        outcome: "retried",
-      }),
-    ).toBe(1);
-    expect(
-      await sample(setup.registry, "fogis_processor_notifications_total", {
-        target: "webhook",
-        outcome: "sent",
-      }),
-    ).toBe(1);
-    expect(
-      await sample(setup.registry, "fogis_processor_notifications_total", {
-        target: "ntfy",
-        outcome: "sent",
-      }),
-    ).toBe(1);
+    expect(await notificationsTotal(setup, "webhook", "retried")).toBe(1);
+    expect(await notificationsTotal(setup, "webhook", "sent")).toBe(1);
+    expect(await notificationsTotal(setup, "ntfy", "sent")).toBe(1);
     expect(await sample(setup.registry, "fogis_processor_notifications_pending", { target: "webhook" })).toBe(
       0,
     );
@@ -547,24 +541,9 @@ describe("notifications after change detection", () => {
     expect(t.webhook.received).toHaveLength(3);
     expect(t.ntfy.received).toHaveLength(1);
     expect(setup.notifier.status[1]?.lastError).toContain("not retried: the receiver refused it: HTTP 403");
-    expect(
-      await sample(setup.registry, "fogis_processor_notifications_total", {
-        target: "webhook",
-        outcome: "failed",
-      }),
-    ).toBe(1);
-    expect(
-      await sample(setup.registry, "fogis_processor_notifications_total", {
-        target: "webhook",
-        outcome: "retried",
-      }),
-    ).toBe(2);
-    expect(
-      await sample(setup.registry, "fogis_processor_notifications_total", {
-        target: "ntfy",
-        outcome: "failed",
-      }),
-    ).toBe(1);
+    expect(await notificationsTotal(setup, "webhook", "failed")).toBe(1);
+    expect(await notificationsTotal(setup, "webhook", "retried")).toBe(2);
+    expect(await notificationsTotal(setup, "ntfy", "failed")).toBe(1);
   });
 
   it("what a down target did not get survives a restart and goes out once, with the same id", async () => {

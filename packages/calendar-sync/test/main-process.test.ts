@@ -1,9 +1,9 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { serviceNodeFlags } from "@fogis/runtime";
+import { spawnService } from "@fogis/runtime";
 import {
   fogisMatch,
   freePort,
@@ -31,11 +31,7 @@ interface Running {
 }
 
 function startMain(env: Record<string, string>): Running {
-  const child = spawn(process.execPath, [...serviceNodeFlags(), "dist/main.js"], {
-    cwd: packageDir,
-    env: { PATH: process.env.PATH ?? "", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawnService("dist/main.js", { cwd: packageDir, env });
   let out = "";
   let err = "";
   child.stdout?.on("data", (chunk) => {

@@ -60,18 +60,8 @@ if ! { command -v docker >/dev/null 2>&1 && timeout 10 docker info >/dev/null 2>
   die "no Docker engine answers: run 'bash scripts/docker/ensure-engine.sh' first"
 fi
 
-apt_updated=0
-apt_install() {
-  command -v apt-get >/dev/null 2>&1 || die "apt-get not found: install $* by hand"
-  if [ "$apt_updated" -eq 0 ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null >&2 ||
-      die "apt-get update failed (are the Debian mirrors reachable?)"
-    apt_updated=1
-  fi
-  log "apt-get install -y $*"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" </dev/null >&2 ||
-    die "apt-get install $* failed; see the apt output above"
-}
+# shellcheck source=apt-install.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh"
 
 # Static busybox gives both images /bin/sh and the usual applets (compose healthchecks and
 # `docker exec ... sh` need a shell) in ~2 MB. A dynamic busybox works too: its libs get copied.

@@ -47,22 +47,8 @@ running_dockerd_pid() {
   return 1
 }
 
-apt_updated=0
-apt_install() {
-  is_root || die "need root to install $* (run: sudo apt-get install -y $*)"
-  command -v apt-get >/dev/null 2>&1 ||
-    die "apt-get not found: install $* with your OS package manager (or Docker Desktop)"
-  # A fresh machine has empty package lists; update once, only when we actually install.
-  if [ "$apt_updated" -eq 0 ]; then
-    log "apt-get update"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null >&2 ||
-      die "apt-get update failed (are the Debian mirrors reachable?)"
-    apt_updated=1
-  fi
-  log "apt-get install -y $*"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" </dev/null >&2 ||
-    die "apt-get install $* failed; see the apt output above"
-}
+# shellcheck source=apt-install.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh"
 
 ensure_compose_cli() {
   if timeout 10 docker compose version >/dev/null 2>&1; then

@@ -23,11 +23,9 @@ set -euo pipefail
 REDIS_IMAGE="${REDIS_IMAGE:-fogis-local/redis:7}"
 NODE_IMAGE="${NODE_IMAGE:-fogis-local/node:24}"
 
-log() { echo "[local-images] $*" >&2; }
-die() {
-  echo "[local-images] ERROR: $*" >&2
-  exit 1
-}
+LOG_TAG=local-images
+# shellcheck source=log-and-apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/log-and-apt.sh"
 
 usage() {
   sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
@@ -59,9 +57,6 @@ fi
 if ! { command -v docker >/dev/null 2>&1 && timeout 10 docker info >/dev/null 2>&1; }; then
   die "no Docker engine answers: run 'bash scripts/docker/ensure-engine.sh' first"
 fi
-
-# shellcheck source=apt-install.sh
-source "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh"
 
 # Static busybox gives both images /bin/sh and the usual applets (compose healthchecks and
 # `docker exec ... sh` need a shell) in ~2 MB. A dynamic busybox works too: its libs get copied.

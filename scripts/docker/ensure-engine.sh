@@ -22,11 +22,9 @@ DOCKERD_PIDFILE="${DOCKERD_PIDFILE:-/tmp/dockerd.pid}"
 DOCKERD_WAIT_SECONDS="${DOCKERD_WAIT_SECONDS:-30}"
 LOCK_FILE="/tmp/fogis-ensure-engine.lock"
 
-log() { echo "[ensure-engine] $*" >&2; }
-die() {
-  echo "[ensure-engine] ERROR: $*" >&2
-  exit 1
-}
+LOG_TAG=ensure-engine
+# shellcheck source=log-and-apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/log-and-apt.sh"
 
 # `docker info` can hang on a wedged daemon; never let a probe block CI.
 engine_answers() {
@@ -46,9 +44,6 @@ running_dockerd_pid() {
   done
   return 1
 }
-
-# shellcheck source=apt-install.sh
-source "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh"
 
 ensure_compose_cli() {
   if timeout 10 docker compose version >/dev/null 2>&1; then

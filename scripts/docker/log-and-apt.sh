@@ -1,6 +1,13 @@
-# Sourced by the scripts next to it (ensure-engine.sh, build-local-images.sh), which define `log`
-# and `die`: `apt_install PACKAGE...` installs Debian packages as root, running `apt-get update`
-# once per script run and only when something is installed (a fresh machine has empty lists).
+# Sourced by the scripts next to it (ensure-engine.sh, build-local-images.sh) after they set
+# LOG_TAG: `log` and `die` write tagged lines to stderr; `apt_install PACKAGE...` installs Debian
+# packages as root, running `apt-get update` once per script run and only when something is
+# installed (a fresh machine has empty lists).
+
+log() { echo "[$LOG_TAG] $*" >&2; }
+die() {
+  echo "[$LOG_TAG] ERROR: $*" >&2
+  exit 1
+}
 
 apt_updated=0
 apt_install() {

@@ -14,7 +14,7 @@ import {
   sequenceAt,
 } from "./calendar-backend.js";
 import { renderIcs, renderVevent } from "./ics.js";
-import { type KeyedStateRead, readKeyedStateFile } from "./keyed-state-file.js";
+import { type KeyedStateRead, readKeyedStateFile, readKeyedStatePair } from "./keyed-state-file.js";
 import type { CalendarEvent } from "./match-event.js";
 
 /**
@@ -111,24 +111,23 @@ export class FeedCalendarBackend implements CalendarBackend {
   }
 
   private async readFiles(): Promise<StateLoadReport> {
-    const [current, history] = [await this.read(this.statePath), await this.read(this.historyPath)];
-    for (const uid of current.items.keys()) history.items.delete(uid);
-    this.replace(current.items, history.items);
-    const bad = [current, history].filter((file) => file.state === "restored" || file.state === "corrupt");
-    if (bad.length === 0) {
-      if (current.state === "missing" && history.state === "missing") return { state: "missing" };
-      return { state: "ok", count: this.current.size + this.history.size };
-    }
-    const reason = bad.map((file) => file.reason).join("; ");
-    this.damaged = bad.some((file) => file.state === "corrupt")
-      ? { state: "corrupt", reason }
-      : { state: "restored", reason, count: this.current.size + this.history.size };
+    const read = await readKeyedStatePair({ current: this.statePath, history: this.historyPath }, (path) =>
+      this.read(path),
+    );
+    this.replace(read.current, read.history);
+    const count = this.current.size + this.history.size;
+    if (read.state === "missing") return { state: "missing" };
+    if (read.state === "ok") return { state: "ok", count };
+    this.damaged =
+      read.state === "corrupt"
+        ? { state: "corrupt", reason: read.reason }
+        : { state: "restored", reason: read.reason, count };
     // A restored file is written back at once: the corrupt one must not become the previous generation.
-    for (const [file, path, events] of [
-      [current, this.statePath, this.current],
-      [history, this.historyPath, this.history],
-    ] as const) {
-      if (file.state === "restored") await this.writer.writeJson(path, stateOf(events)).catch(() => {});
+    if (read.restored.includes("current")) {
+      await this.writer.writeJson(this.statePath, stateOf(this.current)).catch(() => {});
+    }
+    if (read.restored.includes("history")) {
+      await this.writer.writeJson(this.historyPath, stateOf(this.history)).catch(() => {});
     }
     return this.damaged;
   }

@@ -43,3 +43,37 @@ export async function readKeyedStateFile<K, T>(
   );
   return { items: new Map(), state: "corrupt", reason: `${path}: ${read.reason}` };
 }
+
+/** The current and the history file of the calendar or the phonebook, read together. */
+export interface KeyedStatePairRead<K, T> {
+  current: Map<K, T>;
+  /** The history file's items but those in `current` (a file from before the history file holds both). */
+  history: Map<K, T>;
+  /** `missing` when both are; `corrupt` when either is; `restored` when either fell back to its previous generation. */
+  state: "ok" | "missing" | "restored" | "corrupt";
+  /** Why, for each damaged file. */
+  reason: string;
+  /** Which files were read from their previous generation. */
+  restored: Array<"current" | "history">;
+}
+
+/** Reads both state files of one owner with `read` (a `readKeyedStateFile` with its options). */
+export async function readKeyedStatePair<K, T>(
+  paths: { current: string; history: string },
+  read: (path: string) => Promise<KeyedStateRead<K, T>>,
+): Promise<KeyedStatePairRead<K, T>> {
+  const files = { current: await read(paths.current), history: await read(paths.history) };
+  for (const key of files.current.items.keys()) files.history.items.delete(key);
+  const pair = { current: files.current.items, history: files.history.items };
+  const bad = Object.values(files).filter((file) => file.state === "restored" || file.state === "corrupt");
+  if (bad.length === 0) {
+    const missing = files.current.state === "missing" && files.history.state === "missing";
+    return { ...pair, state: missing ? "missing" : "ok", reason: "", restored: [] };
+  }
+  return {
+    ...pair,
+    state: bad.some((file) => file.state === "corrupt") ? "corrupt" : "restored",
+    reason: bad.map((file) => file.reason).join("; "),
+    restored: (["current", "history"] as const).filter((name) => files[name].state === "restored"),
+  };
+}

@@ -11,7 +11,7 @@ import {
   StateFileStatus,
   type StateLoadReport,
 } from "./calendar-backend.js";
-import { type KeyedStateRead, readKeyedStateFile } from "./keyed-state-file.js";
+import { type KeyedStateRead, readKeyedStateFile, readKeyedStatePair } from "./keyed-state-file.js";
 import { matchEventSpan } from "./match-event.js";
 import { renderVcards, type VcardContact } from "./vcard.js";
 
@@ -121,18 +121,15 @@ export class Phonebook {
    * file falls back to its previous generation (`.previous`), else starts empty.
    */
   private async readFiles(): Promise<StateLoadReport> {
-    const [current, history] = [await this.read(this.statePath), await this.read(this.historyPath)];
-    for (const matchid of current.items.keys()) history.items.delete(matchid);
-    this.replace(current.items, history.items);
-    const bad = [current, history].filter((file) => file.state === "restored" || file.state === "corrupt");
-    if (bad.length) {
-      this.rewrite = true;
-      const reason = bad.map((file) => file.reason).join("; ");
-      if (bad.some((file) => file.state === "corrupt")) return { state: "corrupt", reason };
-      return { state: "restored", reason, count: this.contacts().length };
-    }
-    if (current.state === "missing" && history.state === "missing") return { state: "missing" };
-    return { state: "ok", count: this.contacts().length };
+    const read = await readKeyedStatePair({ current: this.statePath, history: this.historyPath }, (path) =>
+      this.read(path),
+    );
+    this.replace(read.current, read.history);
+    if (read.state === "missing") return { state: "missing" };
+    if (read.state === "ok") return { state: "ok", count: this.contacts().length };
+    this.rewrite = true;
+    if (read.state === "corrupt") return { state: "corrupt", reason: read.reason };
+    return { state: "restored", reason: read.reason, count: this.contacts().length };
   }
 
   private async read(path: string): Promise<KeyedStateRead<number, MatchEntry>> {

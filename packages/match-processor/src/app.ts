@@ -9,9 +9,10 @@ import {
 } from "@fogis/runtime";
 import type { Express } from "express";
 import { SERVICE_NAME } from "./config.js";
+import { ProcessorStoppedError } from "./cycle-scheduler.js";
 import type { SnapshotDelivery } from "./delivery.js";
 import type { ChangeNotifier } from "./notifications/index.js";
-import { type MatchProcessor, ProcessorStoppedError } from "./processor.js";
+import type { MatchProcessor } from "./processor.js";
 
 /** The HTTP surface (DESIGN §8), built from its parts so tests drive it in-process. */
 

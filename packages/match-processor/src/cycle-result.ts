@@ -1,3 +1,5 @@
+import { createProcessingStatusEnvelope, type Envelope } from "@fogis/message-schema";
+import type { Logger } from "@fogis/runtime";
 import type { DeliveryRoute } from "./delivery.js";
 import type { CycleOutcome } from "./metrics.js";
 
@@ -70,3 +72,50 @@ export const NO_DELIVERY: CycleResult["delivery"] = {
   message_id: null,
   errors: [],
 };
+
+/** A cycle that stopped before anything was published: no changes counted, no delivery. */
+export function nothingPublished(
+  outcome: "source_failed" | "empty_list_held",
+  error: string,
+  counted: Pick<CycleOutcomeDetails, "total_matches" | "input_problems">,
+): CycleOutcomeDetails {
+  return { outcome, ...counted, changes: NO_CHANGES, publish_reason: null, delivery: NO_DELIVERY, error };
+}
+
+/** Tells a finished cycle: its `processing_status` envelope (through `emit`) and its log line. */
+export function announceCycle(
+  result: CycleResult,
+  out: { envelopeSource: string; emit: (envelope: Envelope) => void; logger: Logger },
+): void {
+  const summary = {
+    cycle: result.cycle,
+    trigger: result.trigger,
+    outcome: result.outcome,
+    changes: result.changes,
+    route: result.delivery.route,
+    sequence: result.delivery.sequence,
+  };
+  out.emit(
+    createProcessingStatusEnvelope({
+      source: out.envelopeSource,
+      status: result.status,
+      details: {
+        ...summary,
+        matches_processed: result.total_matches ?? 0,
+        ...(result.error ? { error: result.error } : {}),
+      },
+    }),
+  );
+  out.logger[result.success ? "info" : "error"](
+    {
+      event: "cycle_finished",
+      ...summary,
+      durationMs: result.duration_ms,
+      matches: result.total_matches,
+      receivers: result.delivery.receivers,
+      ...(result.error ? { err: result.error } : {}),
+    },
+    // The reason belongs in the line a person reads, not only in /redis-status.
+    `cycle ${result.cycle} ${result.outcome}${result.error ? `: ${result.error}` : ""}`,
+  );
+}

@@ -1,4 +1,5 @@
 import { formatTid, stockholmLocalToUtc, toStockholmLocal } from "@fogis/message-schema";
+import type { LoadedState } from "./state-store.js";
 
 /**
  * A demo match list in FOGIS shape, so `pnpm start` and `docker compose up` show a working
@@ -127,6 +128,31 @@ const TEMPLATES: DemoTemplate[] = [
 
 /** The matchids of the demo list: a baseline holding any other match came from a real source. */
 export const DEMO_MATCH_IDS: ReadonlySet<number> = new Set(TEMPLATES.map((template) => template.matchid));
+
+/**
+ * Why the demo list must not be used, or null. The demo list is for a fresh install: a processor
+ * whose delivered list came from FOGIS or a file (an `.env` line lost, a mount gone) must not
+ * replace the referee's matches with it.
+ */
+export function demoListRefusal(
+  state: Pick<LoadedState, "previousMatches" | "sourceKind">,
+  dataDir: string,
+): { message: string; cameFrom: string } | null {
+  const realMatches = state.previousMatches.filter((match) => !DEMO_MATCH_IDS.has(match.matchid)).length;
+  const cameFrom =
+    state.sourceKind === "file" || state.sourceKind === "http"
+      ? state.sourceKind === "file"
+        ? "a MATCH_SOURCE_FILE"
+        : "FOGIS (FOGIS_API_CLIENT_URL)"
+      : state.sourceKind === null && realMatches > 0
+        ? "a real source"
+        : null;
+  if (!cameFrom) return null;
+  return {
+    cameFrom,
+    message: `refusing the built-in demo match list: the state in ${dataDir} came from ${cameFrom} (${state.previousMatches.length} matches delivered), so neither MATCH_SOURCE_FILE nor FOGIS_API_CLIENT_URL being set is a lost setting, not a fresh install. Set the source again; the calendar keeps its matches meanwhile (to start over with the demo, empty DATA_DIR)`,
+  };
+}
 
 /** The demo list for the week that contains `now` (Stockholm time). */
 export function demoMatchList(now: Date): Record<string, unknown>[] {

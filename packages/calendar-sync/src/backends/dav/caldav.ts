@@ -1,7 +1,8 @@
 import type { StoredCalendarEvent } from "../../calendar-backend.js";
 import { renderCalendarObject } from "../../ics.js";
 import { ALARM_MINUTES_BEFORE, matchEventUid } from "../../match-event.js";
-import { DavBackend, type DavBackendOptions, type DavFlavor, type DavItem } from "./dav-backend.js";
+import { DavBackend, type DavBackendOptions } from "./dav-backend.js";
+import type { DavFlavor, DavItem } from "./dav-flavor.js";
 import {
   type EventMergeOptions,
   eventFingerprint,

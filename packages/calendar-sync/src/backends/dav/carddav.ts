@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { renderVcard, type VcardContact } from "../../vcard.js";
-import { DavBackend, type DavBackendOptions, type DavFlavor, type DavItem } from "./dav-backend.js";
+import { DavBackend, type DavBackendOptions } from "./dav-backend.js";
+import type { DavFlavor, DavItem } from "./dav-flavor.js";
 import { cardFingerprint, cardValueFingerprints, mergeCard, parseContent } from "./merge.js";
 
 /**

@@ -1,16 +1,19 @@
-import { createHash } from "node:crypto";
-import { join } from "node:path";
-import { readJsonFile, redactUrl, writeJsonAtomic } from "@fogis/runtime";
+import { redactUrl } from "@fogis/runtime";
 import type { Logger } from "pino";
-import { z } from "zod";
 import type { StateLoadReport } from "../../calendar-backend.js";
 import type { PushBackend, PushContext, PushCounts, PushSnapshot } from "../push-backend.js";
 import { PushError } from "../push-backend.js";
+import { MAX_WRITE_ATTEMPTS, runPushPass } from "../push-pass.js";
+import { PushStateStore } from "../push-state-store.js";
 import { DavConnection, type DavMember, DavStatusError, pathOf } from "./dav-connection.js";
+import type { DavFlavor, DavItem } from "./dav-flavor.js";
+import { DavServerChanges } from "./dav-server-changes.js";
+import { type DavState, DavStateSchema } from "./dav-state.js";
 
 /**
  * The rules of DESIGN §11 for one CalDAV calendar or CardDAV address book; what an item is (an
- * event, a card) comes from a `DavFlavor`.
+ * event, a card) comes from a `DavFlavor` (dav-flavor.ts), what changed on the server from
+ * `DavServerChanges` (dav-server-changes.ts).
  *
  * - One resource per item, named deterministically (`fogis-match-<matchid>.ics`), created with
  *   If-None-Match: * and updated or deleted with If-Match, so retries, restarts and a lost state
@@ -23,45 +26,6 @@ import { DavConnection, type DavMember, DavStatusError, pathOf } from "./dav-con
  * - Only items in the state file, or at our own resource names, or carrying our UID, are touched.
  * - A snapshot that changes nothing costs no request.
  */
-
-export interface DavItem {
-  /** State key: the event UID, the referee number. */
-  key: string;
-  /** Resource name in the collection, e.g. `fogis-match-6143017.ics`. */
-  name: string;
-  /** Covers everything FOGIS shows in the item; a new hash means the item must be written. */
-  hash: string;
-  /**
-   * The body to write: ours alone, or merged into the server's copy when there is one. `extra`
-   * is kept in the item's state for the next merge.
-   */
-  render(
-    previous: DavItemState | undefined,
-    server: string | undefined,
-  ): { body: string; extra: DavItemExtra };
-  /** Whether a server copy already shows what we would write (after a lost state file). */
-  shows(server: string): boolean;
-}
-
-export interface DavItemExtra {
-  sequence?: number;
-  owned?: string[];
-}
-
-export interface DavFlavor {
-  kind: "caldav" | "carddav";
-  /** "calendar" or "address book", for messages. */
-  label: string;
-  /** The resourcetype element of the collection. */
-  collectionType: "calendar" | "addressbook";
-  /** The variable that names the collection, for messages. */
-  collectionVariable: string;
-  items(snapshot: PushSnapshot): DavItem[];
-  /** The item key a resource name of ours stands for (`fogis-match-1.ics` -> its UID); else undefined. */
-  keyForName(name: string): string | undefined;
-  /** The keys of our items a resource holds, by their UIDs (to find ours under another name). */
-  keysIn(data: string): string[];
-}
 
 export interface DavBackendOptions {
   flavor: DavFlavor;
@@ -80,36 +44,6 @@ export interface DavBackendOptions {
   concurrency?: number;
 }
 
-const ItemStateSchema = z.object({
-  /** Path of the resource on the server. */
-  href: z.string(),
-  /** The server's ETag as last seen; null when unknown (then it is read before a write). */
-  etag: z.string().nullable(),
-  /** Hash of what FOGIS showed when we last wrote it (or found it current); null: not known yet. */
-  hash: z.string().nullable(),
-  /** The server copy is exactly what we rendered, with nothing of the referee's to keep. */
-  pristine: z.boolean(),
-  /** The referee deleted it; left alone until the hash changes. */
-  deleted: z.boolean(),
-  sequence: z.number().int().optional(),
-  owned: z.array(z.string()).optional(),
-});
-
-const StateSchema = z.object({
-  version: z.literal(1),
-  /** Which server, account and collection the items live in. */
-  target: z.string(),
-  collectionUrl: z.string().nullable(),
-  syncToken: z.string().nullable(),
-  items: z.record(z.string(), ItemStateSchema),
-});
-
-export type DavItemState = z.infer<typeof ItemStateSchema>;
-type DavState = z.infer<typeof StateSchema>;
-
-/** Attempts at one item when it keeps changing under us (each a 412, re-read and merge). */
-const MAX_ATTEMPTS = 4;
-
 export class DavBackend implements PushBackend {
   readonly name: string;
   readonly kind: string;
@@ -117,17 +51,10 @@ export class DavBackend implements PushBackend {
   private readonly options: DavBackendOptions;
   private readonly logger: Logger;
   private readonly connection: DavConnection;
-  private readonly statePath: string;
-  private readonly target: string;
-  private state: DavState;
+  private readonly store: PushStateStore<DavState>;
+  private readonly serverChanges: DavServerChanges;
   /** Server copies learned this pass (from sync-collection or multiget), by item key. */
-  private serverCopies = new Map<string, DavMember>();
-  private saving: Promise<void> = Promise.resolve();
-  /**
-   * Resources not at our names, by path, with the ETag at which we last looked inside them for our
-   * UIDs (someone may have imported the feed or the phonebook into this collection).
-   */
-  private readonly foreignSeen = new Map<string, string>();
+  private readonly serverCopies = new Map<string, DavMember>();
 
   constructor(options: DavBackendOptions) {
     this.flavor = options.flavor;
@@ -143,12 +70,31 @@ export class DavBackend implements PushBackend {
       fetch: options.fetch,
       requestTimeoutMs: options.requestTimeoutMs,
     });
-    this.statePath = join(options.dataDir, `${options.name}.json`);
-    this.target = createHash("sha256")
-      .update(JSON.stringify([options.flavor.kind, options.url, options.username ?? "", options.collection]))
-      .digest("hex")
-      .slice(0, 16);
-    this.state = this.emptyState();
+    const { label } = options.flavor;
+    this.store = new PushStateStore({
+      name: options.name,
+      dataDir: options.dataDir,
+      schema: DavStateSchema,
+      target: [options.flavor.kind, options.url, options.username ?? "", options.collection],
+      empty: (target) => ({ version: 1, target, collectionUrl: null, syncToken: null, items: {} }),
+      logger: this.logger,
+      targetChangedMessage: `the ${label} settings changed; starting fresh in the new ${label}`,
+      recovery: "the next sync finds our items on the server again",
+      writeFailedRecovery: "the next sync re-reads the server",
+    });
+    this.serverChanges = new DavServerChanges({
+      connection: this.connection,
+      flavor: options.flavor,
+      store: this.store,
+      serverCopies: this.serverCopies,
+      collectionGone: () => this.collectionVanished(),
+      logger: this.logger,
+    });
+  }
+
+  /** The state as loaded and changed in place (replaced only by the store). */
+  private get state(): DavState {
+    return this.store.state;
   }
 
   describe(): Record<string, unknown> {
@@ -160,28 +106,8 @@ export class DavBackend implements PushBackend {
     };
   }
 
-  async load(): Promise<StateLoadReport> {
-    const read = await readJsonFile(this.statePath);
-    if (read.state === "missing") return read;
-    const parsed = read.state === "ok" ? StateSchema.safeParse(read.value) : undefined;
-    if (parsed?.success) {
-      if (parsed.data.target !== this.target) {
-        // Another server, account or collection name: start over there; the old one is left as it is.
-        this.logger.info(
-          { event: "push_target_changed", file: this.statePath },
-          `the ${this.flavor.label} settings changed; starting fresh in the new ${this.flavor.label}`,
-        );
-        return { state: "ok", count: 0 };
-      }
-      this.state = parsed.data;
-      return { state: "ok", count: Object.keys(parsed.data.items).length };
-    }
-    const reason = read.state === "corrupt" ? read.reason : "unexpected content";
-    this.logger.error(
-      { event: "state_corrupt", file: this.statePath, reason },
-      `${this.name} state file is corrupt; starting empty: the next sync finds our items on the server again`,
-    );
-    return { state: "corrupt", reason };
+  load(): Promise<StateLoadReport> {
+    return this.store.load();
   }
 
   pending(snapshot: PushSnapshot): number {
@@ -194,29 +120,13 @@ export class DavBackend implements PushBackend {
     // Nothing to write costs nothing, except once per start: the account is checked then, so a
     // wrong password or URL shows at once, not at the next change in FOGIS.
     if (work === 0 && this.connection.discovered) return;
-    this.connection.useSignal(context.signal);
-    const before = this.connection.requests;
-    this.serverCopies = new Map();
-    try {
+    const pass = { context, transport: this.connection, state: this.store, passScoped: [this.serverCopies] };
+    await runPushPass(pass, async () => {
       await this.ensureCollection();
       if (work === 0) return;
-      await this.refresh(desired);
+      await this.serverChanges.refresh(desired);
       await this.write(desired, context.counts);
-    } catch (error) {
-      if (error instanceof PushError) {
-        throw new PushError(this.connection.scrub(error.message), {
-          kind: error.kind,
-          fix: error.fix,
-          retryAfterMs: error.retryAfterMs,
-          cause: error,
-        });
-      }
-      throw error;
-    } finally {
-      context.counts.requests += this.connection.requests - before;
-      this.serverCopies = new Map();
-      await this.save();
-    }
+    });
   }
 
   /** What the items need: creates, updates and removals, and those the referee deleted. */
@@ -283,168 +193,7 @@ export class DavBackend implements PushBackend {
       );
     }
     // A new collection, or ours found again after the state was lost: what is in it is read below.
-    this.state = { ...this.emptyState(), collectionUrl: url };
-  }
-
-  /**
-   * Learns what changed on the server since the last pass: the referee's edits and deletions of
-   * our items, and (when the state was lost) our items already there.
-   */
-  private async refresh(desired: Map<string, DavItem>): Promise<void> {
-    const url = this.collectionUrl();
-    const byPath = new Map(Object.entries(this.state.items).map(([key, item]) => [item.href, key]));
-    const collectionPath = pathOf(url, url);
-    /** A resource at one of our names, directly in the collection, is ours even without state. */
-    const ourName = (path: string) => {
-      if (!path.startsWith(collectionPath)) return undefined;
-      const name = path.slice(collectionPath.length);
-      return name.includes("/") ? undefined : this.flavor.keyForName(name);
-    };
-    let changed: DavMember[];
-    let deleted: string[] = [];
-    // Without a token the answer lists everything, so whatever it leaves out is gone.
-    let complete = this.state.syncToken === null;
-    let outcome = await this.connection.syncCollection(
-      url,
-      this.state.syncToken,
-      this.state.syncToken !== null,
-    );
-    if (outcome.kind === "invalid-token") {
-      this.logger.info(
-        { event: "push_sync_token_invalid" },
-        "the server no longer knows our sync token; listing the collection once",
-      );
-      outcome = await this.connection.syncCollection(url, null, false);
-      complete = true;
-    }
-    if (outcome.kind === "gone") this.collectionVanished();
-    if (outcome.kind === "ok") {
-      changed = outcome.changed;
-      deleted = outcome.deleted;
-      this.state.syncToken = outcome.token;
-    } else {
-      changed = await this.connection.members(url);
-      complete = true;
-      this.state.syncToken = null;
-    }
-
-    const present = new Set<string>();
-    const foreign: DavMember[] = [];
-    for (const member of changed) {
-      present.add(member.path);
-      const key = byPath.get(member.path) ?? ourName(member.path);
-      if (key === undefined) {
-        if (this.foreignSeen.get(member.path) !== (member.etag ?? "")) foreign.push(member);
-        continue;
-      }
-      const known = this.state.items[key];
-      if (!known) {
-        // Ours by name, not in the state (lost, or written by a pass that crashed): adopt it.
-        // If FOGIS no longer has it, the plan removes it like any other item of ours.
-        this.adopt(key, member);
-      } else if (known.deleted || known.etag !== member.etag) {
-        if (known.deleted) {
-          this.logger.info({ event: "push_item_restored", key }, "an item deleted on the server is back");
-        }
-        known.etag = member.etag;
-        known.pristine = false;
-        known.deleted = false;
-      } else {
-        continue;
-      }
-      if (member.data !== undefined) this.serverCopies.set(key, member);
-    }
-    const gone = new Set(deleted);
-    if (complete) {
-      for (const item of Object.values(this.state.items)) if (!present.has(item.href)) gone.add(item.href);
-      for (const path of this.foreignSeen.keys()) if (!present.has(path)) this.foreignSeen.delete(path);
-    }
-    for (const path of gone) {
-      this.foreignSeen.delete(path);
-      const key = byPath.get(path);
-      const known = key === undefined ? undefined : this.state.items[key];
-      if (!known || known.deleted) continue;
-      known.deleted = true;
-      known.etag = null;
-      this.logger.info(
-        { event: "push_item_deleted_by_user", key },
-        "the referee deleted one of our items; it stays deleted until FOGIS changes it",
-      );
-    }
-    await this.lookInside(foreign);
-    await this.checkAdopted(desired);
-  }
-
-  /**
-   * Resources at names that are not ours may still hold our items (the feed or the phonebook
-   * imported into this collection, a card a phone re-saved under its own name): found by UID,
-   * they are adopted, so we update them instead of writing a duplicate next to them. Each is read
-   * once per ETag.
-   */
-  private async lookInside(foreign: DavMember[]): Promise<void> {
-    if (!foreign.length) return;
-    const unread = foreign.filter((member) => member.data === undefined).map((member) => member.path);
-    const fetched = unread.length ? await this.connection.multiget(this.collectionUrl(), unread) : new Map();
-    for (const member of foreign) {
-      const copy = member.data === undefined ? fetched.get(member.path) : member;
-      this.foreignSeen.set(member.path, member.etag ?? "");
-      if (!copy?.data) continue;
-      for (const key of this.flavor.keysIn(copy.data)) {
-        const known = this.state.items[key];
-        if (known && !known.deleted) {
-          this.logger.warn(
-            { event: "push_duplicate_left_alone", key, path: member.path },
-            "a resource not made by us carries the UID of one of our items; leaving it alone",
-          );
-          continue;
-        }
-        this.logger.info(
-          { event: "push_item_adopted", key, path: member.path },
-          "found one of our items under another name",
-        );
-        this.adopt(key, copy);
-        this.serverCopies.set(key, copy);
-        this.foreignSeen.delete(member.path);
-      }
-    }
-  }
-
-  private adopt(key: string, member: DavMember): void {
-    this.state.items[key] = {
-      href: member.path,
-      etag: member.etag,
-      hash: null,
-      pristine: false,
-      deleted: false,
-    };
-  }
-
-  /** Adopted items whose server copy already shows what we would write need no write. */
-  private async checkAdopted(desired: Map<string, DavItem>): Promise<void> {
-    const adopted = Object.entries(this.state.items).filter(
-      ([key, item]) => item.hash === null && !item.deleted && desired.has(key),
-    );
-    if (!adopted.length) return;
-    const missing = adopted.filter(([key]) => !this.serverCopies.has(key)).map(([, item]) => item.href);
-    const fetched = missing.length
-      ? await this.connection.multiget(this.collectionUrl(), missing)
-      : new Map();
-    let current = 0;
-    for (const [key, item] of adopted) {
-      const copy = this.serverCopies.get(key) ?? fetched.get(item.href);
-      if (!copy?.data) continue;
-      this.serverCopies.set(key, copy);
-      item.etag = copy.etag ?? item.etag;
-      const wanted = desired.get(key);
-      if (wanted?.shows(copy.data)) {
-        item.hash = wanted.hash;
-        current += 1;
-      }
-    }
-    this.logger.info(
-      { event: "push_items_adopted", found: adopted.length, current },
-      `found ${adopted.length} of our items already in the ${this.flavor.label}; ${current} already current`,
-    );
+    this.store.reset().collectionUrl = url;
   }
 
   private async write(desired: Map<string, DavItem>, counts: PushCounts): Promise<void> {
@@ -463,7 +212,7 @@ export class DavBackend implements PushBackend {
     await runAll(jobs, this.options.concurrency ?? 4, async () => {
       done += 1;
       // A first fill of hundreds of items saves as it goes, so a crash halfway redoes little.
-      if (done % 25 === 0) await this.save();
+      if (done % 25 === 0) await this.store.save();
     });
   }
 
@@ -491,7 +240,7 @@ export class DavBackend implements PushBackend {
       return;
     }
     if (outcome.kind === "uid-conflict") {
-      const found = await this.findByKey(item.key);
+      const found = await this.serverChanges.findByKey(item.key);
       if (!found)
         throw new PushError(`the server reports a UID conflict for ${item.name} but holds no such UID`, {
           kind: "transient",
@@ -515,7 +264,7 @@ export class DavBackend implements PushBackend {
   }
 
   private async update(item: DavItem, counts: PushCounts): Promise<void> {
-    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
+    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt += 1) {
       const known = this.state.items[item.key];
       if (!known) return;
       const url = this.resourceUrl(known.href);
@@ -567,7 +316,7 @@ export class DavBackend implements PushBackend {
   }
 
   private async remove(key: string, counts: PushCounts): Promise<void> {
-    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
+    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt += 1) {
       const known = this.state.items[key];
       if (!known) return;
       const url = this.resourceUrl(known.href);
@@ -593,26 +342,13 @@ export class DavBackend implements PushBackend {
     throw new PushError(`${key} kept changing on the server while we deleted it`, { kind: "transient" });
   }
 
-  /** Our item under a resource name that is not ours (made by another tool, moved by an app). */
-  private async findByKey(key: string): Promise<DavMember | undefined> {
-    const url = this.collectionUrl();
-    const listed = await this.connection.syncCollection(url, null, false);
-    const members = listed.kind === "ok" ? listed.changed : await this.connection.members(url);
-    const known = new Set(Object.values(this.state.items).map((item) => item.href));
-    const candidates = members.map((member) => member.path).filter((path) => !known.has(path));
-    const copies = await this.connection.multiget(url, candidates);
-    for (const copy of copies.values())
-      if (copy.data && this.flavor.keysIn(copy.data).includes(key)) return copy;
-    return undefined;
-  }
-
   /** The collection is gone (the referee deleted the whole calendar): find or create it again. */
   private collectionVanished(): never {
     this.logger.warn(
       { event: "push_collection_gone" },
       `the ${this.flavor.label} is gone from the server; creating it again`,
     );
-    this.state = this.emptyState();
+    this.store.reset();
     this.connection.forgetHome();
     throw new PushError(`the ${this.flavor.label} "${this.options.collection}" was deleted on the server`, {
       kind: "transient",
@@ -632,23 +368,6 @@ export class DavBackend implements PushBackend {
         .join("/"),
       this.collectionUrl(),
     ).href;
-  }
-
-  private emptyState(): DavState {
-    return { version: 1, target: this.target, collectionUrl: null, syncToken: null, items: {} };
-  }
-
-  /** Saves are chained, so an older state never lands after a newer one. */
-  private save(): Promise<void> {
-    this.saving = this.saving.then(() =>
-      writeJsonAtomic(this.statePath, this.state).catch((error: Error) => {
-        this.logger.warn(
-          { event: "state_write_failed", file: this.statePath, err: error.message },
-          "could not save the push state; the next sync re-reads the server",
-        );
-      }),
-    );
-    return this.saving;
   }
 }
 

@@ -1,16 +1,21 @@
-import { createHash } from "node:crypto";
-import { join } from "node:path";
-import { STOCKHOLM_TIME_ZONE } from "@fogis/message-schema";
-import { readJsonFile, redactUrl, writeJsonAtomic } from "@fogis/runtime";
+import { redactUrl } from "@fogis/runtime";
 import { calendar, type calendar_v3 } from "@googleapis/calendar";
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { StateLoadReport, StoredCalendarEvent } from "../../calendar-backend.js";
-import { ALARM_MINUTES_BEFORE } from "../../match-event.js";
 import type { PushBackend, PushContext, PushCounts, PushSnapshot } from "../push-backend.js";
 import { PushError } from "../push-backend.js";
-import type { GoogleAuthorization } from "./google-auth.js";
-import { GoogleApiError, GoogleRequests, type GoogleRetryPolicy } from "./google-requests.js";
+import { MAX_WRITE_ATTEMPTS, runPushPass } from "../push-pass.js";
+import { PushStateStore } from "../push-state-store.js";
+import {
+  type GoogleEvent,
+  googleEvent,
+  HASH_PROPERTY,
+  PYTHON_SYNC_TAG,
+  ReminderSchema,
+  theirReminders,
+} from "./google-calendar-event.js";
+import { GoogleApiError, type GoogleBackendOptions, GoogleRequests } from "./google-requests.js";
 
 /**
  * The referee's Google Calendar (Calendar API v3), a drop-in for the Python
@@ -36,30 +41,14 @@ import { GoogleApiError, GoogleRequests, type GoogleRetryPolicy } from "./google
  * - An unchanged snapshot makes no call at all; at start one `calendars.get` checks the account.
  */
 
-/** What the Python service put into `extendedProperties.private.syncTag`. */
-export const PYTHON_SYNC_TAG = "FOGIS_CALENDAR_SYNC";
-/** Our own extended property: the content hash of what we last wrote. */
-const HASH_PROPERTY = "fogisRealtimeHash";
-
 export function googleEventId(matchid: number): string {
   return `fogismatch${matchid}`;
 }
 
-export interface GoogleCalendarBackendOptions {
-  auth: GoogleAuthorization;
+export interface GoogleCalendarBackendOptions extends GoogleBackendOptions {
   /** GOOGLE_CALENDAR_ID: "primary" or a calendar's id. */
   calendarId: string;
-  /** GOOGLE_API_BASE_URL: the client's rootUrl; undefined = Google's. */
-  apiBaseUrl: string | undefined;
-  dataDir: string;
-  logger: Logger;
-  fetch?: typeof fetch;
-  retry?: Partial<GoogleRetryPolicy>;
-  random?: () => number;
 }
-
-const ReminderSchema = z.object({ method: z.string(), minutes: z.number() });
-type Reminder = z.infer<typeof ReminderSchema>;
 
 const ItemSchema = z.object({
   eventId: z.string(),
@@ -83,10 +72,6 @@ const StateSchema = z.object({
 });
 
 type State = z.infer<typeof StateSchema>;
-type GoogleEvent = calendar_v3.Schema$Event;
-
-/** Attempts at one event when it keeps changing under us (each a 412, re-read, merged). */
-const MAX_ATTEMPTS = 4;
 
 export class GoogleCalendarBackend implements PushBackend {
   readonly name = "google-calendar";
@@ -95,16 +80,13 @@ export class GoogleCalendarBackend implements PushBackend {
   private readonly logger: Logger;
   private readonly requests: GoogleRequests;
   private readonly api: calendar_v3.Calendar;
-  private readonly statePath: string;
-  private readonly target: string;
-  private state: State;
+  private readonly store: PushStateStore<State>;
   /** The calendar was reached (and the sign-in accepted) since start. */
   private checked = false;
   /** Server copies read during this pass, by UID. */
-  private serverCopies = new Map<string, GoogleEvent>();
+  private readonly serverCopies = new Map<string, GoogleEvent>();
   /** Events created anew this pass after they vanished. */
-  private recreated = new Set<string>();
-  private saving: Promise<void> = Promise.resolve();
+  private readonly recreated = new Set<string>();
 
   constructor(options: GoogleCalendarBackendOptions) {
     this.options = options;
@@ -117,19 +99,24 @@ export class GoogleCalendarBackend implements PushBackend {
       retry: options.retry,
       random: options.random,
     });
-    this.api = calendar({
-      version: "v3",
-      auth: options.auth.client,
-      ...(options.apiBaseUrl ? { rootUrl: withSlash(options.apiBaseUrl) } : {}),
-      fetchImplementation: this.requests.fetch,
-      retry: false,
+    this.api = calendar({ version: "v3", ...this.requests.clientOptions(options.apiBaseUrl) });
+    this.store = new PushStateStore({
+      name: this.name,
+      dataDir: options.dataDir,
+      schema: StateSchema,
+      target: ["google-calendar", options.calendarId, options.auth.client._clientId ?? ""],
+      empty: (target) => ({ version: 1, target, adoptionScanned: false, items: {} }),
+      logger: this.logger,
+      targetChangedMessage:
+        "GOOGLE_CALENDAR_ID (or the OAuth client) changed; starting fresh in that calendar",
+      recovery: "the next sync finds our events in the calendar again",
+      writeFailedRecovery: "the next sync finds our events again",
     });
-    this.statePath = join(options.dataDir, `${this.name}.json`);
-    this.target = createHash("sha256")
-      .update(JSON.stringify(["google-calendar", options.calendarId, options.auth.client._clientId ?? ""]))
-      .digest("hex")
-      .slice(0, 16);
-    this.state = this.emptyState();
+  }
+
+  /** The state as loaded and changed in place (the store replaces it only on load). */
+  private get state(): State {
+    return this.store.state;
   }
 
   describe(): Record<string, unknown> {
@@ -139,27 +126,8 @@ export class GoogleCalendarBackend implements PushBackend {
     };
   }
 
-  async load(): Promise<StateLoadReport> {
-    const read = await readJsonFile(this.statePath);
-    if (read.state === "missing") return read;
-    const parsed = read.state === "ok" ? StateSchema.safeParse(read.value) : undefined;
-    if (parsed?.success) {
-      if (parsed.data.target !== this.target) {
-        this.logger.info(
-          { event: "push_target_changed", file: this.statePath },
-          "GOOGLE_CALENDAR_ID (or the OAuth client) changed; starting fresh in that calendar",
-        );
-        return { state: "ok", count: 0 };
-      }
-      this.state = parsed.data;
-      return { state: "ok", count: Object.keys(parsed.data.items).length };
-    }
-    const reason = read.state === "corrupt" ? read.reason : "unexpected content";
-    this.logger.error(
-      { event: "state_corrupt", file: this.statePath, reason },
-      `${this.name} state file is corrupt; starting empty: the next sync finds our events in the calendar again`,
-    );
-    return { state: "corrupt", reason };
+  load(): Promise<StateLoadReport> {
+    return this.store.load();
   }
 
   pending(snapshot: PushSnapshot): number {
@@ -172,30 +140,18 @@ export class GoogleCalendarBackend implements PushBackend {
     // Nothing to write costs nothing, except once per start: the account is checked then, so a
     // dead sign-in or a wrong calendar id shows at once, not at the next change in FOGIS.
     if (work === 0 && this.checked) return;
-    this.requests.useSignal(context.signal);
-    const before = this.requests.requests;
-    this.serverCopies = new Map();
-    this.recreated = new Set();
-    try {
+    const pass = {
+      context,
+      transport: this.requests,
+      state: this.store,
+      passScoped: [this.serverCopies, this.recreated],
+    };
+    await runPushPass(pass, async () => {
       await this.checkCalendar();
       if (work === 0) return;
       if (!this.state.adoptionScanned) await this.adopt(desired);
       await this.write(desired, context.counts);
-    } catch (error) {
-      if (error instanceof PushError) {
-        throw new PushError(this.options.auth.scrub(error.message), {
-          kind: error.kind,
-          fix: error.fix,
-          retryAfterMs: error.retryAfterMs,
-          cause: error,
-        });
-      }
-      throw error;
-    } finally {
-      context.counts.requests += this.requests.requests - before;
-      this.serverCopies = new Map();
-      await this.save();
-    }
+    });
   }
 
   private plan(desired: Map<string, StoredCalendarEvent>): {
@@ -317,7 +273,7 @@ export class GoogleCalendarBackend implements PushBackend {
     for (const job of jobs) {
       await job();
       done += 1;
-      if (done % 25 === 0) await this.save();
+      if (done % 25 === 0) await this.store.save();
     }
   }
 
@@ -381,7 +337,7 @@ export class GoogleCalendarBackend implements PushBackend {
   }
 
   private async update(event: StoredCalendarEvent, counts: PushCounts): Promise<void> {
-    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
+    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt += 1) {
       const known = this.state.items[event.uid];
       if (!known) return;
       let server = this.serverCopies.get(event.uid);
@@ -447,7 +403,7 @@ export class GoogleCalendarBackend implements PushBackend {
   }
 
   private async remove(uid: string, counts: PushCounts): Promise<void> {
-    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
+    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt += 1) {
       const known = this.state.items[uid];
       if (!known) return;
       let etag = known.etag;
@@ -497,86 +453,10 @@ export class GoogleCalendarBackend implements PushBackend {
       throw error;
     }
   }
-
-  private emptyState(): State {
-    return { version: 1, target: this.target, adoptionScanned: false, items: {} };
-  }
-
-  /** Saves are chained, so an older state never lands after a newer one. */
-  private save(): Promise<void> {
-    this.saving = this.saving.then(() =>
-      writeJsonAtomic(this.statePath, this.state).catch((error: Error) => {
-        this.logger.warn(
-          { event: "state_write_failed", file: this.statePath, err: error.message },
-          "could not save the push state; the next sync finds our events again",
-        );
-      }),
-    );
-    return this.saving;
-  }
 }
 
 function desiredOf(snapshot: PushSnapshot): Map<string, StoredCalendarEvent> {
   return new Map(snapshot.events.map((event) => [event.uid, event]));
-}
-
-/** Google's status for ours. Google's own "cancelled" means deleted, so it is never sent. */
-const GOOGLE_STATUS: Record<string, "confirmed" | "tentative"> = {
-  CONFIRMED: "confirmed",
-  TENTATIVE: "tentative",
-  CANCELLED: "confirmed",
-};
-
-/**
- * What FOGIS owns in the event, from the same event the feed serves (summary, description, times,
- * status, alarm). Google Calendar cannot show a cancelled event (its status "cancelled" is how the
- * API marks a deleted one), so a cancelled match stays visible as a free ("transparent") event
- * whose title starts with INSTÄLLD, as its description does.
- */
-export function googleEvent(event: StoredCalendarEvent, theirs: Reminder[] | "default"): GoogleEvent {
-  const cancelled = event.status === "CANCELLED";
-  return {
-    summary: cancelled ? `INSTÄLLD: ${event.summary}` : event.summary,
-    location: event.location,
-    description: event.description,
-    start: { dateTime: event.start, timeZone: STOCKHOLM_TIME_ZONE },
-    end: { dateTime: event.end, timeZone: STOCKHOLM_TIME_ZONE },
-    status: GOOGLE_STATUS[event.status] ?? "confirmed",
-    transparency: cancelled ? "transparent" : "opaque",
-    source: { title: "Matchfakta", url: event.url },
-    extendedProperties: {
-      private: {
-        matchId: String(event.matchid),
-        syncTag: PYTHON_SYNC_TAG,
-        [HASH_PROPERTY]: event.contentHash,
-      },
-    },
-    reminders: remindersFor(event, theirs),
-  };
-}
-
-/** Our 48-hour popup (the Python service's too) plus the referee's own; theirs win a full list of five. */
-function remindersFor(event: StoredCalendarEvent, theirs: Reminder[] | "default"): GoogleEvent["reminders"] {
-  if (theirs === "default") return { useDefault: true };
-  const ours =
-    event.alarmMinutesBefore === null ? [] : [{ method: "popup", minutes: event.alarmMinutesBefore }];
-  return { useDefault: false, overrides: [...theirs, ...ours].slice(0, 5) };
-}
-
-function isOurReminder(reminder: calendar_v3.Schema$EventReminder): boolean {
-  return reminder.method === "popup" && reminder.minutes === ALARM_MINUTES_BEFORE;
-}
-
-/** The referee's reminders on a server copy: all but our popup, or "default". */
-function theirReminders(server: GoogleEvent): Reminder[] | "default" {
-  if (server.reminders?.useDefault) return "default";
-  return (server.reminders?.overrides ?? [])
-    .filter((reminder) => !isOurReminder(reminder))
-    .map((reminder) => ({ method: reminder.method ?? "popup", minutes: reminder.minutes ?? 0 }));
-}
-
-function withSlash(url: string): string {
-  return url.endsWith("/") ? url : `${url}/`;
 }
 
 function reconnectHint(): string {

@@ -1,15 +1,26 @@
-import { createHash } from "node:crypto";
-import { join } from "node:path";
-import { readJsonFile, redactUrl, writeJsonAtomic } from "@fogis/runtime";
+import { redactUrl } from "@fogis/runtime";
 import { people, type people_v1 } from "@googleapis/people";
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { StateLoadReport } from "../../calendar-backend.js";
-import type { VcardContact } from "../../vcard.js";
 import type { PushBackend, PushContext, PushCounts, PushSnapshot } from "../push-backend.js";
 import { PushError } from "../push-backend.js";
-import type { GoogleAuthorization } from "./google-auth.js";
-import { GoogleApiError, GoogleRequests, type GoogleRetryPolicy } from "./google-requests.js";
+import { MAX_WRITE_ATTEMPTS, runPushPass } from "../push-pass.js";
+import { PushStateStore } from "../push-state-store.js";
+import {
+  type DesiredContact,
+  desiredOf,
+  EXTERNAL_ID_PREFIX,
+  fingerprint,
+  ownedFingerprints,
+  PERSON_FIELDS,
+  type Person,
+  personFor,
+  SHARED_FIELDS,
+  theirValues,
+  UPDATE_FIELDS,
+} from "./google-person.js";
+import { GoogleApiError, type GoogleBackendOptions, GoogleRequests } from "./google-requests.js";
 
 /**
  * The phonebook in the referee's Google Contacts (People API v1), a drop-in for the Python
@@ -32,34 +43,9 @@ import { GoogleApiError, GoogleRequests, type GoogleRetryPolicy } from "./google
  *   members:modify afterwards would cost a call and change every new contact's etag.
  */
 
-const PERSON_FIELDS =
-  "names,phoneNumbers,emailAddresses,addresses,organizations,biographies,externalIds,memberships,metadata";
-const UPDATE_FIELDS = "names,phoneNumbers,emailAddresses,addresses,organizations,biographies,externalIds";
-const EXTERNAL_ID_PREFIX = "FogisId=DomarNr=";
-const SHARED_FIELDS = [
-  "phoneNumbers",
-  "emailAddresses",
-  "addresses",
-  "organizations",
-  "externalIds",
-] as const;
-type SharedField = (typeof SHARED_FIELDS)[number];
-
-export function fogisExternalId(refereeNumber: string): string {
-  return `${EXTERNAL_ID_PREFIX}${refereeNumber}`;
-}
-
-export interface GooglePeopleBackendOptions {
-  auth: GoogleAuthorization;
+export interface GooglePeopleBackendOptions extends GoogleBackendOptions {
   /** GOOGLE_CONTACTS_GROUP: the contact group's name. */
   group: string;
-  /** GOOGLE_API_BASE_URL: the client's rootUrl; undefined = Google's. */
-  apiBaseUrl: string | undefined;
-  dataDir: string;
-  logger: Logger;
-  fetch?: typeof fetch;
-  retry?: Partial<GoogleRetryPolicy>;
-  random?: () => number;
 }
 
 /** A shared-list value as the referee left it (Google's output-only metadata stripped). */
@@ -86,9 +72,6 @@ const StateSchema = z.object({
 });
 
 type State = z.infer<typeof StateSchema>;
-type Person = people_v1.Schema$Person;
-
-const MAX_ATTEMPTS = 4;
 
 export class GooglePeopleBackend implements PushBackend {
   readonly name = "google-people";
@@ -97,12 +80,9 @@ export class GooglePeopleBackend implements PushBackend {
   private readonly logger: Logger;
   private readonly requests: GoogleRequests;
   private readonly api: people_v1.People;
-  private readonly statePath: string;
-  private readonly target: string;
-  private state: State;
+  private readonly store: PushStateStore<State>;
   private checked = false;
-  private serverCopies = new Map<string, Person>();
-  private saving: Promise<void> = Promise.resolve();
+  private readonly serverCopies = new Map<string, Person>();
 
   constructor(options: GooglePeopleBackendOptions) {
     this.options = options;
@@ -116,19 +96,21 @@ export class GooglePeopleBackend implements PushBackend {
       retry: options.retry,
       random: options.random,
     });
-    this.api = people({
-      version: "v1",
-      auth: options.auth.client,
-      ...(options.apiBaseUrl ? { rootUrl: withSlash(options.apiBaseUrl) } : {}),
-      fetchImplementation: this.requests.fetch,
-      retry: false,
+    this.api = people({ version: "v1", ...this.requests.clientOptions(options.apiBaseUrl) });
+    this.store = new PushStateStore({
+      name: this.name,
+      dataDir: options.dataDir,
+      schema: StateSchema,
+      target: ["google-people", options.group, options.auth.client._clientId ?? ""],
+      empty: (target) => ({ version: 1, target, groupResourceName: null, scanned: false, items: {} }),
+      logger: this.logger,
+      recovery: "the next sync finds our contacts again",
     });
-    this.statePath = join(options.dataDir, `${this.name}.json`);
-    this.target = createHash("sha256")
-      .update(JSON.stringify(["google-people", options.group, options.auth.client._clientId ?? ""]))
-      .digest("hex")
-      .slice(0, 16);
-    this.state = this.emptyState();
+  }
+
+  /** The state as loaded and changed in place (the store replaces it only on load). */
+  private get state(): State {
+    return this.store.state;
   }
 
   describe(): Record<string, unknown> {
@@ -138,21 +120,8 @@ export class GooglePeopleBackend implements PushBackend {
     };
   }
 
-  async load(): Promise<StateLoadReport> {
-    const read = await readJsonFile(this.statePath);
-    if (read.state === "missing") return read;
-    const parsed = read.state === "ok" ? StateSchema.safeParse(read.value) : undefined;
-    if (parsed?.success) {
-      if (parsed.data.target !== this.target) return { state: "ok", count: 0 };
-      this.state = parsed.data;
-      return { state: "ok", count: Object.keys(parsed.data.items).length };
-    }
-    const reason = read.state === "corrupt" ? read.reason : "unexpected content";
-    this.logger.error(
-      { event: "state_corrupt", file: this.statePath, reason },
-      `${this.name} state file is corrupt; starting empty: the next sync finds our contacts again`,
-    );
-    return { state: "corrupt", reason };
+  load(): Promise<StateLoadReport> {
+    return this.store.load();
   }
 
   pending(snapshot: PushSnapshot): number {
@@ -163,31 +132,15 @@ export class GooglePeopleBackend implements PushBackend {
     const desired = desiredOf(snapshot);
     const work = this.plan(desired).work;
     if (work === 0 && this.checked) return;
-    this.requests.useSignal(context.signal);
-    const before = this.requests.requests;
-    this.serverCopies = new Map();
-    try {
+    const pass = { context, transport: this.requests, state: this.store, passScoped: [this.serverCopies] };
+    await runPushPass(pass, async () => {
       await this.ensureGroup();
       this.checked = true;
       if (work === 0) return;
       const inFlight = Object.values(this.state.items).some((item) => item.resourceName === null);
       if (!this.state.scanned || inFlight) await this.adopt(desired);
       await this.write(desired, context.counts);
-    } catch (error) {
-      if (error instanceof PushError) {
-        throw new PushError(this.options.auth.scrub(error.message), {
-          kind: error.kind,
-          fix: error.fix,
-          retryAfterMs: error.retryAfterMs,
-          cause: error,
-        });
-      }
-      throw error;
-    } finally {
-      context.counts.requests += this.requests.requests - before;
-      this.serverCopies = new Map();
-      await this.save();
-    }
+    });
   }
 
   private plan(desired: Map<string, DesiredContact>): {
@@ -301,7 +254,7 @@ export class GooglePeopleBackend implements PushBackend {
     for (const contact of plan.create) {
       this.state.items[contact.key] ??= { resourceName: null, etag: null, hash: null, owned: [], theirs: {} };
     }
-    if (plan.create.length) await this.save();
+    if (plan.create.length) await this.store.save();
     for (const contact of plan.create) await this.create(contact, counts);
     for (const contact of plan.update) await this.update(contact, counts);
     for (const key of plan.remove) await this.remove(key, counts);
@@ -345,7 +298,7 @@ export class GooglePeopleBackend implements PushBackend {
   }
 
   private async update(contact: DesiredContact, counts: PushCounts): Promise<void> {
-    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
+    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt += 1) {
       const known = this.state.items[contact.key];
       if (!known?.resourceName) return;
       const resourceName = known.resourceName;
@@ -397,7 +350,7 @@ export class GooglePeopleBackend implements PushBackend {
       "FOGIS changed a referee whose contact was deleted; it is back",
     );
     this.state.items[contact.key] = { resourceName: null, etag: null, hash: null, owned: [], theirs: {} };
-    await this.save();
+    await this.store.save();
     await this.create(contact, counts);
   }
 
@@ -429,126 +382,4 @@ export class GooglePeopleBackend implements PushBackend {
       throw error;
     }
   }
-
-  private emptyState(): State {
-    return { version: 1, target: this.target, groupResourceName: null, scanned: false, items: {} };
-  }
-
-  private save(): Promise<void> {
-    this.saving = this.saving.then(() =>
-      writeJsonAtomic(this.statePath, this.state).catch((error: Error) => {
-        this.logger.warn(
-          { event: "state_write_failed", file: this.statePath, err: error.message },
-          "could not save the push state; the next sync finds our contacts again",
-        );
-      }),
-    );
-    return this.saving;
-  }
-}
-
-interface DesiredContact {
-  key: string;
-  contact: VcardContact;
-  hash: string;
-}
-
-function desiredOf(snapshot: PushSnapshot): Map<string, DesiredContact> {
-  return new Map(
-    snapshot.contacts.map((contact) => {
-      const ours = personFor({ key: contact.refereeNumber, contact }, {});
-      const hash = createHash("sha256").update(JSON.stringify(ours)).digest("hex");
-      return [contact.refereeNumber, { key: contact.refereeNumber, contact, hash }];
-    }),
-  );
-}
-
-/** FOGIS's fields of the contact (the same values /contacts.vcf has), with the referee's own list values after ours. */
-function personFor(
-  desired: Pick<DesiredContact, "key" | "contact">,
-  theirs: Record<string, Array<Record<string, unknown>>>,
-): Person {
-  const { contact } = desired;
-  const words = contact.name.trim().split(/\s+/).filter(Boolean);
-  const familyName = words.length > 1 ? words.at(-1) : undefined;
-  const givenName = words.length > 1 ? words.slice(0, -1).join(" ") : words[0];
-  const present = (value: string | undefined): value is string => value !== undefined && value.trim() !== "";
-  const phones: people_v1.Schema$PhoneNumber[] = [];
-  if (present(contact.mobile)) phones.push({ value: contact.mobile, type: "mobile" });
-  if (present(contact.phone) && contact.phone !== contact.mobile)
-    phones.push({ value: contact.phone, type: "other" });
-  const address = contact.address;
-  const addresses: people_v1.Schema$Address[] =
-    address && [address.street, address.postalCode, address.city, address.country].some(present)
-      ? [
-          {
-            streetAddress: address.street || undefined,
-            postalCode: address.postalCode || undefined,
-            city: address.city || undefined,
-            country: address.country || undefined,
-            type: "home",
-          },
-        ]
-      : [];
-  const ours: Required<Pick<Person, SharedField>> = {
-    phoneNumbers: phones,
-    emailAddresses: present(contact.email) ? [{ value: contact.email, type: "other" }] : [],
-    addresses,
-    organizations: present(contact.title) ? [{ title: contact.title }] : [],
-    externalIds: [{ type: "account", value: fogisExternalId(contact.refereeNumber) }],
-  };
-  const merged = Object.fromEntries(
-    SHARED_FIELDS.map((field) => [field, [...ours[field], ...(theirs[field] ?? [])]]),
-  ) as Required<Pick<Person, SharedField>>;
-  return {
-    names: [{ givenName, familyName, unstructuredName: contact.name }],
-    biographies: present(contact.note) ? [{ value: contact.note, contentType: "TEXT_PLAIN" }] : [],
-    ...merged,
-  };
-}
-
-function ownedFingerprints(person: Person): string[] {
-  return SHARED_FIELDS.flatMap((field) => (person[field] ?? []).map((value) => fingerprint(field, value)));
-}
-
-/** The referee's own values in the shared lists of a server copy: everything not ours. */
-function theirValues(server: Person, owned: Set<string>): Record<string, Array<Record<string, unknown>>> {
-  const theirs: Record<string, Array<Record<string, unknown>>> = {};
-  for (const field of SHARED_FIELDS) {
-    const values = (server[field] ?? []) as Array<Record<string, unknown>>;
-    const kept = values
-      .filter((value) => !owned.has(fingerprint(field, value)) && !isOurExternalId(field, value))
-      .map(({ metadata: _metadata, ...rest }) => rest);
-    if (kept.length) theirs[field] = kept;
-  }
-  return theirs;
-}
-
-function isOurExternalId(field: SharedField, value: Record<string, unknown>): boolean {
-  return field === "externalIds" && String(value.value ?? "").startsWith(EXTERNAL_ID_PREFIX);
-}
-
-/** What identifies a list value as the same one, whatever Google normalised around it. */
-function fingerprint(field: SharedField, value: object): string {
-  const v = value as Record<string, unknown>;
-  const text = (key: string) =>
-    String(v[key] ?? "")
-      .trim()
-      .toLowerCase();
-  switch (field) {
-    case "phoneNumbers":
-      return `tel:${text("value").replace(/[^\d+]/g, "")}`;
-    case "emailAddresses":
-      return `email:${text("value")}`;
-    case "addresses":
-      return `adr:${["streetAddress", "postalCode", "city", "country"].map(text).join("|")}`;
-    case "organizations":
-      return `org:${text("title")}|${text("name")}`;
-    case "externalIds":
-      return `id:${text("value")}`;
-  }
-}
-
-function withSlash(url: string): string {
-  return url.endsWith("/") ? url : `${url}/`;
 }

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "pino";
 import { PushError } from "../push-backend.js";
 import type { GoogleAuthorization } from "./google-auth.js";
 
@@ -39,15 +40,24 @@ export class GoogleApiError extends PushError {
   }
 }
 
-export interface GoogleRequestsOptions {
+/** What each Google backend is built from; `configured.ts` hands both the same sign-in. */
+export interface GoogleBackendOptions {
   auth: GoogleAuthorization;
+  /** GOOGLE_API_BASE_URL: the client's rootUrl; undefined = Google's. */
+  apiBaseUrl: string | undefined;
+  dataDir: string;
+  logger: Logger;
+  fetch?: typeof fetch;
+  retry?: Partial<GoogleRetryPolicy>;
+  random?: () => number;
+}
+
+export interface GoogleRequestsOptions
+  extends Pick<GoogleBackendOptions, "auth" | "fetch" | "retry" | "random"> {
   /** Which API, for messages ("Google Calendar", "Google Contacts"). */
   service: string;
   /** The scope this API needs, named in the fix when it is missing. */
   scopeFix: string;
-  fetch?: typeof fetch;
-  retry?: Partial<GoogleRetryPolicy>;
-  random?: () => number;
 }
 
 export class GoogleRequests {
@@ -78,6 +88,22 @@ export class GoogleRequests {
   /** Requests from here on abort with this signal (the service stopping). */
   useSignal(signal: AbortSignal): void {
     this.signal = signal;
+  }
+
+  /** A text with every token and secret of the sign-in taken out. */
+  scrub(text: string): string {
+    return this.options.auth.scrub(text);
+  }
+
+  /** The options of a googleapis client (Calendar, People) whose calls go through these requests. */
+  clientOptions(apiBaseUrl: string | undefined) {
+    return {
+      auth: this.options.auth.client,
+      ...(apiBaseUrl ? { rootUrl: apiBaseUrl.endsWith("/") ? apiBaseUrl : `${apiBaseUrl}/` } : {}),
+      fetchImplementation: this.fetch,
+      // Retried here instead: see the comment at the top.
+      retry: false,
+    };
   }
 
   /**

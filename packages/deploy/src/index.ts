@@ -1,5 +1,11 @@
 export { type CliArgs, HELP, parseCliArgs } from "./args.js";
-export { ComposeCli, detectComposeExecutable } from "./compose-cli.js";
+export {
+  ComposeCli,
+  type ComposeExecutable,
+  type ComposeOutput,
+  type ComposeTarget,
+  detectComposeExecutable,
+} from "./compose-cli.js";
 export { DockerEngine } from "./engine.js";
 export { ComposeError, EngineUnavailableError, EXIT, PreconditionError, UsageError } from "./errors.js";
 export { GATE_SUMMARIES, GATES } from "./gates.js";

@@ -35,7 +35,7 @@ export interface CliIo {
 export async function connectDocker(target: DeployTarget): Promise<{ runtime: Runtime; store: PhaseStore }> {
   const engine = new DockerEngine(target.project);
   await engine.ping();
-  const compose = new ComposeCli(await detectComposeExecutable(), {
+  const compose = new ComposeCli((await detectComposeExecutable()).command, {
     files: target.composeFiles,
     project: target.project,
     cwd: target.composeDir,

@@ -5,8 +5,9 @@ import { PreconditionError } from "../src/errors.js";
 import { actionsBetween, phase } from "../src/phases.js";
 
 /**
- * How the deploy tool chooses and runs compose: `docker compose` (v2, what users have) when it
- * answers, else `docker-compose` (v1, all Debian 12 ships). v2 cannot be installed here, so both
+ * How the deploy tool (and the Docker tests, through @fogis/e2e's ComposeProject) chooses and runs
+ * compose: `docker compose` (v2, what users have) when it answers, else `docker-compose` (v1, all
+ * Debian 12 ships). v2 cannot be installed here, so both
  * CLIs are stand-ins that follow their documented answers (@fogis/testing `fakeComposeClis`); the
  * real v1 runs in `pnpm test:docker`.
  */
@@ -29,14 +30,25 @@ const target = {
   cwd: "/",
 };
 
-describe("choosing the compose CLI", () => {
-  it("takes docker compose (v2) when it answers", async () => {
-    expect(await detectComposeExecutable(clis({ v2: true, v1: true }).env)).toEqual(["docker", "compose"]);
-    expect(await detectComposeExecutable(clis({ v2: true, v1: false }).env)).toEqual(["docker", "compose"]);
+describe("choosing the compose CLI (deploy and the Docker tests alike)", () => {
+  it("takes docker compose (v2) when it answers, with its version", async () => {
+    expect(await detectComposeExecutable(clis({ v2: true, v1: true }).env)).toEqual({
+      command: ["docker", "compose"],
+      generation: 2,
+      version: "2.29.7",
+    });
+    expect((await detectComposeExecutable(clis({ v2: true, v1: false }).env)).command).toEqual([
+      "docker",
+      "compose",
+    ]);
   });
 
   it("takes docker-compose (v1) when docker has no compose plugin, as on Debian 12", async () => {
-    expect(await detectComposeExecutable(clis({ v2: false, v1: true }).env)).toEqual(["docker-compose"]);
+    expect(await detectComposeExecutable(clis({ v2: false, v1: true }).env)).toEqual({
+      command: ["docker-compose"],
+      generation: 1,
+      version: "1.29.2",
+    });
   });
 
   it("with neither, stops (exit 6) naming both and how to get one", async () => {
@@ -51,7 +63,12 @@ describe("choosing the compose CLI", () => {
 
   it("FOGIS_DEPLOY_COMPOSE forces one", async () => {
     const env = { ...clis({ v2: true, v1: true }).env, FOGIS_DEPLOY_COMPOSE: "docker-compose" };
-    expect(await detectComposeExecutable(env)).toEqual(["docker-compose"]);
+    expect(await detectComposeExecutable(env)).toMatchObject({ command: ["docker-compose"], generation: 1 });
+    const v2 = { ...env, FOGIS_DEPLOY_COMPOSE: "docker compose" };
+    expect(await detectComposeExecutable(v2)).toMatchObject({
+      command: ["docker", "compose"],
+      generation: 2,
+    });
   });
 });
 

@@ -1,15 +1,14 @@
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import type { Match } from "@fogis/message-schema";
 import { fogisMatchList, freePort } from "@fogis/testing";
 import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
-import { detectComposeExecutable } from "../src/compose-cli.js";
+import { ComposeCli, detectComposeExecutable } from "../src/compose-cli.js";
 import { EXIT } from "../src/errors.js";
 import type { RunReport } from "../src/report.js";
 import type { StatusReport } from "../src/status.js";
@@ -22,7 +21,6 @@ import type { StatusReport } from "../src/status.js";
  * bash scripts/docker/build-local-images.sh (no registry here).
  */
 
-const exec = promisify(execFile);
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const composeFile = join(repo, "docker-compose.yml");
 const cli = join(repo, "packages/deploy/src/cli.ts");
@@ -47,24 +45,23 @@ let processorUrl: string;
 let calendarUrl: string;
 let matches: Match[];
 
-async function compose(...args: string[]): Promise<string> {
-  // The tool's own choice: docker compose (v2) when it answers, else docker-compose (v1).
-  composeCommand ??= await detectComposeExecutable();
-  const command = composeCommand;
-  const [bin, ...prefix] = command as [string, ...string[]];
-  const { stdout, stderr } = await exec(
-    bin,
-    [...prefix, "-f", composeFile, "-f", overrideFile, "--env-file", envFile, "-p", project, ...args],
-    {
-      env: composeEnv,
-      cwd: repo,
-      maxBuffer: 64 * 1024 * 1024,
-    },
-  );
-  return stdout + stderr;
-}
+/** The stack's own compose project, run by the tool's chosen CLI: docker compose (v2) when it answers, else docker-compose (v1). */
+let composeCli: ComposeCli | undefined;
 
-let composeCommand: string[] | undefined;
+async function compose(...args: string[]): Promise<string> {
+  composeCli ??= new ComposeCli(
+    (await detectComposeExecutable()).command,
+    { files: [composeFile, overrideFile], project, envFile, cwd: repo },
+    { timeoutMs: 900_000, env: composeEnv },
+  );
+  const result = await composeCli.invoke(args);
+  if (result.code !== 0) {
+    throw new Error(
+      `${composeCli.executable} ${args.join(" ")} failed (exit ${result.code}):\n${result.output}`,
+    );
+  }
+  return result.stdout + result.stderr;
+}
 
 interface CliRun {
   code: number;

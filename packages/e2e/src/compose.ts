@@ -1,10 +1,12 @@
 import { execFile } from "node:child_process";
+import { ComposeCli, type ComposeExecutable } from "@fogis/deploy";
 
 /**
- * Drives a Docker Compose project from a test or a tool: finds the compose CLI users have
- * (`docker compose`, v2) or the one Debian ships (`docker-compose`, v1.29), and runs it for one
- * project with a fixed set of files and an environment of the caller's choosing, so neither the
- * caller's shell nor a developer's `.env` leaks into the stack.
+ * Drives a Docker Compose project from a test: the compose CLI is the one `pnpm deploy` chooses
+ * and runs (@fogis/deploy `detectComposeExecutable`, `ComposeCli`: `docker compose` v2 when it
+ * answers, else `docker-compose` v1.29), here for one project with a fixed set of files and an
+ * environment of the caller's choosing, so neither the caller's shell nor a developer's `.env`
+ * leaks into the stack.
  */
 
 export const NO_ENGINE_HELP = [
@@ -12,10 +14,6 @@ export const NO_ENGINE_HELP = [
   "Start one: bash scripts/docker/ensure-engine.sh (as root on Debian: installs docker.io, starts dockerd),",
   "or start Docker Desktop / `sudo systemctl start docker`, or point DOCKER_HOST at a running engine.",
 ].join("\n");
-
-export const NO_COMPOSE_HELP =
-  "Neither `docker compose` (v2) nor `docker-compose` (v1) answers: run bash scripts/docker/ensure-engine.sh " +
-  "(installs docker-compose on Debian) or install the compose plugin.";
 
 export interface CommandResult {
   stdout: string;
@@ -74,36 +72,6 @@ export async function dockerEngineAnswers(env: NodeJS.ProcessEnv = process.env):
   }
 }
 
-export interface ComposeCli {
-  /** The program to run: "docker" (v2 plugin) or "docker-compose" (v1). */
-  file: string;
-  /** Arguments before the compose ones: ["compose"] for v2, none for v1. */
-  prefix: string[];
-  generation: 1 | 2;
-  version: string;
-}
-
-/** `docker compose` when it answers, else `docker-compose`; throws naming the fix when neither does. */
-export async function findComposeCli(env: NodeJS.ProcessEnv = process.env): Promise<ComposeCli> {
-  const candidates: Array<Omit<ComposeCli, "version">> = [
-    { file: "docker", prefix: ["compose"], generation: 2 },
-    { file: "docker-compose", prefix: [], generation: 1 },
-  ];
-  for (const candidate of candidates) {
-    try {
-      const { stdout } = await runCommand(candidate.file, [...candidate.prefix, "version", "--short"], {
-        env,
-        // docker-compose v1 is a Python program: on a loaded machine it takes seconds to start.
-        timeoutMs: 30_000,
-      });
-      return { ...candidate, version: stdout.trim() };
-    } catch {
-      // Try the next one.
-    }
-  }
-  throw new Error(NO_COMPOSE_HELP);
-}
-
 /**
  * The environment for compose: what reaching the engine needs (PATH, HOME, DOCKER_*), the legacy
  * builder (BuildKit is not available everywhere we run), and `vars`; nothing else from the caller,
@@ -124,7 +92,8 @@ export function composeEnvironment(
 }
 
 export interface ComposeProjectOptions {
-  cli: ComposeCli;
+  /** From @fogis/deploy `detectComposeExecutable`. */
+  cli: ComposeExecutable;
   /** Unique per run, so parallel runs and a developer's own stack do not meet. */
   projectName: string;
   /** Compose files, absolute paths, later ones override earlier ones. */
@@ -140,9 +109,16 @@ export interface ComposeProjectOptions {
 /** One compose project: every call names the same files, env file and project. */
 export class ComposeProject {
   readonly projectName: string;
+  private readonly compose: ComposeCli;
 
   constructor(private readonly options: ComposeProjectOptions) {
     this.projectName = options.projectName;
+    const { cli, files, envFile, projectName, env, cwd } = options;
+    this.compose = new ComposeCli(
+      cli.command,
+      { files, project: projectName, envFile, cwd: cwd ?? process.cwd() },
+      { timeoutMs: 120_000, env },
+    );
   }
 
   /** The same project seen through other compose files (e.g. plus an override). */
@@ -150,14 +126,13 @@ export class ComposeProject {
     return new ComposeProject({ ...this.options, files });
   }
 
-  run(args: string[], timeoutMs = 120_000): Promise<CommandResult> {
-    const { cli, files, envFile, projectName, env, cwd } = this.options;
-    const fileArgs = files.flatMap((file) => ["-f", file]);
-    return runCommand(
-      cli.file,
-      [...cli.prefix, ...fileArgs, "--env-file", envFile, "-p", projectName, ...args],
-      { env, ...(cwd ? { cwd } : {}), timeoutMs },
-    );
+  async run(args: string[], timeoutMs = 120_000): Promise<CommandResult> {
+    const { code, stdout, stderr } = await this.compose.invoke(args, { timeoutMs });
+    if (code !== 0) {
+      const command = [this.compose.executable, "-p", this.projectName, ...args].join(" ");
+      throw new CommandError(command, code, stdout, stderr);
+    }
+    return { stdout, stderr };
   }
 
   build(services: string[] = [], timeoutMs = 900_000): Promise<CommandResult> {

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { detectComposeExecutable } from "@fogis/deploy";
 import { freePort } from "@fogis/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
@@ -9,7 +10,6 @@ import {
   ComposeProject,
   composeEnvironment,
   dockerEngineAnswers,
-  findComposeCli,
   NO_ENGINE_HELP,
   runCommand,
 } from "../src/compose.js";
@@ -80,7 +80,7 @@ async function get(url: string): Promise<{ status: number; text: string }> {
 describe("docker compose with a broken Redis", () => {
   it("brings both services up on HTTP alone: the feed fills, /redis-status says warn", async () => {
     if (!(await dockerEngineAnswers())) throw new Error(NO_ENGINE_HELP);
-    const cli = await findComposeCli();
+    const cli = await detectComposeExecutable();
     const redisImage = await baseImage("REDIS_IMAGE", "redis:7-alpine", "fogis-local/redis:7");
     const nodeImage = await baseImage("NODE_IMAGE", "node:24-alpine", "fogis-local/node:24");
 
@@ -178,7 +178,7 @@ describe("docker compose with a broken Redis", () => {
       reached,
       detectionMs: null,
       recoveryMs,
-      notes: `${cli.file}${cli.prefix.length ? ` ${cli.prefix.join(" ")}` : ""} ${cli.version}: both services up on HTTP, /redis-status warn; Redis exits at start`,
+      notes: `${cli.command.join(" ")} ${cli.version}: both services up on HTTP, /redis-status warn; Redis exits at start`,
     });
     expect(reached).toBe(DEMO_MATCH_IDS.length);
   }, 600_000); // the image build takes minutes when the sources changed

@@ -1,33 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { chmod, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { chmod, rename, writeFile } from "node:fs/promises";
 import { fogisMatchList } from "@fogis/testing";
 import ICAL from "ical.js";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import {
-  CommandError,
-  ComposeProject,
-  composeEnvironment,
-  dockerEngineAnswers,
-  findComposeCli,
-  NO_ENGINE_HELP,
-  runCommand,
-} from "../src/compose.js";
-import {
-  baseImageHint,
-  baseImages,
-  buildServiceImages,
-  composeFile,
-  distinctFreePorts,
-  getJson,
-  repoRoot,
-  timed,
-  upUntilHealthy,
-  waitFor,
-  writeEnvFile,
-  writeFileSourceOverride,
-} from "../src/docker-stack.js";
+import { describe, expect, it } from "vitest";
+import { CommandError, type ComposeProject, runCommand } from "../src/compose.js";
+import { getJson, stepsOnServiceStack, waitFor } from "../src/docker-stack.js";
 
 /**
  * The compose profile `ha` as a user turns it on (COMPOSE_PROFILES=ha, REDIS_SENTINELS,
@@ -48,93 +25,42 @@ const SERVICE_IMAGES = {
 };
 const SENTINELS = "redis-sentinel-1:26379,redis-sentinel-2:26379,redis-sentinel-3:26379";
 
-const apiToken = randomBytes(24).toString("hex");
-const redisPassword = randomBytes(24).toString("hex");
 const sentinelPassword = randomBytes(24).toString("hex");
 const matches = fogisMatchList(3).map((match) => ({ ...match }) as Record<string, unknown>);
 const CHANGED_MATCH_ID = matches[0]?.matchid as number;
 
-let workDir: string;
 let matchSourceFile: string;
+/** docker-compose.yml plus the file-source override, profile ha. */
 let stack: ComposeProject;
 let processorUrl: string;
 let calendarUrl: string;
-let stepFailed = false;
+let apiToken: string;
+let redisPassword: string;
 /** Container IPs of the two data nodes, as the services report their master. */
 const address: Record<"redis" | "redis-replica", string> = { redis: "", "redis-replica": "" };
 
-beforeAll(async () => {
-  if (!(await dockerEngineAnswers())) throw new Error(NO_ENGINE_HELP);
-  const cli = await findComposeCli();
-  workDir = await mkdtemp(join(tmpdir(), "fogis-e2e-ha-"));
-  await chmod(workDir, 0o755);
-  matchSourceFile = join(workDir, "matches.json");
-  await writeMatchList("E2E Start FC");
-  const [processorPort, calendarPort, redisPort] = (await distinctFreePorts(3)) as [number, number, number];
-  processorUrl = `http://127.0.0.1:${processorPort}`;
-  calendarUrl = `http://127.0.0.1:${calendarPort}`;
-
-  const envFile = join(workDir, "stack.env");
-  const settings: Record<string, string> = {
-    API_TOKEN: apiToken,
-    REDIS_PASSWORD: redisPassword,
-    COMPOSE_PROFILES: "ha",
-    REDIS_SENTINELS: SENTINELS,
-    REDIS_SENTINEL_NAME: "fogis",
-    REDIS_SENTINEL_PASSWORD: sentinelPassword,
-    REDIS_SENTINEL_DOWN_AFTER_MS: "1000",
-    REDIS_SENTINEL_FAILOVER_TIMEOUT_MS: "5000",
-    PUBLISH_ADDRESS: "127.0.0.1",
-    PROCESSOR_HOST_PORT: String(processorPort),
-    CALENDAR_SYNC_HOST_PORT: String(calendarPort),
-    REDIS_HOST_PORT: String(redisPort),
-    REDIS_IMAGE: baseImages.redis,
-    NODE_IMAGE: baseImages.node,
-    ...SERVICE_IMAGES,
-    SERVICE_INTERVAL: "3600",
-  };
-  await writeEnvFile(envFile, settings);
-  const overrideFile = await writeFileSourceOverride(workDir);
-
-  const projectName = `fogis-e2e-ha-${process.pid}-${randomBytes(3).toString("hex")}`;
-  stack = new ComposeProject({
-    cli,
-    projectName,
-    files: [composeFile, overrideFile],
-    envFile,
-    env: composeEnvironment({}),
-    cwd: repoRoot,
-  });
-  console.log(`[ha] ${[cli.file, ...cli.prefix].join(" ")} ${cli.version}; project ${projectName}`);
-  try {
-    await timed("ha", "images built", () => buildServiceImages(stack, Object.values(SERVICE_IMAGES)));
-    await timed("ha", "stack up", async () => {
-      await upUntilHealthy(stack, processorUrl, calendarUrl);
-    });
+stepsOnServiceStack(
+  {
+    label: "ha",
+    name: "fogis-e2e-ha",
+    serviceImages: SERVICE_IMAGES,
+    settings: {
+      COMPOSE_PROFILES: "ha",
+      REDIS_SENTINELS: SENTINELS,
+      REDIS_SENTINEL_NAME: "fogis",
+      REDIS_SENTINEL_PASSWORD: sentinelPassword,
+      REDIS_SENTINEL_DOWN_AFTER_MS: "1000",
+      REDIS_SENTINEL_FAILOVER_TIMEOUT_MS: "5000",
+    },
+  },
+  async (docker) => {
+    ({ matchSourceFile, processorUrl, calendarUrl, apiToken, redisPassword } = docker);
+    stack = docker.withFileSource;
+    await writeMatchList("E2E Start FC");
+    await docker.start(stack);
     for (const node of ["redis", "redis-replica"] as const) address[node] = await containerIp(node);
-  } catch (error) {
-    stepFailed = true;
-    throw new Error(`${(error as Error).message}${baseImageHint(error, baseImages)}`);
-  }
-});
-
-afterEach(({ task }) => {
-  if (task.result?.state === "fail") stepFailed = true;
-});
-
-// Each step builds on the one before: after a failure the rest would only repeat it.
-beforeEach(({ skip }) => {
-  if (stepFailed) skip();
-});
-
-afterAll(async () => {
-  if (!stack) return;
-  if (stepFailed) console.error(`[ha] last log lines of ${stack.projectName}:\n${await stack.logs(60)}`);
-  await stack
-    .down({ volumes: true })
-    .catch((error: Error) => console.error(`[ha] down -v failed: ${error.message}`));
-  if (workDir) await rm(workDir, { recursive: true, force: true });
-});
+  },
+);
 
 describe("compose profile ha (Redis Sentinel)", () => {
   it("runs a replica and three sentinels that want their password; both services find the master through them", async () => {

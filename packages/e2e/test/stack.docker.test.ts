@@ -1,31 +1,9 @@
-import { randomBytes } from "node:crypto";
-import { chmod, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, rename, writeFile } from "node:fs/promises";
 import { createConnection } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import ICAL from "ical.js";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import {
-  ComposeProject,
-  composeEnvironment,
-  dockerEngineAnswers,
-  findComposeCli,
-  NO_ENGINE_HELP,
-} from "../src/compose.js";
-import {
-  baseImageHint,
-  baseImages,
-  buildServiceImages,
-  composeFile,
-  distinctFreePorts,
-  getJson,
-  repoRoot,
-  timed,
-  upUntilHealthy,
-  waitFor,
-  writeEnvFile,
-  writeFileSourceOverride,
-} from "../src/docker-stack.js";
+import { describe, expect, it } from "vitest";
+import type { ComposeProject } from "../src/compose.js";
+import { getJson, stepsOnServiceStack, waitFor } from "../src/docker-stack.js";
 
 /**
  * The whole stack as users run it: docker-compose.yml, the images built from this tree, `up -d`,
@@ -48,99 +26,31 @@ const SERVICE_IMAGES = {
 const DEMO_MATCH_IDS = [9_900_001, 9_900_002, 9_900_003, 9_900_004, 9_900_005];
 const CHANGED_MATCH_ID = 9_900_001;
 
-const apiToken = randomBytes(24).toString("hex");
-const redisPassword = randomBytes(24).toString("hex");
-
-let workDir: string;
 let matchSourceFile: string;
 let stack: ComposeProject;
 /** The same project plus an override: match-processor reads its list from a file we edit. */
 let stackWithFileSource: ComposeProject;
 let processorUrl: string;
 let calendarUrl: string;
+let apiToken: string;
 let redisPort: number;
 let calendarPort: number;
-let stepFailed = false;
 
-beforeAll(async () => {
-  if (!(await dockerEngineAnswers())) throw new Error(NO_ENGINE_HELP);
-  const cli = await findComposeCli();
-
-  workDir = await mkdtemp(join(tmpdir(), "fogis-e2e-"));
-  // match-processor runs as uid 1000 and reads the match list from here.
-  await chmod(workDir, 0o755);
-  matchSourceFile = join(workDir, "matches.json");
-  const [processorPort, calendarSyncPort, redisHostPort] = (await distinctFreePorts(3)) as [
-    number,
-    number,
-    number,
-  ];
-  processorUrl = `http://127.0.0.1:${processorPort}`;
-  calendarUrl = `http://127.0.0.1:${calendarSyncPort}`;
-  calendarPort = calendarSyncPort;
-  redisPort = redisHostPort;
-
-  // What a user's .env holds, plus test ports and a long interval: cycles run when the test asks.
-  const envFile = join(workDir, "stack.env");
-  const settings: Record<string, string> = {
-    API_TOKEN: apiToken,
-    REDIS_PASSWORD: redisPassword,
-    PUBLISH_ADDRESS: "127.0.0.1",
-    PROCESSOR_HOST_PORT: String(processorPort),
-    CALENDAR_SYNC_HOST_PORT: String(calendarSyncPort),
-    REDIS_HOST_PORT: String(redisHostPort),
-    REDIS_IMAGE: baseImages.redis,
-    NODE_IMAGE: baseImages.node,
-    ...SERVICE_IMAGES,
-    SERVICE_INTERVAL: "3600",
-    LOG_LEVEL: "info",
-  };
-  await writeEnvFile(envFile, settings);
-
-  const overrideFile = await writeFileSourceOverride(workDir);
-
-  const projectName = `fogis-e2e-${process.pid}-${randomBytes(3).toString("hex")}`;
-  stack = new ComposeProject({
-    cli,
-    projectName,
-    files: [composeFile],
-    envFile,
-    env: composeEnvironment({}),
-    cwd: repoRoot,
-  });
-  stackWithFileSource = stack.withFiles([composeFile, overrideFile]);
-  console.log(`[stack] ${[cli.file, ...cli.prefix].join(" ")} ${cli.version}; project ${projectName}`);
-
-  try {
-    await timed("stack", "images built", () => buildServiceImages(stack, Object.values(SERVICE_IMAGES)));
-    await timed("stack", "stack up and healthy", async () => {
-      await upUntilHealthy(stack, processorUrl, calendarUrl);
-    });
-  } catch (error) {
-    stepFailed = true;
-    throw new Error(`${(error as Error).message}${baseImageHint(error, baseImages)}`);
-  }
-});
-
-afterEach(({ task }) => {
-  if (task.result?.state === "fail") stepFailed = true;
-});
-
-// Each step builds on the one before: after a failure the rest would only repeat it.
-beforeEach(({ skip }) => {
-  if (stepFailed) skip();
-});
-
-afterAll(async () => {
-  if (!stack) return;
-  if (stepFailed) {
-    console.error(`[stack] last log lines of ${stack.projectName}:\n${await stack.logs(60)}`);
-  }
-  await stackWithFileSource.down({ volumes: true }).catch((error: Error) => {
-    console.error(`[stack] down -v failed: ${error.message}`);
-  });
-  if (workDir) await rm(workDir, { recursive: true, force: true });
-});
+stepsOnServiceStack(
+  {
+    label: "stack",
+    name: "fogis-e2e",
+    serviceImages: SERVICE_IMAGES,
+    settings: { LOG_LEVEL: "info" },
+  },
+  async (docker) => {
+    ({ matchSourceFile, processorUrl, calendarUrl, apiToken } = docker);
+    stack = docker.project;
+    stackWithFileSource = docker.withFileSource;
+    ({ calendar: calendarPort, redis: redisPort } = docker.ports);
+    await docker.start(stack);
+  },
+);
 
 describe("the stack in docker compose", () => {
   it("runs Redis with a password, append-only and noeviction, published on loopback only", async () => {

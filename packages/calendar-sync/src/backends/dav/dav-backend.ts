@@ -1,10 +1,9 @@
 import { redactUrl } from "@fogis/runtime";
 import type { Logger } from "pino";
-import type { StateLoadReport } from "../../calendar-backend.js";
-import type { PushBackend, PushContext, PushCounts, PushSnapshot } from "../push-backend.js";
+import type { PushCounts, PushSnapshot } from "../push-backend.js";
 import { PushError } from "../push-backend.js";
-import { MAX_WRITE_ATTEMPTS, runPushPass } from "../push-pass.js";
 import { PushStateStore } from "../push-state-store.js";
+import { MAX_WRITE_ATTEMPTS, StatefulPushBackend } from "../stateful-push-backend.js";
 import { DavConnection, type DavMember, DavStatusError, pathOf } from "./dav-connection.js";
 import type { DavFlavor, DavItem } from "./dav-flavor.js";
 import { DavServerChanges } from "./dav-server-changes.js";
@@ -44,47 +43,48 @@ export interface DavBackendOptions {
   concurrency?: number;
 }
 
-export class DavBackend implements PushBackend {
+export class DavBackend extends StatefulPushBackend<DavState, Map<string, DavItem>> {
   readonly name: string;
   readonly kind: string;
+  protected readonly store: PushStateStore<DavState>;
   private readonly flavor: DavFlavor;
   private readonly options: DavBackendOptions;
   private readonly logger: Logger;
   private readonly connection: DavConnection;
-  private readonly store: PushStateStore<DavState>;
   private readonly serverChanges: DavServerChanges;
   /** Server copies learned this pass (from sync-collection or multiget), by item key. */
   private readonly serverCopies = new Map<string, DavMember>();
 
   constructor(options: DavBackendOptions) {
-    this.flavor = options.flavor;
+    super();
+    const { flavor } = options;
+    this.flavor = flavor;
     this.options = options;
     this.name = options.name;
-    this.kind = options.flavor.kind;
+    this.kind = flavor.kind;
     this.logger = options.logger.child({ backend: options.name });
     this.connection = new DavConnection({
       url: options.url,
       username: options.username,
       password: options.password,
-      accountType: options.flavor.kind,
+      accountType: flavor.kind,
       fetch: options.fetch,
       requestTimeoutMs: options.requestTimeoutMs,
     });
-    const { label } = options.flavor;
     this.store = new PushStateStore({
       name: options.name,
       dataDir: options.dataDir,
       schema: DavStateSchema,
-      target: [options.flavor.kind, options.url, options.username ?? "", options.collection],
+      target: [flavor.kind, options.url, options.username ?? "", options.collection],
       empty: (target) => ({ version: 1, target, collectionUrl: null, syncToken: null, items: {} }),
       logger: this.logger,
-      targetChangedMessage: `the ${label} settings changed; starting fresh in the new ${label}`,
+      targetChangedMessage: `the ${flavor.label} settings changed; starting fresh in the new ${flavor.label}`,
       recovery: "the next sync finds our items on the server again",
       writeFailedRecovery: "the next sync re-reads the server",
     });
     this.serverChanges = new DavServerChanges({
       connection: this.connection,
-      flavor: options.flavor,
+      flavor,
       store: this.store,
       serverCopies: this.serverCopies,
       collectionGone: () => this.collectionVanished(),
@@ -92,9 +92,12 @@ export class DavBackend implements PushBackend {
     });
   }
 
-  /** The state as loaded and changed in place (replaced only by the store). */
-  private get state(): DavState {
-    return this.store.state;
+  protected get transport(): DavConnection {
+    return this.connection;
+  }
+
+  protected override passScoped(): ReadonlyArray<{ clear(): void }> {
+    return [this.serverCopies];
   }
 
   describe(): Record<string, unknown> {
@@ -106,27 +109,21 @@ export class DavBackend implements PushBackend {
     };
   }
 
-  load(): Promise<StateLoadReport> {
-    return this.store.load();
+  protected desired(snapshot: PushSnapshot): Map<string, DavItem> {
+    return new Map(this.flavor.items(snapshot).map((item) => [item.key, item]));
   }
 
-  pending(snapshot: PushSnapshot): number {
-    return this.plan(this.flavor.items(snapshot)).work;
+  protected work(desired: Map<string, DavItem>): number {
+    return this.plan([...desired.values()]).work;
   }
 
-  async sync(snapshot: PushSnapshot, context: PushContext): Promise<void> {
-    const desired = new Map(this.flavor.items(snapshot).map((item) => [item.key, item]));
-    const work = this.plan([...desired.values()]).work;
-    // Nothing to write costs nothing, except once per start: the account is checked then, so a
-    // wrong password or URL shows at once, not at the next change in FOGIS.
-    if (work === 0 && this.connection.discovered) return;
-    const pass = { context, transport: this.connection, state: this.store, passScoped: [this.serverCopies] };
-    await runPushPass(pass, async () => {
-      await this.ensureCollection();
-      if (work === 0) return;
-      await this.serverChanges.refresh(desired);
-      await this.write(desired, context.counts);
-    });
+  protected accountChecked(): boolean {
+    return this.connection.discovered;
+  }
+
+  protected async reconcile(desired: Map<string, DavItem>, counts: PushCounts): Promise<void> {
+    await this.serverChanges.refresh(desired);
+    await this.write(desired, counts);
   }
 
   /** What the items need: creates, updates and removals, and those the referee deleted. */
@@ -156,7 +153,8 @@ export class DavBackend implements PushBackend {
     return { work: create.length + update.length + remove.length, create, update, remove, keptDeleted };
   }
 
-  private async ensureCollection(): Promise<void> {
+  /** Discovers the account, and finds or creates the collection (once; its URL is kept in the state). */
+  protected async checkAccount(): Promise<void> {
     const home = await this.connection.home();
     if (this.state.collectionUrl) return;
     const { label, collectionType, collectionVariable } = this.flavor;

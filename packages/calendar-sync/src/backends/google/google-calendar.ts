@@ -2,11 +2,11 @@ import { redactUrl } from "@fogis/runtime";
 import { calendar, type calendar_v3 } from "@googleapis/calendar";
 import type { Logger } from "pino";
 import { z } from "zod";
-import type { StateLoadReport, StoredCalendarEvent } from "../../calendar-backend.js";
-import type { PushBackend, PushContext, PushCounts, PushSnapshot } from "../push-backend.js";
+import type { StoredCalendarEvent } from "../../calendar-backend.js";
+import type { PushCounts, PushSnapshot } from "../push-backend.js";
 import { PushError } from "../push-backend.js";
-import { MAX_WRITE_ATTEMPTS, runPushPass } from "../push-pass.js";
 import { PushStateStore } from "../push-state-store.js";
+import { MAX_WRITE_ATTEMPTS, StatefulPushBackend } from "../stateful-push-backend.js";
 import {
   type GoogleEvent,
   googleEvent,
@@ -73,14 +73,16 @@ const StateSchema = z.object({
 
 type State = z.infer<typeof StateSchema>;
 
-export class GoogleCalendarBackend implements PushBackend {
+type DesiredEvents = Map<string, StoredCalendarEvent>;
+
+export class GoogleCalendarBackend extends StatefulPushBackend<State, DesiredEvents> {
   readonly name = "google-calendar";
   readonly kind = "google-calendar";
+  protected readonly store: PushStateStore<State>;
+  protected readonly transport: GoogleRequests;
   private readonly options: GoogleCalendarBackendOptions;
   private readonly logger: Logger;
-  private readonly requests: GoogleRequests;
   private readonly api: calendar_v3.Calendar;
-  private readonly store: PushStateStore<State>;
   /** The calendar was reached (and the sign-in accepted) since start. */
   private checked = false;
   /** Server copies read during this pass, by UID. */
@@ -89,17 +91,12 @@ export class GoogleCalendarBackend implements PushBackend {
   private readonly recreated = new Set<string>();
 
   constructor(options: GoogleCalendarBackendOptions) {
+    super();
     this.options = options;
     this.logger = options.logger.child({ backend: this.name });
-    this.requests = new GoogleRequests({
-      auth: options.auth,
-      service: "Google Calendar",
-      scopeFix: `the saved sign-in lacks access to Google Calendar; ${reconnectHint()}`,
-      fetch: options.fetch,
-      retry: options.retry,
-      random: options.random,
-    });
-    this.api = calendar({ version: "v3", ...this.requests.clientOptions(options.apiBaseUrl) });
+    const scopeFix = `the saved sign-in lacks access to Google Calendar; ${reconnectHint()}`;
+    this.transport = new GoogleRequests({ ...options, service: "Google Calendar", scopeFix });
+    this.api = calendar({ version: "v3", ...this.transport.clientOptions(options.apiBaseUrl) });
     this.store = new PushStateStore({
       name: this.name,
       dataDir: options.dataDir,
@@ -114,11 +111,6 @@ export class GoogleCalendarBackend implements PushBackend {
     });
   }
 
-  /** The state as loaded and changed in place (the store replaces it only on load). */
-  private get state(): State {
-    return this.store.state;
-  }
-
   describe(): Record<string, unknown> {
     return {
       calendar_id: this.options.calendarId,
@@ -126,35 +118,28 @@ export class GoogleCalendarBackend implements PushBackend {
     };
   }
 
-  load(): Promise<StateLoadReport> {
-    return this.store.load();
+  protected override passScoped(): ReadonlyArray<{ clear(): void }> {
+    return [this.serverCopies, this.recreated];
   }
 
-  pending(snapshot: PushSnapshot): number {
-    return this.plan(desiredOf(snapshot)).work;
+  protected desired(snapshot: PushSnapshot): DesiredEvents {
+    return new Map(snapshot.events.map((event) => [event.uid, event]));
   }
 
-  async sync(snapshot: PushSnapshot, context: PushContext): Promise<void> {
-    const desired = desiredOf(snapshot);
-    const work = this.plan(desired).work;
-    // Nothing to write costs nothing, except once per start: the account is checked then, so a
-    // dead sign-in or a wrong calendar id shows at once, not at the next change in FOGIS.
-    if (work === 0 && this.checked) return;
-    const pass = {
-      context,
-      transport: this.requests,
-      state: this.store,
-      passScoped: [this.serverCopies, this.recreated],
-    };
-    await runPushPass(pass, async () => {
-      await this.checkCalendar();
-      if (work === 0) return;
-      if (!this.state.adoptionScanned) await this.adopt(desired);
-      await this.write(desired, context.counts);
-    });
+  protected work(desired: DesiredEvents): number {
+    return this.plan(desired).work;
   }
 
-  private plan(desired: Map<string, StoredCalendarEvent>): {
+  protected accountChecked(): boolean {
+    return this.checked;
+  }
+
+  protected async reconcile(desired: DesiredEvents, counts: PushCounts): Promise<void> {
+    if (!this.state.adoptionScanned) await this.adopt(desired);
+    await this.write(desired, counts);
+  }
+
+  private plan(desired: DesiredEvents): {
     work: number;
     create: StoredCalendarEvent[];
     update: StoredCalendarEvent[];
@@ -177,11 +162,11 @@ export class GoogleCalendarBackend implements PushBackend {
     return { work: create.length + update.length + remove.length, create, update, remove, keptDeleted };
   }
 
-  private async checkCalendar(): Promise<void> {
+  protected async checkAccount(): Promise<void> {
     if (this.checked) return;
     const { calendarId } = this.options;
     try {
-      await this.requests.call("read the calendar", () => this.api.calendars.get({ calendarId }));
+      await this.transport.call("read the calendar", () => this.api.calendars.get({ calendarId }));
     } catch (error) {
       if (error instanceof GoogleApiError && (error.status === 404 || error.status === 400)) {
         throw new PushError(`Google Calendar has no calendar "${calendarId}" this account can see`, {
@@ -199,26 +184,24 @@ export class GoogleCalendarBackend implements PushBackend {
    * Lists the events tagged `syncTag=FOGIS_CALENDAR_SYNC` once (the Python service's, and ours
    * when the state file was lost) and adopts those of current matches.
    */
-  private async adopt(desired: Map<string, StoredCalendarEvent>): Promise<void> {
+  private async adopt(desired: DesiredEvents): Promise<void> {
     const byMatch = new Map<string, GoogleEvent[]>();
-    let pageToken: string | undefined;
-    do {
-      const page: calendar_v3.Schema$Events = await this.requests.call("list the FOGIS events", () =>
-        this.api.events.list({
-          calendarId: this.options.calendarId,
-          privateExtendedProperty: [`syncTag=${PYTHON_SYNC_TAG}`],
-          showDeleted: false,
-          maxResults: 2500,
-          pageToken,
-        }),
-      );
+    const listing = this.transport.pages("list the FOGIS events", (pageToken) =>
+      this.api.events.list({
+        calendarId: this.options.calendarId,
+        privateExtendedProperty: [`syncTag=${PYTHON_SYNC_TAG}`],
+        showDeleted: false,
+        maxResults: 2500,
+        pageToken,
+      }),
+    );
+    for await (const page of listing) {
       for (const item of page.items ?? []) {
         const matchId = item.extendedProperties?.private?.matchId;
         if (!matchId || !item.id || item.status === "cancelled") continue;
         byMatch.set(matchId, [...(byMatch.get(matchId) ?? []), item]);
       }
-      pageToken = page.nextPageToken ?? undefined;
-    } while (pageToken);
+    }
     let adopted = 0;
     let current = 0;
     for (const event of desired.values()) {
@@ -256,7 +239,7 @@ export class GoogleCalendarBackend implements PushBackend {
     }
   }
 
-  private async write(desired: Map<string, StoredCalendarEvent>, counts: PushCounts): Promise<void> {
+  private async write(desired: DesiredEvents, counts: PushCounts): Promise<void> {
     const plan = this.plan(desired);
     counts.keptDeleted += plan.keptDeleted;
     // Deleted by the referee and gone from FOGIS too: nothing left to keep track of.
@@ -280,7 +263,7 @@ export class GoogleCalendarBackend implements PushBackend {
   private async create(event: StoredCalendarEvent, counts: PushCounts): Promise<void> {
     const eventId = googleEventId(event.matchid);
     try {
-      const created = await this.requests.call(`create the event of match ${event.matchid}`, () =>
+      const created = await this.transport.call(`create the event of match ${event.matchid}`, () =>
         this.api.events.insert({
           calendarId: this.options.calendarId,
           requestBody: { id: eventId, ...googleEvent(event, []) },
@@ -349,7 +332,7 @@ export class GoogleCalendarBackend implements PushBackend {
       const etag = server?.etag ?? known.etag;
       const theirs = server ? theirReminders(server) : known.theirReminders;
       try {
-        const written = await this.requests.call(`update the event of match ${event.matchid}`, () =>
+        const written = await this.transport.call(`update the event of match ${event.matchid}`, () =>
           this.api.events.patch(
             {
               calendarId: this.options.calendarId,
@@ -416,7 +399,7 @@ export class GoogleCalendarBackend implements PushBackend {
         etag = server.etag ?? null;
       }
       try {
-        await this.requests.call("delete the event of a removed match", () =>
+        await this.transport.call("delete the event of a removed match", () =>
           this.api.events.delete(
             { calendarId: this.options.calendarId, eventId: known.eventId },
             etag ? { headers: { "If-Match": etag } } : {},
@@ -443,20 +426,14 @@ export class GoogleCalendarBackend implements PushBackend {
   }
 
   /** One event, also a deleted one (status "cancelled"); undefined when Google has none. */
-  private async read(eventId: string): Promise<GoogleEvent | undefined> {
-    try {
-      return await this.requests.call("read an event", () =>
-        this.api.events.get({ calendarId: this.options.calendarId, eventId }),
-      );
-    } catch (error) {
-      if (error instanceof GoogleApiError && (error.status === 404 || error.status === 410)) return undefined;
-      throw error;
-    }
+  private read(eventId: string): Promise<GoogleEvent | undefined> {
+    const { calendarId } = this.options;
+    return this.transport.callUnlessGone(
+      "read an event",
+      () => this.api.events.get({ calendarId, eventId }),
+      [404, 410],
+    );
   }
-}
-
-function desiredOf(snapshot: PushSnapshot): Map<string, StoredCalendarEvent> {
-  return new Map(snapshot.events.map((event) => [event.uid, event]));
 }
 
 function reconnectHint(): string {

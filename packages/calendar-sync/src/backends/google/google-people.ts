@@ -2,14 +2,13 @@ import { redactUrl } from "@fogis/runtime";
 import { people, type people_v1 } from "@googleapis/people";
 import type { Logger } from "pino";
 import { z } from "zod";
-import type { StateLoadReport } from "../../calendar-backend.js";
-import type { PushBackend, PushContext, PushCounts, PushSnapshot } from "../push-backend.js";
+import type { PushCounts, PushSnapshot } from "../push-backend.js";
 import { PushError } from "../push-backend.js";
-import { MAX_WRITE_ATTEMPTS, runPushPass } from "../push-pass.js";
 import { PushStateStore } from "../push-state-store.js";
+import { MAX_WRITE_ATTEMPTS, StatefulPushBackend } from "../stateful-push-backend.js";
 import {
   type DesiredContact,
-  desiredOf,
+  desiredContacts,
   EXTERNAL_ID_PREFIX,
   fingerprint,
   ownedFingerprints,
@@ -73,30 +72,27 @@ const StateSchema = z.object({
 
 type State = z.infer<typeof StateSchema>;
 
-export class GooglePeopleBackend implements PushBackend {
+type DesiredContacts = Map<string, DesiredContact>;
+
+export class GooglePeopleBackend extends StatefulPushBackend<State, DesiredContacts> {
   readonly name = "google-people";
   readonly kind = "google-people";
+  protected readonly store: PushStateStore<State>;
+  protected readonly transport: GoogleRequests;
   private readonly options: GooglePeopleBackendOptions;
   private readonly logger: Logger;
-  private readonly requests: GoogleRequests;
   private readonly api: people_v1.People;
-  private readonly store: PushStateStore<State>;
   private checked = false;
   private readonly serverCopies = new Map<string, Person>();
 
   constructor(options: GooglePeopleBackendOptions) {
+    super();
     this.options = options;
     this.logger = options.logger.child({ backend: this.name });
-    this.requests = new GoogleRequests({
-      auth: options.auth,
-      service: "Google Contacts",
-      scopeFix:
-        "the saved sign-in lacks access to Google Contacts; run `pnpm google-auth` (it asks for calendar and contacts access) and copy the token.json it writes to GOOGLE_TOKEN_FILE, or set GOOGLE_CONTACTS_GROUP empty for no contacts",
-      fetch: options.fetch,
-      retry: options.retry,
-      random: options.random,
-    });
-    this.api = people({ version: "v1", ...this.requests.clientOptions(options.apiBaseUrl) });
+    const scopeFix =
+      "the saved sign-in lacks access to Google Contacts; run `pnpm google-auth` (it asks for calendar and contacts access) and copy the token.json it writes to GOOGLE_TOKEN_FILE, or set GOOGLE_CONTACTS_GROUP empty for no contacts";
+    this.transport = new GoogleRequests({ ...options, service: "Google Contacts", scopeFix });
+    this.api = people({ version: "v1", ...this.transport.clientOptions(options.apiBaseUrl) });
     this.store = new PushStateStore({
       name: this.name,
       dataDir: options.dataDir,
@@ -108,11 +104,6 @@ export class GooglePeopleBackend implements PushBackend {
     });
   }
 
-  /** The state as loaded and changed in place (the store replaces it only on load). */
-  private get state(): State {
-    return this.store.state;
-  }
-
   describe(): Record<string, unknown> {
     return {
       contact_group: this.options.group,
@@ -120,30 +111,34 @@ export class GooglePeopleBackend implements PushBackend {
     };
   }
 
-  load(): Promise<StateLoadReport> {
-    return this.store.load();
+  protected override passScoped(): ReadonlyArray<{ clear(): void }> {
+    return [this.serverCopies];
   }
 
-  pending(snapshot: PushSnapshot): number {
-    return this.plan(desiredOf(snapshot)).work;
+  protected desired(snapshot: PushSnapshot): DesiredContacts {
+    return desiredContacts(snapshot);
   }
 
-  async sync(snapshot: PushSnapshot, context: PushContext): Promise<void> {
-    const desired = desiredOf(snapshot);
-    const work = this.plan(desired).work;
-    if (work === 0 && this.checked) return;
-    const pass = { context, transport: this.requests, state: this.store, passScoped: [this.serverCopies] };
-    await runPushPass(pass, async () => {
-      await this.ensureGroup();
-      this.checked = true;
-      if (work === 0) return;
-      const inFlight = Object.values(this.state.items).some((item) => item.resourceName === null);
-      if (!this.state.scanned || inFlight) await this.adopt(desired);
-      await this.write(desired, context.counts);
-    });
+  protected work(desired: DesiredContacts): number {
+    return this.plan(desired).work;
   }
 
-  private plan(desired: Map<string, DesiredContact>): {
+  protected accountChecked(): boolean {
+    return this.checked;
+  }
+
+  protected async checkAccount(): Promise<void> {
+    await this.ensureGroup();
+    this.checked = true;
+  }
+
+  protected async reconcile(desired: DesiredContacts, counts: PushCounts): Promise<void> {
+    const inFlight = Object.values(this.state.items).some((item) => item.resourceName === null);
+    if (!this.state.scanned || inFlight) await this.adopt(desired);
+    await this.write(desired, counts);
+  }
+
+  private plan(desired: DesiredContacts): {
     work: number;
     create: DesiredContact[];
     update: DesiredContact[];
@@ -163,7 +158,7 @@ export class GooglePeopleBackend implements PushBackend {
   /** Finds the contact group by name, or creates it (once; its resource name is kept). */
   private async ensureGroup(): Promise<string> {
     if (this.state.groupResourceName && this.checked) return this.state.groupResourceName;
-    const listed = await this.requests.call("list the contact groups", () =>
+    const listed = await this.transport.call("list the contact groups", () =>
       this.api.contactGroups.list({ pageSize: 1000 }),
     );
     const found = (listed.contactGroups ?? []).find(
@@ -171,7 +166,7 @@ export class GooglePeopleBackend implements PushBackend {
     );
     let resourceName = found?.resourceName ?? undefined;
     if (!resourceName) {
-      const created = await this.requests.call("create the contact group", () =>
+      const created = await this.transport.call("create the contact group", () =>
         this.api.contactGroups.create({ requestBody: { contactGroup: { name: this.options.group } } }),
       );
       resourceName = created.resourceName ?? undefined;
@@ -187,20 +182,17 @@ export class GooglePeopleBackend implements PushBackend {
   }
 
   /** Lists the connections once and takes over every contact carrying our external id. */
-  private async adopt(desired: Map<string, DesiredContact>): Promise<void> {
+  private async adopt(desired: DesiredContacts): Promise<void> {
     const byNumber = new Map<string, Person>();
-    let pageToken: string | undefined;
-    do {
-      const page: people_v1.Schema$ListConnectionsResponse = await this.requests.call(
-        "list the contacts",
-        () =>
-          this.api.people.connections.list({
-            resourceName: "people/me",
-            personFields: PERSON_FIELDS,
-            pageSize: 1000,
-            pageToken,
-          }),
-      );
+    const listing = this.transport.pages("list the contacts", (pageToken) =>
+      this.api.people.connections.list({
+        resourceName: "people/me",
+        personFields: PERSON_FIELDS,
+        pageSize: 1000,
+        pageToken,
+      }),
+    );
+    for await (const page of listing) {
       for (const person of page.connections ?? []) {
         for (const id of person.externalIds ?? []) {
           const value = id.value ?? "";
@@ -214,8 +206,7 @@ export class GooglePeopleBackend implements PushBackend {
           } else byNumber.set(number, person);
         }
       }
-      pageToken = page.nextPageToken ?? undefined;
-    } while (pageToken);
+    }
     let adopted = 0;
     for (const contact of desired.values()) {
       const known = this.state.items[contact.key];
@@ -248,7 +239,7 @@ export class GooglePeopleBackend implements PushBackend {
     }
   }
 
-  private async write(desired: Map<string, DesiredContact>, counts: PushCounts): Promise<void> {
+  private async write(desired: DesiredContacts, counts: PushCounts): Promise<void> {
     const plan = this.plan(desired);
     // Every create is on disk before it is sent, so a crash in between is found by the next listing.
     for (const contact of plan.create) {
@@ -267,7 +258,7 @@ export class GooglePeopleBackend implements PushBackend {
     const memberships = group ? [{ contactGroupMembership: { contactGroupResourceName: group } }] : [];
     let person: Person;
     try {
-      person = await this.requests.call(`create the contact of referee ${contact.key}`, () =>
+      person = await this.transport.call(`create the contact of referee ${contact.key}`, () =>
         this.api.people.createContact({ personFields: "metadata", requestBody: { ...body, memberships } }),
       );
     } catch (error) {
@@ -313,7 +304,7 @@ export class GooglePeopleBackend implements PushBackend {
       const body = personFor(contact, theirs);
       const etag = server?.etag ?? known.etag;
       try {
-        const written = await this.requests.call(`update the contact of referee ${contact.key}`, () =>
+        const written = await this.transport.call(`update the contact of referee ${contact.key}`, () =>
           this.api.people.updateContact({
             resourceName,
             updatePersonFields: UPDATE_FIELDS,
@@ -362,7 +353,7 @@ export class GooglePeopleBackend implements PushBackend {
     }
     const resourceName = known.resourceName;
     try {
-      await this.requests.call("delete the contact of a referee no longer in the phonebook", () =>
+      await this.transport.call("delete the contact of a referee no longer in the phonebook", () =>
         this.api.people.deleteContact({ resourceName }),
       );
       counts.removed += 1;
@@ -372,14 +363,9 @@ export class GooglePeopleBackend implements PushBackend {
     delete this.state.items[key];
   }
 
-  private async read(resourceName: string): Promise<Person | undefined> {
-    try {
-      return await this.requests.call("read a contact", () =>
-        this.api.people.get({ resourceName, personFields: PERSON_FIELDS }),
-      );
-    } catch (error) {
-      if (error instanceof GoogleApiError && error.status === 404) return undefined;
-      throw error;
-    }
+  /** One contact; undefined when the referee deleted it. */
+  private read(resourceName: string): Promise<Person | undefined> {
+    const request = { resourceName, personFields: PERSON_FIELDS };
+    return this.transport.callUnlessGone("read a contact", () => this.api.people.get(request), [404]);
   }
 }

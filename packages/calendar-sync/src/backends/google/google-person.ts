@@ -34,7 +34,7 @@ export interface DesiredContact {
   hash: string;
 }
 
-export function desiredOf(snapshot: PushSnapshot): Map<string, DesiredContact> {
+export function desiredContacts(snapshot: PushSnapshot): Map<string, DesiredContact> {
   return new Map(
     snapshot.contacts.map((contact) => {
       const ours = personFor({ key: contact.refereeNumber, contact }, {});

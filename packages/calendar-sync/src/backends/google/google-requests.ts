@@ -147,6 +147,33 @@ export class GoogleRequests {
     }
   }
 
+  /** `call` for a read: undefined when Google answers that there is no such item (one of `goneStatuses`). */
+  async callUnlessGone<T>(
+    what: string,
+    run: () => Promise<{ data: T }>,
+    goneStatuses: readonly number[],
+  ): Promise<T | undefined> {
+    try {
+      return await this.call(what, run);
+    } catch (error) {
+      if (error instanceof GoogleApiError && goneStatuses.includes(error.status)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Every page of a listing, one `call` each, following `nextPageToken`. */
+  async *pages<T extends { nextPageToken?: string | null }>(
+    what: string,
+    run: (pageToken: string | undefined) => Promise<{ data: T }>,
+  ): AsyncGenerator<T> {
+    let pageToken: string | undefined;
+    do {
+      const page: T = await this.call(what, () => run(pageToken));
+      yield page;
+      pageToken = page.nextPageToken ?? undefined;
+    } while (pageToken);
+  }
+
   /** Full jitter: a random wait between 0 and base * 2^(attempt-1), capped. */
   private backoff(attempt: number): number {
     const ceiling = Math.min(this.retry.maxMs, this.retry.baseMs * 2 ** (attempt - 1));

@@ -134,9 +134,14 @@ export class HistoryPolicy {
     return Date.parse(end) + this.keepMs < now.getTime();
   }
 
-  /** When an event ending at `end` expires (epoch ms). */
-  expiresAt(end: string): number {
-    return Date.parse(end) + this.keepMs;
+  /** When the first of `entries` expires (epoch ms), or null when there is none. */
+  firstExpiry(entries: Iterable<{ end: string }>): number | null {
+    let first: number | null = null;
+    for (const entry of entries) {
+      const at = Date.parse(entry.end) + this.keepMs;
+      if (first === null || at < first) first = at;
+    }
+    return first;
   }
 
   /** Whether an entry that left the list stays as history. */

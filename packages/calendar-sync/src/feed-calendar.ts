@@ -230,12 +230,7 @@ export class FeedCalendarBackend implements CalendarBackend {
   }
 
   nextExpiry(): number | null {
-    let next: number | null = null;
-    for (const event of [...this.current.values(), ...this.history.values()]) {
-      const at = this.policy.expiresAt(event.end);
-      if (next === null || at < next) next = at;
-    }
-    return next;
+    return this.policy.firstExpiry([...this.current.values(), ...this.history.values()]);
   }
 
   list(): readonly StoredCalendarEvent[] {

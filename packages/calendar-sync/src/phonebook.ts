@@ -200,12 +200,7 @@ export class Phonebook {
 
   /** When the next match passes HISTORY_DAYS (epoch ms), or null when none will. */
   nextExpiry(): number | null {
-    let next: number | null = null;
-    for (const entry of [...this.current.values(), ...this.history.values()]) {
-      const at = this.policy.expiresAt(entry.end);
-      if (next === null || at < next) next = at;
-    }
-    return next;
+    return this.policy.firstExpiry([...this.current.values(), ...this.history.values()]);
   }
 
   /** One contact per referee number, the user's own left out, ordered by name. */
